@@ -1,0 +1,62 @@
+"""Validation of training data and deterministic per-step minibatch sampling."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def check_data(data, batch_size: int) -> int:
+    """Check that every array leaf of `data` shares a leading length; return that length.
+
+    **Arguments:**
+
+    - `data`: a PyTree of arrays whose leading axis indexes samples.
+    - `batch_size`: the minibatch size that will be drawn.
+
+    **Returns:** the number of samples.
+
+    **Raises:** `ValueError` naming the offending lengths, or the batch size when it exceeds the
+    number of samples or is not positive.
+    """
+    leaves, _ = jax.tree_util.tree_flatten_with_path(data)
+    if not leaves:
+        raise ValueError("fit: `data` has no array leaves; pass e.g. a tuple (inputs, targets).")
+    lengths = {}
+    for path, leaf in leaves:
+        shape = np.shape(leaf)
+        if len(shape) == 0:
+            raise ValueError(
+                f"fit: data leaf {jax.tree_util.keystr(path) or '<root>'} is a scalar; every leaf "
+                "needs a leading sample axis."
+            )
+        lengths[jax.tree_util.keystr(path) or "<root>"] = shape[0]
+    if len(set(lengths.values())) != 1:
+        detail = ", ".join(f"{k}: {v}" for k, v in lengths.items())
+        raise ValueError(
+            f"fit: data arrays have different leading lengths ({detail}); they must all index "
+            "the same samples."
+        )
+    n = next(iter(lengths.values()))
+    if batch_size <= 0:
+        raise ValueError(f"fit: batch_size must be positive, got {batch_size}.")
+    if batch_size > n:
+        raise ValueError(
+            f"fit: batch_size={batch_size} is larger than the number of samples ({n}); "
+            "lower batch_size or pass more data."
+        )
+    return n
+
+
+def sample_batch(data, key, batch_size: int, n: int):
+    """Draw `batch_size` distinct samples of `data` (leading axis length `n`) with `key`.
+
+    The draw depends only on `key`, which the trainer derives from the run key and the step
+    number, so an interrupted run resumed from a checkpoint sees the same batches.
+    """
+    if batch_size == n:
+        idx = jax.random.permutation(key, n)
+    else:
+        idx = jax.random.choice(key, n, (batch_size,), replace=False)
+    return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)
