@@ -152,7 +152,8 @@ def fit(
     has_aux = _check_loss_output(loss_fn, model, probe_batch, loss_key)
 
     params, static = eqx.partition(model, trainable)
-    opt_state = optimizer.init(params)
+    with jax.numpy_dtype_promotion("standard"):
+        opt_state = optimizer.init(params)
     start = 0
     if resume_from is not None:
         (model, opt_state), start, key, _ = load_checkpoint(resume_from, (model, opt_state))
@@ -179,7 +180,10 @@ def fit(
         (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(
             p, batch, jax.random.fold_in(loss_key, step)
         )
-        updates, new_o = optimizer.update(grads, o, p)
+        # optax mixes Python floats with int32 step counts, which strict promotion rejects;
+        # the optimizer's internals are not ours to police, so trace them under standard rules.
+        with jax.numpy_dtype_promotion("standard"):
+            updates, new_o = optimizer.update(grads, o, p)
         new_p = eqx.apply_updates(p, updates)
         finite = jnp.isfinite(loss)
         for g in jax.tree_util.tree_leaves(grads):

@@ -1,0 +1,181 @@
+"""Tests of dynlearn.train.fit: convergence, resume bit-exactness, fused steps, guards, errors."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from dynlearn.train import NonFiniteLossError, fit, load_checkpoint
+from tests.helpers import tree_allclose, tree_equal_bits
+
+
+def _problem(n=128, seed=0):
+    key = jax.random.key(seed)
+    kx, km = jax.random.split(key)
+    x = jax.random.normal(kx, (n, 3))
+    w = jnp.array([[1.0], [-2.0], [0.5]])
+    y = x @ w + 0.3
+    model = eqx.nn.Linear(3, 1, key=km)
+    return model, (x, y), (w, 0.3)
+
+
+def mse(model, batch, *, key):
+    x, y = batch
+    return jnp.mean((jax.vmap(model)(x) - y) ** 2)
+
+
+def test_fit_recovers_linear_regression_weights():
+    model, data, (w, b) = _problem()
+    model, hist = fit(
+        model, mse, data, optax.adam(5e-2), steps=400, batch_size=32,
+        key=jax.random.key(1), progress=False,
+    )
+    assert np.allclose(model.weight, w.T, atol=1e-2)
+    assert np.allclose(model.bias, b, atol=1e-2)
+    assert len(hist) == 400 and hist[-1]["step"] == 400
+    assert hist[-1]["loss"] < 1e-3 < hist[0]["loss"]
+
+
+def test_fit_equals_handwritten_loop():
+    """fit with full-batch SGD is exactly a hand-written gradient-descent loop."""
+    model, data, _ = _problem(n=32)
+    opt = optax.sgd(0.1)
+    trained, _ = fit(
+        model, mse, data, opt, steps=20, batch_size=32, key=jax.random.key(0),
+        progress=False, steps_per_dispatch=7,
+    )
+    ref = model
+    for _ in range(20):  # full batch: order of the permutation does not change the mean
+        grads = eqx.filter_grad(lambda m: mse(m, data, key=None))(ref)
+        ref = jax.tree_util.tree_map(lambda p, g: p - 0.1 * g, ref, grads)
+    assert tree_allclose(trained, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_steps_equal_single_steps():
+    model, data, _ = _problem()
+    kw = dict(steps=30, batch_size=16, key=jax.random.key(3), progress=False)
+    m1, h1 = fit(model, mse, data, optax.adam(1e-2), steps_per_dispatch=1, **kw)
+    m2, h2 = fit(model, mse, data, optax.adam(1e-2), steps_per_dispatch=8, **kw)
+    assert tree_allclose(m1, m2, rtol=1e-6, atol=1e-7)
+    assert np.allclose(h1.column("loss"), h2.column("loss"), rtol=1e-6)
+
+
+def test_resume_is_bit_exact(tmp_path):
+    model, data, _ = _problem()
+    opt = optax.adam(1e-2)
+    kw = dict(batch_size=16, key=jax.random.key(4), progress=False, steps_per_dispatch=4)
+    full, hist_full = fit(model, mse, data, opt, steps=24, **kw)
+
+    ckpt = tmp_path / "run" / "ckpt.dlc"
+    # "Interrupted" run: stops after 12 steps with a checkpoint every 6.
+    fit(model, mse, data, opt, steps=12, checkpoint_path=ckpt, checkpoint_every=6, **kw)
+    resumed, hist_res = fit(model, mse, data, opt, steps=24, resume_from=ckpt, **kw)
+    assert tree_equal_bits(full, resumed)
+    assert [r["loss"] for r in hist_full[12:]] == [r["loss"] for r in hist_res]
+    assert hist_res[0]["step"] == 13
+
+
+def test_nonfinite_stops_with_step_and_keeps_checkpoint(tmp_path):
+    model, (x, y), _ = _problem(n=64)
+    y = y.at[40].set(jnp.nan)  # a NaN sample: the first batch that draws it fails
+    ckpt = tmp_path / "ckpt.dlc"
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss or gradient at step \d+") as err:
+        fit(
+            model, mse, (x, y), optax.adam(1e-2), steps=200, batch_size=16,
+            key=jax.random.key(5), progress=False, checkpoint_path=ckpt, checkpoint_every=1,
+            steps_per_dispatch=1,
+        )
+    bad = err.value.step
+    assert bad >= 1
+    if bad > 1:  # the checkpoint on disk is the state after the last good step
+        opt_state = optax.adam(1e-2).init(eqx.filter(model, eqx.is_inexact_array))
+        (m, _), step, _, _ = load_checkpoint(ckpt, (model, opt_state))
+        assert step == bad - 1
+        assert all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree_util.tree_leaves(m))
+
+
+def test_skip_nonfinite_keeps_parameters_finite():
+    model, (x, y), _ = _problem(n=64)
+    y = y.at[3].set(jnp.inf)
+    trained, hist = fit(
+        model, mse, (x, y), optax.adam(1e-2), steps=40, batch_size=16,
+        key=jax.random.key(6), progress=False, skip_nonfinite=True,
+    )
+    skipped = [r for r in hist if r.get("skipped")]
+    assert skipped, "some batch must have drawn the bad sample"
+    assert all(bool(jnp.all(jnp.isfinite(p))) for p in jax.tree_util.tree_leaves(trained))
+
+
+def test_aux_values_validation_and_callbacks_are_logged():
+    model, data, _ = _problem()
+
+    def loss_aux(model, batch, *, key):
+        loss = mse(model, batch, key=key)
+        return loss, {"rmse": jnp.sqrt(loss)}
+
+    seen = []
+    _, hist = fit(
+        model, loss_aux, data, optax.adam(1e-2), steps=20, batch_size=16,
+        key=jax.random.key(7), progress=False, val_data=data, val_every=10,
+        callbacks=[lambda step, m, h: seen.append(step)],
+    )
+    assert np.allclose(np.sqrt(hist.column("loss")), hist.column("rmse"), rtol=1e-5)
+    assert [r["step"] for r in hist if "val_loss" in r] == [10, 20]
+    assert seen and seen[-1] == 20
+
+
+def test_callback_can_stop_training():
+    model, data, _ = _problem()
+    _, hist = fit(
+        model, mse, data, optax.adam(1e-2), steps=100, batch_size=16,
+        key=jax.random.key(8), progress=False, steps_per_dispatch=5,
+        callbacks=[lambda step, m, h: step >= 10],
+    )
+    assert hist[-1]["step"] == 10
+
+
+def test_history_writes_jsonl_and_csv(tmp_path):
+    model, data, _ = _problem()
+    _, hist = fit(model, mse, data, optax.sgd(1e-2), steps=5, batch_size=8,
+                  key=jax.random.key(9), progress=False)
+    hist.to_jsonl(tmp_path / "h.jsonl")
+    hist.to_csv(tmp_path / "h.csv")
+    assert len((tmp_path / "h.jsonl").read_text().splitlines()) == 5
+    assert (tmp_path / "h.csv").read_text().splitlines()[0] == "step,loss"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(steps=0), "steps must be a positive integer, got 0"),
+        (dict(batch_size=1000), "batch_size=1000 is larger than the number of samples"),
+        (dict(batch_size=0), "batch_size must be positive, got 0"),
+    ],
+)
+def test_bad_arguments_raise(kwargs, match):
+    model, data, _ = _problem()
+    args = dict(steps=5, batch_size=8, key=jax.random.key(0), progress=False)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        fit(model, mse, data, optax.sgd(1e-2), **args)
+
+
+def test_mismatched_data_lengths_raise():
+    model, (x, y), _ = _problem()
+    with pytest.raises(ValueError, match=r"different leading lengths .*128.*100"):
+        fit(model, mse, (x, y[:100]), optax.sgd(1e-2), steps=5, batch_size=8,
+            key=jax.random.key(0), progress=False)
+
+
+def test_non_scalar_loss_raises():
+    model, data, _ = _problem()
+
+    def bad(model, batch, *, key):
+        x, y = batch
+        return (jax.vmap(model)(x) - y) ** 2
+
+    with pytest.raises(ValueError, match=r"must return a scalar .* shape \(8, 1\)"):
+        fit(model, bad, data, optax.sgd(1e-2), steps=5, batch_size=8,
+            key=jax.random.key(0), progress=False)
