@@ -1,0 +1,27 @@
+"""Forecast and attractor metrics.
+
+- Forecast: `smape`, `nrmse`, `valid_prediction_time` (in Lyapunov times, sMAPE or NRMSE
+  threshold), `n_step_prediction_error`.
+- Attractor: `state_space_divergence` (D_stsp), `power_spectrum_distance` (D_H),
+  `lyapunov_exponent_error`, `correlation_dimension_error`.
+"""
+
+from ._attractor import correlation_dimension_error as correlation_dimension_error
+from ._attractor import lyapunov_exponent_error as lyapunov_exponent_error
+from ._attractor import power_spectrum_distance as power_spectrum_distance
+from ._attractor import state_space_divergence as state_space_divergence
+from ._forecast import n_step_prediction_error as n_step_prediction_error
+from ._forecast import nrmse as nrmse
+from ._forecast import smape as smape
+from ._forecast import valid_prediction_time as valid_prediction_time
+
+__all__ = [
+    "correlation_dimension_error",
+    "lyapunov_exponent_error",
+    "n_step_prediction_error",
+    "nrmse",
+    "power_spectrum_distance",
+    "smape",
+    "state_space_divergence",
+    "valid_prediction_time",
+]

@@ -1,0 +1,235 @@
+"""Forecast metrics: sMAPE, NRMSE, valid prediction time and n-step prediction error.
+
+The valid prediction time follows Gilpin, "Model scale versus domain knowledge in statistical
+forecasting of chaotic systems" (and the dysts benchmark): the first time the pointwise sMAPE
+between forecast and truth exceeds 30, measured in Lyapunov times. Because sMAPE is harsh where a
+coordinate crosses zero, an NRMSE threshold (as in Pathak et al. / Vlachas et al.) is offered too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+from .._types import Array, ArrayLike, Float
+from ._util import as_series_pair
+
+_DEFAULT_THRESHOLD = {"smape": 30.0, "nrmse": 0.5}
+
+
+def _pointwise_smape(true, pred):
+    denom = jnp.abs(true) + jnp.abs(pred)
+    # both zero counts as no error; NaN (a diverged forecast) must stay NaN
+    zero = denom == 0
+    ratio = jnp.where(zero, 0, 2 * jnp.abs(true - pred) / jnp.where(zero, 1, denom))
+    return 100 * jnp.mean(ratio, axis=-1)
+
+
+def _scale(true, scale, where):
+    if scale is None:
+        std = jnp.std(true, axis=0)
+    else:
+        std = jnp.broadcast_to(jnp.asarray(scale, dtype=true.dtype), (true.shape[1],))
+    return std
+
+
+def _pointwise_nrmse(true, pred, std):
+    std = jnp.where(std > 0, std, 1)
+    return jnp.sqrt(jnp.mean(((true - pred) / std[None, :]) ** 2, axis=-1))
+
+
+def smape(
+    true: Float[ArrayLike, "..."],
+    pred: Float[ArrayLike, "..."],
+    *,
+    pointwise: bool = False,
+) -> Float[Array, "..."]:
+    """Symmetric mean absolute percentage error, in percent (0 to 200).
+
+    `sMAPE = 100 * mean(2 |y - ŷ| / (|y| + |ŷ|))`; entries where both values are zero count as 0.
+
+    **Arguments:**
+
+    - `true`, `pred`: arrays of shape `(time, dim)` (or `(time,)` for a scalar series).
+    - `pointwise`: if `True`, return one value per time step (mean over `dim` only).
+
+    **Returns:** a scalar (mean over time and dimensions), or shape `(time,)` if `pointwise`.
+
+    **Raises:** `ValueError` if the shapes differ.
+    """
+    true, pred = as_series_pair(true, pred, "smape")
+    if true.shape != pred.shape:
+        raise ValueError(
+            f"smape: true and pred must have the same shape, got {tuple(true.shape)} and "
+            f"{tuple(pred.shape)}"
+        )
+    per_time = _pointwise_smape(true, pred)
+    return per_time if pointwise else jnp.mean(per_time)
+
+
+def nrmse(
+    true: Float[ArrayLike, "..."],
+    pred: Float[ArrayLike, "..."],
+    *,
+    scale: Float[ArrayLike, "..."] | float | None = None,
+    pointwise: bool = False,
+) -> Float[Array, "..."]:
+    """Normalised root-mean-square error.
+
+    Each dimension is divided by its scale (by default the standard deviation of `true` over
+    time), then `sqrt(mean((y - ŷ)²))` is taken over dimensions (and time, unless `pointwise`).
+    Pass the training data's standard deviation as `scale` to compare forecasts of different
+    lengths on the same footing.
+
+    **Arguments:**
+
+    - `true`, `pred`: arrays of shape `(time, dim)` (or `(time,)`).
+    - `scale`: per-dimension scale `(dim,)` or a scalar; default `std(true, axis=0)`.
+    - `pointwise`: if `True`, return one value per time step.
+
+    **Returns:** a scalar, or shape `(time,)` if `pointwise`.
+
+    **Raises:** `ValueError` if the shapes differ.
+    """
+    true, pred = as_series_pair(true, pred, "nrmse")
+    if true.shape != pred.shape:
+        raise ValueError(
+            f"nrmse: true and pred must have the same shape, got {tuple(true.shape)} and "
+            f"{tuple(pred.shape)}"
+        )
+    std = _scale(true, scale, "nrmse")
+    if pointwise:
+        return _pointwise_nrmse(true, pred, std)
+    std = jnp.where(std > 0, std, 1)
+    return jnp.sqrt(jnp.mean(((true - pred) / std[None, :]) ** 2))
+
+
+def valid_prediction_time(
+    true: Float[ArrayLike, "..."],
+    pred: Float[ArrayLike, "..."],
+    *,
+    dt: float | int,
+    max_lyapunov: float | int | None = None,
+    lyapunov_time: float | int | None = None,
+    metric: str = "smape",
+    threshold: float | int | None = None,
+    scale: Float[ArrayLike, "..."] | float | None = None,
+) -> Float[Array, ""]:
+    """Valid prediction time (VPT): how long a forecast stays within an error threshold.
+
+    `pred[i]` and `true[i]` are the states `i + 1` steps of size `dt` after the shared initial
+    condition. The VPT is `dt` times the number of leading steps whose pointwise error stays at
+    or below `threshold`; a forecast that never crosses it scores its whole length. With
+    `max_lyapunov` (λ_max) or `lyapunov_time` (1/λ_max) given, the result is in Lyapunov times
+    (`VPT * λ_max`), otherwise in the system's time units.
+
+    **Arguments:**
+
+    - `true`, `pred`: arrays of shape `(time, dim)` (or `(time,)`).
+    - `dt`: time between consecutive points.
+    - `max_lyapunov`: the largest Lyapunov exponent (e.g. 0.906 for Lorenz-63).
+    - `lyapunov_time`: or its inverse; give at most one of the two.
+    - `metric`: `"smape"` (pointwise sMAPE over dimensions, Gilpin's benchmark) or `"nrmse"`
+      (pointwise RMSE over dimensions of errors divided by `scale`).
+    - `threshold`: error at which the forecast stops being valid; default 30 for sMAPE and
+      0.5 for NRMSE.
+    - `scale`: NRMSE scale per dimension (default `std(true, axis=0)`); ignored for sMAPE.
+
+    **Returns:** a scalar: the VPT in Lyapunov times, or in time units if neither `max_lyapunov`
+    nor `lyapunov_time` is given.
+
+    **Raises:** `ValueError` for mismatched shapes, an unknown metric, a non-positive `dt`, or both
+    Lyapunov arguments.
+    """
+    true, pred = as_series_pair(true, pred, "valid_prediction_time")
+    if true.shape != pred.shape:
+        raise ValueError(
+            f"valid_prediction_time: true and pred must have the same shape, got "
+            f"{tuple(true.shape)} and {tuple(pred.shape)}"
+        )
+    if metric not in _DEFAULT_THRESHOLD:
+        raise ValueError(
+            f"valid_prediction_time: metric must be 'smape' or 'nrmse', got {metric!r}"
+        )
+    if not dt > 0:
+        raise ValueError(f"valid_prediction_time: dt must be positive, got {dt}")
+    if max_lyapunov is not None and lyapunov_time is not None:
+        raise ValueError(
+            "valid_prediction_time: give max_lyapunov or lyapunov_time, not both "
+            f"(got {max_lyapunov} and {lyapunov_time})"
+        )
+    if lyapunov_time is not None:
+        if not lyapunov_time > 0:
+            raise ValueError(
+                f"valid_prediction_time: lyapunov_time must be positive, got {lyapunov_time}"
+            )
+        rate = 1.0 / lyapunov_time
+    elif max_lyapunov is not None:
+        if not max_lyapunov > 0:
+            raise ValueError(
+                f"valid_prediction_time: max_lyapunov must be positive, got {max_lyapunov}"
+            )
+        rate = float(max_lyapunov)
+    else:
+        rate = 1.0
+    if threshold is None:
+        threshold = _DEFAULT_THRESHOLD[metric]
+    if metric == "smape":
+        err = _pointwise_smape(true, pred)
+    else:
+        err = _pointwise_nrmse(true, pred, _scale(true, scale, "valid_prediction_time"))
+    # NaN forecasts (a diverged model) are invalid from the first NaN on.
+    bad = ~(err <= threshold)
+    n_valid = jnp.where(jnp.any(bad), jnp.argmax(bad), err.shape[0])
+    return n_valid.astype(true.dtype) * (dt * rate)
+
+
+def n_step_prediction_error(
+    step: Callable[[Array], Array],
+    trajectory: Float[ArrayLike, "..."],
+    n: int,
+    *,
+    encode: Callable[[Array], Array] | None = None,
+    observe: Callable[[Array], Array] | None = None,
+) -> Float[Array, ""]:
+    """Mean squared n-step-ahead prediction error of a map along a trajectory.
+
+    From every point `x_t` (for which `x_{t+n}` exists) the model is iterated `n` times and
+    compared with `x_{t+n}`: `mean_t ||observe(step^n(encode(x_t))) - x_{t+n}||² / dim`.
+
+    **Arguments:**
+
+    - `step`: the model's one-step map on its (latent) state, `z -> z'`.
+    - `trajectory`: observed data of shape `(time, dim)`, sampled at the model's step.
+    - `n`: the prediction horizon in steps (`n >= 1`).
+    - `encode`: maps an observation to the model's state (default: identity).
+    - `observe`: maps a model state to an observation (default: identity).
+
+    **Returns:** a scalar mean squared error.
+
+    **Raises:** `ValueError` if `n < 1` or the trajectory has `n` points or fewer.
+    """
+    traj = jnp.asarray(trajectory)
+    if traj.ndim != 2:
+        raise ValueError(
+            f"n_step_prediction_error: trajectory must have shape (time, dim), got "
+            f"{tuple(traj.shape)}"
+        )
+    if n < 1:
+        raise ValueError(f"n_step_prediction_error: n must be >= 1, got {n}")
+    if traj.shape[0] <= n:
+        raise ValueError(
+            f"n_step_prediction_error: trajectory of length {traj.shape[0]} is too short for "
+            f"n={n}; need more than n points"
+        )
+    encode = (lambda x: x) if encode is None else encode
+    observe = (lambda z: z) if observe is None else observe
+
+    def forecast(x0):
+        z = jax.lax.fori_loop(0, n, lambda _, z: step(z), encode(x0))
+        return observe(z)
+
+    pred = jax.vmap(forecast)(traj[:-n])
+    return jnp.mean((pred - traj[n:]) ** 2)
