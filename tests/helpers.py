@@ -12,7 +12,8 @@ def tree_allclose(x, y, *, rtol=1e-5, atol=1e-8) -> bool:
     if xdef != ydef:
         return False
     return all(
-        np.shape(a) == np.shape(b) and np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol)
+        np.shape(a) == np.shape(b)
+        and np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol)
         for a, b in zip(xs, ys)
     )
 

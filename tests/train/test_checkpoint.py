@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import pytest
 
 from dynlearn.train import CheckpointError, load_checkpoint, save_checkpoint
+
 from tests.helpers import tree_equal_bits
 
 

@@ -8,6 +8,7 @@ import optax
 import pytest
 
 from dynlearn.train import NonFiniteLossError, fit, load_checkpoint
+
 from tests.helpers import tree_allclose, tree_equal_bits
 
 

@@ -57,7 +57,6 @@ def _check_loss_output(loss_fn, model, batch, key):
             f"fit: loss_fn must return a scalar (or (scalar, aux_dict)); it returned shape "
             f"{shape}. Reduce it, e.g. with jnp.mean."
         )
-    return bool(aux) or (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict))
 
 
 def _resolve_mesh(mesh, batch_size: int) -> Mesh | None:
@@ -149,7 +148,7 @@ def fit(
 
     data_key, loss_key, val_key = jax.random.split(key, 3)
     probe_batch = sample_batch(data, data_key, batch_size, n)
-    has_aux = _check_loss_output(loss_fn, model, probe_batch, loss_key)
+    _check_loss_output(loss_fn, model, probe_batch, loss_key)
 
     params, static = eqx.partition(model, trainable)
     with jax.numpy_dtype_promotion("standard"):
@@ -259,5 +258,6 @@ def fit(
     finally:
         bar.close()
     if checkpoint_path is not None and checkpoint_every is None:
-        save_checkpoint(checkpoint_path, (eqx.combine(params, static), opt_state), step=step, key=key)
+        final = (eqx.combine(params, static), opt_state)
+        save_checkpoint(checkpoint_path, final, step=step, key=key)
     return eqx.combine(params, static), history

@@ -1,0 +1,178 @@
+"""`dynlearn quickstart`: learn Lorenz-63 with a neural ODE, forecast, and plot.
+
+The main job of the package in about two minutes on a CPU: simulate Lorenz-63, fit a neural ODE
+vector field on short trajectory windows with `dynlearn.train.fit` (a progress bar shows it),
+forecast from held-out initial conditions, report the valid prediction time in Lyapunov times and
+the test error, and write a figure of the true and learned attractors.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+LORENZ_MAX_LYAPUNOV = 0.906  # published largest exponent of Lorenz-63 (10, 28, 8/3)
+
+
+def _lorenz(t, y, args):
+    sigma, rho, beta = 10.0, 28.0, 8.0 / 3.0
+    x, yy, z = y[0], y[1], y[2]
+    return jnp.stack([sigma * (yy - x), x * (rho - z) - yy, x * yy - beta * z])
+
+
+def _rk4_rollout(vector_field, y0, n_steps: int, dt: float):
+    """States y_0..y_n of classic RK4 at fixed step dt (y0 included)."""
+
+    def step(y, _):
+        k1 = vector_field(0.0, y, None)
+        k2 = vector_field(0.0, y + 0.5 * dt * k1, None)
+        k3 = vector_field(0.0, y + 0.5 * dt * k2, None)
+        k4 = vector_field(0.0, y + dt * k3, None)
+        y = y + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        return y, y
+
+    _, ys = jax.lax.scan(step, y0, None, length=n_steps)
+    return jnp.concatenate([y0[None], ys], axis=0)
+
+
+def _simulate_lorenz(key, n_traj: int, n_points: int, dt: float):
+    """Trajectories of Lorenz-63 from random initial conditions, after a transient."""
+    y0 = jnp.array([[1.0, 1.0, 25.0]]) + 5.0 * jax.random.normal(key, (n_traj, 3))
+    fine = 10  # reference solution at a 10x finer RK4 step, subsampled to dt
+    transient = 1000
+
+    def one(y):
+        ys = _rk4_rollout(_lorenz, y, (transient + n_points) * fine, dt / fine)
+        return ys[transient * fine :: fine][:n_points]
+
+    return jax.jit(jax.vmap(one))(y0)
+
+
+class LearnedVectorField(eqx.Module):
+    """An MLP vector field f(t, y) on standardized coordinates."""
+
+    mlp: eqx.nn.MLP
+
+    def __init__(self, dim: int, width: int, depth: int, *, key):
+        self.mlp = eqx.nn.MLP(dim, dim, width, depth, activation=jax.nn.gelu, key=key)
+
+    def __call__(self, t, y, args):
+        return self.mlp(y)
+
+
+def _valid_time(true, pred, threshold: float = 0.5) -> int:
+    """Number of steps before the normalized RMSE first exceeds `threshold`."""
+    err = np.sqrt(np.mean((true - pred) ** 2, axis=-1)) / np.sqrt(np.mean(np.var(true, axis=0)))
+    above = np.nonzero(err > threshold)[0]
+    return int(above[0]) if above.size else len(err)
+
+
+def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 0) -> dict:
+    """Run the quickstart; returns the measured figures as a dict (also printed).
+
+    **Arguments:**
+
+    - `steps`: training steps (default 6000).
+    - `out`: folder for `quickstart.png`.
+    - `seed`: random seed.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .train import fit
+
+    steps = 6000 if steps is None else steps
+    dt = 0.02
+    t0 = time.perf_counter()
+    key = jax.random.key(seed)
+    k_train, k_test, k_model, k_fit = jax.random.split(key, 4)
+    print("dynlearn quickstart: learning Lorenz-63 with a neural ODE")
+    train = np.asarray(_simulate_lorenz(k_train, 8, 2500, dt))
+    test = np.asarray(_simulate_lorenz(k_test, 8, 1200, dt))
+    mean, std = train.reshape(-1, 3).mean(0), train.reshape(-1, 3).std(0)
+    train_n, test_n = (train - mean) / std, (test - mean) / std
+
+    window = 12
+    starts = np.arange(0, train_n.shape[1] - window, 2)
+    windows = np.stack([train_n[:, s : s + window + 1] for s in starts], axis=1).reshape(
+        -1, window + 1, 3
+    )
+    print(f"  data: {train.shape[0]} training trajectories, {windows.shape[0]} windows of "
+          f"{window} steps (dt={dt}); {test.shape[0]} held-out test trajectories")
+
+    field = LearnedVectorField(3, 64, 2, key=k_model)
+
+    def loss(model, batch, *, key):
+        pred = jax.vmap(lambda w: _rk4_rollout(model, w[0], window, dt))(batch)
+        return jnp.mean((pred - batch) ** 2)
+
+    schedule = optax.cosine_onecycle_schedule(steps, 3e-3, pct_start=0.1)
+    field, history = fit(
+        field, loss, jnp.asarray(windows), optax.adamw(schedule, weight_decay=1e-5),
+        steps=steps, batch_size=128, key=k_fit, steps_per_dispatch=50,
+    )
+
+    # Forecast from held-out initial conditions.
+    horizon = test_n.shape[1] - 1
+    preds = jax.jit(jax.vmap(lambda y0: _rk4_rollout(field, y0, horizon, dt)))(
+        jnp.asarray(test_n[:, 0])
+    )
+    preds = np.asarray(preds) * std + mean
+    lyap_time = 1.0 / LORENZ_MAX_LYAPUNOV
+    vpts = np.array([_valid_time(t, p) * dt / lyap_time for t, p in zip(test, preds)])
+    one_step = int(round(0.5 * lyap_time / dt))
+    test_err = float(np.sqrt(np.mean((preds[:, : one_step + 1] - test[:, : one_step + 1]) ** 2)))
+    scale = float(np.sqrt(np.mean(np.var(test.reshape(-1, 3), axis=0))))
+
+    # Long free run of the learned model for the attractor figure.
+    long_run = np.asarray(jax.jit(lambda y0: _rk4_rollout(field, y0, 5000, dt))(
+        jnp.asarray(test_n[0, 0])
+    )) * std + mean
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig = plt.figure(figsize=(11, 4.2))
+    ax1 = fig.add_subplot(1, 3, 1, projection="3d")
+    ax1.plot(*train[0, :2500].T, lw=0.4, color="k")
+    ax1.set_title("true Lorenz-63")
+    ax2 = fig.add_subplot(1, 3, 2, projection="3d")
+    ax2.plot(*long_run.T, lw=0.4, color="C3")
+    ax2.set_title("learned neural ODE (free run)")
+    ax3 = fig.add_subplot(1, 3, 3)
+    tl = np.arange(test.shape[1]) * dt / lyap_time
+    ax3.plot(tl, test[0, :, 0], "k", lw=1, label="true")
+    ax3.plot(tl, preds[0, :, 0], "C3--", lw=1, label="forecast")
+    ax3.axvline(vpts[0], color="grey", ls=":", label="valid time")
+    ax3.set_xlabel("Lyapunov times")
+    ax3.set_ylabel("x")
+    ax3.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    figure = out_dir / "quickstart.png"
+    fig.savefig(figure, dpi=120)
+    plt.close(fig)
+
+    result = {
+        "final_train_loss": history[-1]["loss"],
+        "valid_prediction_time_median": float(np.median(vpts)),
+        "valid_prediction_time_mean": float(np.mean(vpts)),
+        "test_rmse_half_lyapunov_time": test_err,
+        "test_nrmse_half_lyapunov_time": test_err / scale,
+        "seconds": time.perf_counter() - t0,
+        "figure": str(figure),
+    }
+    print(f"  final training loss (standardized MSE): {result['final_train_loss']:.3g}")
+    vpt = result["valid_prediction_time_median"]
+    mean_vpt = result["valid_prediction_time_mean"]
+    print(f"  valid prediction time (NRMSE < 0.5): median {vpt:.2f} Lyapunov times"
+          f" (mean {mean_vpt:.2f}) over {len(vpts)} held-out initial conditions")
+    print(f"  test error over the first 0.5 Lyapunov times: RMSE {test_err:.3g}"
+          f" (NRMSE {test_err / scale:.3g})")
+    print(f"  figure: {figure}   total time: {result['seconds']:.0f} s")
+    return result
