@@ -1,0 +1,246 @@
+"""Trajectories of zoo systems: one from a given start, or many from random starts on the attractor.
+
+Flows are integrated with diffrax (Tsit5 with a PID step-size controller by default; any diffrax
+solver and controller can be passed in), saving at `t = (transient + k) dt`; maps are iterated
+with `lax.scan`. Both are jitted and differentiable with respect to the initial condition and the
+parameters.
+"""
+
+from __future__ import annotations
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
+
+from ._base import AbstractSystem
+
+
+def _check_count(name: str, value, *, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _initial_state(system: AbstractSystem, y0) -> Array:
+    if y0 is None:
+        return jnp.asarray(system.y0)
+    y0 = jnp.asarray(y0)
+    if y0.shape != (system.dimension,):
+        raise ValueError(
+            f"{system.name}: y0 must have shape ({system.dimension},), got {tuple(y0.shape)}"
+        )
+    if not jnp.issubdtype(y0.dtype, jnp.floating):
+        y0 = y0.astype(jnp.asarray(system.y0).dtype)
+    return y0
+
+
+def _sampling_step(system: AbstractSystem, dt, dtype) -> Array:
+    dt = system.dt if dt is None else dt
+    if not isinstance(dt, jax.Array) and not float(dt) > 0:
+        raise ValueError(f"{system.name}: dt must be positive, got {dt!r}")
+    return jnp.asarray(dt, dtype=dtype)
+
+
+@eqx.filter_jit
+def _solve_flow(system, y0, dt, args, n_points, transient, solver, controller, max_steps, dt0):
+    t0 = jnp.zeros((), dtype=y0.dtype)
+    ts = (transient + jnp.arange(n_points, dtype=y0.dtype)) * dt
+    term = diffrax.ODETerm(system.vector_field)
+    solution = diffrax.diffeqsolve(
+        term,
+        solver,
+        t0=t0,
+        t1=ts[-1],
+        dt0=dt if dt0 is None else dt0,
+        y0=y0,
+        args=args,
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=controller,
+        max_steps=max_steps,
+    )
+    return solution.ys
+
+
+@eqx.filter_jit
+def _iterate_map(system, y0, args, n_points, transient):
+    def body(y, _):
+        return system.step(y, args), y
+
+    if transient:
+        y0, _ = jax.lax.scan(body, y0, None, length=transient)
+    _, ys = jax.lax.scan(body, y0, None, length=n_points)
+    return ys
+
+
+def trajectory(
+    system: AbstractSystem,
+    n_points: int,
+    *,
+    dt: float | Float[ArrayLike, ""] | None = None,
+    y0: ArrayLike | None = None,
+    transient: int = 0,
+    args: dict | None = None,
+    solver: diffrax.AbstractSolver | None = None,
+    stepsize_controller: diffrax.AbstractStepSizeController | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-6,
+    max_steps: int | None = None,
+) -> Float[Array, "{n_points} state"]:
+    """A trajectory of `system` sampled every `dt`, shape `(n_points, dimension)`.
+
+    Row `k` is the state at time `(transient + k) * dt` from `y0` at time 0 (maps: after
+    `transient + k` iterations), so the first row is `y0` itself when `transient == 0`.
+
+    **Arguments:**
+
+    - `system`: a system from `dynlearn.systems.get` or a classic-system constructor.
+    - `n_points`: number of saved points.
+    - `dt`: sampling step (default `system.dt`; ignored for maps). Use e.g.
+      `dt=system.period / 100` for dysts' "100 points per period" convention.
+    - `y0`: initial condition of shape `(dimension,)` (default `system.y0`). Its dtype sets
+      the dtype of the computation.
+    - `transient`: number of leading points (in units of `dt`) integrated and dropped.
+    - `args`: optional parameter overrides (dict), passed to `vector_field`.
+    - `solver`: a diffrax solver (default `diffrax.Tsit5()`).
+    - `stepsize_controller`: a diffrax controller (default `diffrax.PIDController(rtol, atol)`;
+      pass `diffrax.ConstantStepSize()` for fixed steps of size `dt`).
+    - `rtol`, `atol`: tolerances of the default controller.
+    - `max_steps`: solver step budget (default `64 * (transient + n_points) + 4096`).
+
+    **Returns:** array of shape `(n_points, dimension)`.
+
+    **Raises:** `ValueError` for a `y0` of the wrong shape or non-positive sizes; an
+    `EquinoxRuntimeError` from diffrax if the step budget runs out (increase `max_steps`).
+    """
+    n_points = _check_count("n_points", n_points, minimum=1)
+    transient = _check_count("transient", transient, minimum=0)
+    y = _initial_state(system, y0)
+    if system.discrete:
+        return _iterate_map(system, y, args, n_points, transient)
+    step = _sampling_step(system, dt, y.dtype)
+    if solver is None:
+        solver = diffrax.Tsit5()
+    if stepsize_controller is None:
+        stepsize_controller = diffrax.PIDController(rtol=rtol, atol=atol)
+    if max_steps is None:
+        max_steps = 64 * (transient + n_points) + 4096
+    return _solve_flow(
+        system, y, step, args, n_points, transient, solver, stepsize_controller, max_steps, None
+    )
+
+
+def trajectories(
+    system: AbstractSystem,
+    n_trajectories: int,
+    n_points: int,
+    *,
+    key: PRNGKeyArray,
+    dt: float | Float[ArrayLike, ""] | None = None,
+    transient: int = 0,
+    spread: float = 1e-3,
+    burn_in: int = 2000,
+    args: dict | None = None,
+    solver: diffrax.AbstractSolver | None = None,
+    stepsize_controller: diffrax.AbstractStepSizeController | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-6,
+    max_steps: int | None = None,
+    dtype=None,
+) -> Float[Array, "{n_trajectories} {n_points} state"]:
+    """Many trajectories from random initial conditions on the attractor, in one jitted call.
+
+    A reference orbit of `burn_in` points is run from `system.y0`; each trajectory starts at a
+    random point of its second half, perturbed by Gaussian noise of relative size `spread`
+    (times the per-coordinate standard deviation of the orbit), and is integrated in parallel
+    with `jax.vmap`.
+
+    **Arguments:**
+
+    - `system`: the system.
+    - `n_trajectories`: number of trajectories.
+    - `n_points`: points per trajectory.
+    - `key`: PRNG key (keyword-only).
+    - `dt`, `transient`, `args`, `solver`, `stepsize_controller`, `rtol`, `atol`,
+      `max_steps`: as in `trajectory`.
+    - `spread`: relative size of the perturbation of the starting points.
+    - `burn_in`: length of the reference orbit (the first half is discarded).
+    - `dtype`: floating dtype of the computation (default: JAX's default float).
+
+    **Returns:** array of shape `(n_trajectories, n_points, dimension)`.
+    """
+    n_trajectories = _check_count("n_trajectories", n_trajectories, minimum=1)
+    n_points = _check_count("n_points", n_points, minimum=1)
+    transient = _check_count("transient", transient, minimum=0)
+    burn_in = _check_count("burn_in", burn_in, minimum=2)
+    dtype = jnp.asarray(0.0).dtype if dtype is None else dtype
+    y0 = jnp.asarray(system.y0, dtype=dtype)
+    if system.discrete:
+        return _batched_map(
+            system, y0, args, key, n_trajectories, n_points, transient, burn_in, spread
+        )
+    step = _sampling_step(system, dt, dtype)
+    if solver is None:
+        solver = diffrax.Tsit5()
+    if stepsize_controller is None:
+        stepsize_controller = diffrax.PIDController(rtol=rtol, atol=atol)
+    if max_steps is None:
+        max_steps = 64 * (transient + max(n_points, burn_in)) + 4096
+    return _batched_flow(
+        system,
+        y0,
+        step,
+        args,
+        key,
+        n_trajectories,
+        n_points,
+        transient,
+        burn_in,
+        spread,
+        solver,
+        stepsize_controller,
+        max_steps,
+    )
+
+
+def _random_starts(orbit, key, n_trajectories, spread):
+    half = orbit[orbit.shape[0] // 2 :]
+    key_index, key_noise = jax.random.split(key)
+    index = jax.random.randint(key_index, (n_trajectories,), 0, half.shape[0])
+    scale = jnp.std(half, axis=0) + jnp.asarray(1e-12, dtype=orbit.dtype)
+    noise = jax.random.normal(key_noise, (n_trajectories, orbit.shape[1]), dtype=orbit.dtype)
+    return half[index] + jnp.asarray(spread, dtype=orbit.dtype) * scale[None, :] * noise
+
+
+@eqx.filter_jit
+def _batched_flow(
+    system,
+    y0,
+    dt,
+    args,
+    key,
+    n_trajectories,
+    n_points,
+    transient,
+    burn_in,
+    spread,
+    solver,
+    controller,
+    max_steps,
+):
+    orbit = _solve_flow(system, y0, dt, args, burn_in, 0, solver, controller, max_steps, None)
+    starts = _random_starts(orbit, key, n_trajectories, spread)
+    return jax.vmap(
+        lambda y: _solve_flow(
+            system, y, dt, args, n_points, transient, solver, controller, max_steps, None
+        )
+    )(starts)
+
+
+@eqx.filter_jit
+def _batched_map(system, y0, args, key, n_trajectories, n_points, transient, burn_in, spread):
+    orbit = _iterate_map(system, y0, args, burn_in, 0)
+    starts = _random_starts(orbit, key, n_trajectories, spread)
+    return jax.vmap(lambda y: _iterate_map(system, y, args, n_points, transient))(starts)

@@ -1,0 +1,60 @@
+"""Registration of every system with the registry: dysts flows and maps, classic systems."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _classic, _flows, _maps
+from ._base import Flow, Map
+from ._data import dysts_flows, dysts_maps
+from ._registry import register
+
+
+def _params(raw: dict) -> dict:
+    return {
+        k: (np.asarray(v, dtype=np.float64) if isinstance(v, list) else float(v))
+        for k, v in raw.items()
+    }
+
+
+def _flow_factory(name: str, entry: dict):
+    def make():
+        return Flow(
+            name,
+            _flows.EQUATIONS[name],
+            _params(entry["parameters"]),
+            entry["initial_conditions"],
+            entry["dt"],
+            entry["period"],
+        )
+
+    return make
+
+
+def _map_factory(name: str, entry: dict):
+    def make():
+        return Map(
+            name, _maps.EQUATIONS[name], _params(entry["parameters"]), entry["initial_conditions"]
+        )
+
+    return make
+
+
+def _register_all() -> None:
+    for name, entry in dysts_flows().items():
+        if name in _flows.EQUATIONS:
+            register(name, "flows", _flow_factory(name, entry))
+    for name, entry in dysts_maps().items():
+        if name in _maps.EQUATIONS:
+            register(name, "maps", _map_factory(name, entry))
+    register("HarmonicOscillator", "classic", _classic.harmonic_oscillator)
+    register("Pendulum", "classic", _classic.pendulum)
+    register("DoublePendulumClassic", "classic", _classic.double_pendulum)
+    register("DuffingOscillator", "classic", _classic.duffing)
+    register("VanDerPol", "classic", _classic.van_der_pol)
+    register("LotkaVolterra", "classic", _classic.lotka_volterra)
+    register("FitzHughNagumo", "classic", _classic.fitzhugh_nagumo)
+    register("Lorenz96_40", "classic", _classic.lorenz96)
+
+
+_register_all()
