@@ -63,7 +63,12 @@ def test_linear_flow_real_parts_of_eigenvalues(x64):
     np.testing.assert_allclose(spectrum, expected, atol=0.01)
     # The first k are the k largest.
     top2 = lyapunov_spectrum(
-        lambda t, y, args: args @ y, jnp.zeros(4), args=a, kind="flow", dt=0.01, n_steps=20_000,
+        lambda t, y, args: args @ y,
+        jnp.zeros(4),
+        args=a,
+        kind="flow",
+        dt=0.01,
+        n_steps=20_000,
         k=2,
     )
     np.testing.assert_allclose(top2, expected[:2], atol=0.01)
@@ -164,9 +169,7 @@ def test_kaplan_yorke_dimension(x64):
         kaplan_yorke_dimension(jnp.array([-1.624, 0.419])), 1 + 0.419 / 1.624
     )
     # Partial sums: 1, 1.5, 0.5 -> j = 3, D = 3 + 0.5 / 2.
-    np.testing.assert_allclose(
-        kaplan_yorke_dimension(jnp.array([1.0, 0.5, -1.0, -2.0])), 3.25
-    )
+    np.testing.assert_allclose(kaplan_yorke_dimension(jnp.array([1.0, 0.5, -1.0, -2.0])), 3.25)
     assert float(kaplan_yorke_dimension(jnp.array([-0.1, -1.0]))) == 0.0
     assert float(kaplan_yorke_dimension(jnp.array([0.1, 0.0]))) == 2.0
 

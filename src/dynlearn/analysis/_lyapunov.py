@@ -193,9 +193,7 @@ def lyapunov_spectrum(
     transient = _check_positive_int(transient, "transient", caller, allow_zero=True)
     qr_every = _check_positive_int(qr_every, "qr_every", caller)
     if n_steps % qr_every:
-        raise ValueError(
-            f"{caller}: n_steps={n_steps} must be a multiple of qr_every={qr_every}"
-        )
+        raise ValueError(f"{caller}: n_steps={n_steps} must be a multiple of qr_every={qr_every}")
     if kind == "flow":
         if dt is None:
             raise ValueError(f"{caller}: dt (the RK4 step) is required for a flow")
