@@ -1,0 +1,110 @@
+"""Butcher tableaux of the explicit Runge-Kutta methods used by `odeint_fixed`.
+
+Coefficients: Euler, explicit midpoint, Heun (trapezoid) and classical RK4 from Hairer,
+Norsett & Wanner, "Solving Ordinary Differential Equations I" (1993), Section II.1;
+Dormand & Prince (1980), "A family of embedded Runge-Kutta formulae", J. Comput. Appl. Math. 6;
+Tsitouras (2011), "Runge-Kutta pairs of order 5(4) satisfying only the first column
+simplifying assumption", Comput. Math. Appl. 62. Only the propagating (higher-order) weights
+are kept: at a fixed step the embedded error estimate is not needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ButcherTableau:
+    """An explicit Runge-Kutta method: stage times `c`, stage matrix `a` (strictly lower
+    triangular, row `i` has `i` entries), weights `b`, and its classical `order`.
+
+    `fsal` ("first same as last") marks methods whose last stage is evaluated at
+    `(t + dt, y_next)`, so it is reused as the first stage of the next step.
+    """
+
+    name: str
+    c: tuple[float, ...]
+    a: tuple[tuple[float, ...], ...]
+    b: tuple[float, ...]
+    order: int
+    fsal: bool = False
+
+    def __post_init__(self):
+        stages = len(self.c)
+        if len(self.b) != stages or len(self.a) != stages - 1:
+            raise ValueError(
+                f"tableau {self.name!r}: len(c)={len(self.c)}, len(b)={len(self.b)} and "
+                f"len(a)={len(self.a)} do not describe the same number of stages."
+            )
+        for i, row in enumerate(self.a):
+            if len(row) != i + 1:
+                raise ValueError(f"tableau {self.name!r}: row {i + 1} of a has {len(row)} entries.")
+            if not np.isclose(sum(row), self.c[i + 1], atol=1e-12):
+                raise ValueError(f"tableau {self.name!r}: row {i + 1} of a does not sum to c.")
+        if self.fsal and (self.c[-1] != 1 or tuple(self.a[-1]) != tuple(self.b[:-1])):
+            raise ValueError(f"tableau {self.name!r} is marked fsal but its last row is not b.")
+
+    @property
+    def stages(self) -> int:
+        return len(self.c)
+
+
+EULER = ButcherTableau("euler", c=(0.0,), a=(), b=(1.0,), order=1)
+MIDPOINT = ButcherTableau("midpoint", c=(0.0, 0.5), a=((0.5,),), b=(0.0, 1.0), order=2)
+HEUN = ButcherTableau("heun", c=(0.0, 1.0), a=((1.0,),), b=(0.5, 0.5), order=2)
+RK4 = ButcherTableau(
+    "rk4",
+    c=(0.0, 0.5, 0.5, 1.0),
+    a=((0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)),
+    b=(1 / 6, 1 / 3, 1 / 3, 1 / 6),
+    order=4,
+)
+_DOPRI5_B = (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84)
+DOPRI5 = ButcherTableau(
+    "dopri5",
+    c=(0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0),
+    a=(
+        (1 / 5,),
+        (3 / 40, 9 / 40),
+        (44 / 45, -56 / 15, 32 / 9),
+        (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+        (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+        _DOPRI5_B,
+    ),
+    b=_DOPRI5_B + (0.0,),
+    order=5,
+    fsal=True,
+)
+_TSIT5_B = (
+    0.09646076681806523,
+    0.01,
+    0.4798896504144996,
+    1.379008574103742,
+    -3.290069515436081,
+    2.324710524099774,
+)
+TSIT5 = ButcherTableau(
+    "tsit5",
+    c=(0.0, 0.161, 0.327, 0.9, 0.9800255409045097, 1.0, 1.0),
+    a=(
+        (0.161,),
+        (-0.008480655492356989, 0.335480655492357),
+        (2.897153057105493, -6.359448489975075, 4.3622954328695815),
+        (5.325864828439257, -11.748883564062828, 7.4955393428898365, -0.09249506636175525),
+        (
+            5.86145544294642,
+            -12.92096931784711,
+            8.159367898576159,
+            -0.071584973281401,
+            -0.028269050394068383,
+        ),
+        _TSIT5_B,
+    ),
+    b=_TSIT5_B + (0.0,),
+    order=5,
+    fsal=True,
+)
+
+TABLEAUX = {t.name: t for t in (EULER, MIDPOINT, HEUN, RK4, TSIT5, DOPRI5)}

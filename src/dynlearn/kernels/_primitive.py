@@ -1,0 +1,190 @@
+"""Fused operations: a hand-written backward pass that still supports jvp, vmap and jvp-of-grad.
+
+`jax.custom_vjp` gives a hand-written backward pass but forbids forward mode; `jax.custom_jvp`
+allows both, but reverse mode then transposes whatever the tangent computation is, so the
+backward pass cannot be chosen. The kernels need both: a fused, memory-lean backward pass for
+training and working `jvp` / `jvp(grad)` for everything else.
+
+Three primitives make that possible (the construction lineax uses for linear solves):
+
+- `forward(inputs) -> outputs`, non-linear;
+- `tangent(inputs, tangents) -> output tangents`, linear in the tangents; its transpose is
+- `backward(inputs, cotangents) -> input cotangents`, linear in the cotangents; its transpose is
+  `tangent` again.
+
+The JVP of `forward` emits `tangent`, so `jax.grad` transposes it into `backward`: the
+hand-written rule. Second-order rules (the derivative of `tangent` or `backward` with respect to
+the primal inputs) differentiate the pure-JAX implementations directly. Batching comes from
+`equinox.internal.create_vprim`, which vmaps every rule, so `vmap` never falls back to the
+plain implementation and later `grad`s still reach the fused backward pass.
+
+Each implementation is an ordinary pure-JAX function of arrays, which keeps the public kernels
+backend-neutral: a native kernel (XLA FFI on CPU, Pallas on GPU) can later replace any of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import equinox.internal as eqxi
+import jax
+import jax.core
+import jax.interpreters.ad as ad
+import jax.numpy as jnp
+
+Arrays = tuple[Any, ...]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FusedOp:
+    """Static description of a fused operation (hashed by identity, so build each one once).
+
+    - `forward(*inputs) -> outputs`;
+    - `tangent(inputs, outputs, tangents) -> output tangents` (default: `jax.jvp(forward)`);
+    - `backward(inputs, outputs, cotangents) -> input cotangents`.
+
+    All take and return tuples of arrays and are pure JAX. `outputs` are the forward outputs,
+    handed to the derivative rules so that they need not be recomputed; an op may return
+    residuals (e.g. chunk-boundary states) as extra outputs for its backward pass to use.
+    """
+
+    name: str
+    forward: Callable[..., Arrays]
+    backward: Callable[[Arrays, Arrays, Arrays], Arrays]
+    tangent: Callable[[Arrays, Arrays, Arrays], Arrays] | None = None
+
+    def jvp_outputs(self, inputs: Arrays, outputs: Arrays, tangents: Arrays) -> Arrays:
+        if self.tangent is not None:
+            return tuple(self.tangent(inputs, outputs, tangents))
+        return tuple(jax.jvp(self.forward, tuple(inputs), tuple(tangents))[1])
+
+
+def _materialise(values: Sequence[Any]) -> list[Any]:
+    return [ad.instantiate_zeros(v) if type(v) is ad.Zero else v for v in values]
+
+
+def _fill(cts: Sequence[Any], like: Sequence[Any]) -> list[Any]:
+    """Cotangents with symbolic zeros (`ad.Zero`, or `None` under vmap) made concrete."""
+    return [
+        jnp.zeros(x.shape, x.dtype) if ct is None or type(ct) is ad.Zero else ct
+        for ct, x in zip(cts, like)
+    ]
+
+
+def _avals(values: Sequence[Any]) -> list[jax.ShapeDtypeStruct]:
+    return [jax.ShapeDtypeStruct(v.shape, v.dtype) for v in values]
+
+
+def _shaped(structs: Sequence[Any]) -> list[jax.core.ShapedArray]:
+    return [jax.core.ShapedArray(s.shape, s.dtype) for s in structs]
+
+
+# --- forward -------------------------------------------------------------------------------
+
+
+def _forward_impl(*inputs, op):
+    return list(op.forward(*inputs))
+
+
+def _forward_abstract(*inputs, op):
+    return _shaped(jax.eval_shape(op.forward, *_avals(inputs)))
+
+
+def _forward_jvp(primals, tangents, *, op):
+    outputs = _forward_p.bind(*primals, op=op)
+    sizes = dict(op=op, n_inputs=len(primals), n_outputs=len(outputs))
+    output_tangents = _tangent_p.bind(*primals, *outputs, *_materialise(tangents), **sizes)
+    return outputs, output_tangents
+
+
+def _forward_transpose(cts, *inputs, op):
+    raise NotImplementedError(f"{op.name} is not linear; it has no transpose.")
+
+
+def _parts(values, n_inputs, n_outputs):
+    return (
+        tuple(values[:n_inputs]),
+        tuple(values[n_inputs : n_inputs + n_outputs]),
+        tuple(values[n_inputs + n_outputs :]),
+    )
+
+
+# --- tangent: inputs + outputs + input tangents, linear in the tangents --------------------
+
+
+def _tangent_impl(*values, op, n_inputs, n_outputs):
+    return list(op.jvp_outputs(*_parts(values, n_inputs, n_outputs)))
+
+
+def _tangent_abstract(*values, op, n_inputs, n_outputs):
+    return _shaped(values[n_inputs : n_inputs + n_outputs])
+
+
+def _tangent_jvp(primals, tangents, *, op, n_inputs, n_outputs):
+    def fn(*values):
+        return op.jvp_outputs(*_parts(values, n_inputs, n_outputs))
+
+    out, out_tangent = jax.jvp(fn, tuple(primals), tuple(_materialise(tangents)))
+    return list(out), list(out_tangent)
+
+
+def _tangent_transpose(cts, *values, op, n_inputs, n_outputs):
+    inputs, outputs, tangents = _parts(values, n_inputs, n_outputs)
+    if any(ad.is_undefined_primal(x) for x in inputs + outputs):
+        raise NotImplementedError(f"{op.name}: cannot transpose with respect to primal inputs.")
+    sizes = dict(op=op, n_inputs=n_inputs, n_outputs=n_outputs)
+    input_cts = _backward_p.bind(*inputs, *outputs, *_fill(cts, outputs), **sizes)
+    tangent_cts = [ct if ad.is_undefined_primal(t) else None for t, ct in zip(tangents, input_cts)]
+    return [None] * (n_inputs + n_outputs) + tangent_cts
+
+
+# --- backward: inputs + outputs + output cotangents, linear in the cotangents --------------
+
+
+def _backward_impl(*values, op, n_inputs, n_outputs):
+    return list(op.backward(*_parts(values, n_inputs, n_outputs)))
+
+
+def _backward_abstract(*values, op, n_inputs, n_outputs):
+    return _shaped(values[:n_inputs])
+
+
+def _backward_jvp(primals, tangents, *, op, n_inputs, n_outputs):
+    def fn(*values):
+        return tuple(op.backward(*_parts(values, n_inputs, n_outputs)))
+
+    out, out_tangent = jax.jvp(fn, tuple(primals), tuple(_materialise(tangents)))
+    return list(out), list(out_tangent)
+
+
+def _backward_transpose(cts, *values, op, n_inputs, n_outputs):
+    inputs, outputs, out_cts = _parts(values, n_inputs, n_outputs)
+    if any(ad.is_undefined_primal(x) for x in inputs + outputs):
+        raise NotImplementedError(f"{op.name}: cannot transpose with respect to primal inputs.")
+    sizes = dict(op=op, n_inputs=n_inputs, n_outputs=n_outputs)
+    output_tangents = _tangent_p.bind(*inputs, *outputs, *_fill(cts, inputs), **sizes)
+    return [None] * (n_inputs + n_outputs) + [
+        t if ad.is_undefined_primal(c) else None for c, t in zip(out_cts, output_tangents)
+    ]
+
+
+_forward_p = eqxi.create_vprim(
+    "dynlearn_fused_forward", _forward_impl, _forward_abstract, _forward_jvp, _forward_transpose
+)
+_tangent_p = eqxi.create_vprim(
+    "dynlearn_fused_tangent", _tangent_impl, _tangent_abstract, _tangent_jvp, _tangent_transpose
+)
+_backward_p = eqxi.create_vprim(
+    "dynlearn_fused_backward",
+    _backward_impl,
+    _backward_abstract,
+    _backward_jvp,
+    _backward_transpose,
+)
+
+
+def fused_call(op: FusedOp, *inputs) -> Arrays:
+    """Apply `op.forward` to array `inputs` with `op`'s derivative rules; returns a tuple."""
+    return tuple(_forward_p.bind(*inputs, op=op))

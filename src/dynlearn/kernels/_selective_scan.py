@@ -1,0 +1,167 @@
+"""`selective_scan`: Mamba's selective scan for one sequence, fused, with its own rules.
+
+Semantics of the reference `selective_scan_ref` of Gu & Dao (2023), "Mamba: Linear-Time
+Sequence Modeling with Selective State Spaces" (Algorithm 2 and Section 3.3), for one sequence:
+
+    delta <- softplus(delta + delta_bias)          (if delta_softplus)
+    h_t    = exp(delta_t A) * h_{t-1} + delta_t B_t u_t
+    y_t    = C_t . h_t + D u_t                     (2 Re(C_t . h_t) for a complex state)
+    y_t   <- y_t * silu(z_t)                       (if z is given)
+
+The recurrence runs in `_selective_scan_xla` (chunked, only chunk-entry states kept for the
+backward pass); the elementwise parts around it are left to JAX's autodiff.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._types import Array, ArrayLike, Float
+from . import _selective_scan_xla
+from ._checks import as_inexact, common_dtype
+from ._primitive import FusedOp, fused_call
+
+
+@functools.cache
+def _op(chunk: int) -> FusedOp:
+    def forward(u, delta, A, B, C, h0):
+        return _selective_scan_xla.forward(u, delta, A, B, C, h0, chunk=chunk)
+
+    def backward(inputs, outputs, cotangents):
+        return _selective_scan_xla.backward(inputs, outputs, cotangents, chunk=chunk)
+
+    return FusedOp(f"selective_scan[chunk={chunk}]", forward, backward)
+
+
+def _expect_shape(name: str, x, shape, context: str):
+    if x.shape != tuple(shape):
+        raise ValueError(f"{name}.shape={x.shape} but expected {tuple(shape)} ({context}).")
+
+
+def _expect_real(name: str, x):
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise ValueError(f"{name} must be real, got {name}.dtype={x.dtype}.")
+
+
+def selective_scan(
+    u: ArrayLike,
+    delta: ArrayLike,
+    A: ArrayLike,
+    B: ArrayLike,
+    C: ArrayLike,
+    D: ArrayLike | None = None,
+    z: ArrayLike | None = None,
+    *,
+    delta_bias: ArrayLike | None = None,
+    delta_softplus: bool = False,
+    h0: ArrayLike | None = None,
+    return_last_state: bool = False,
+    chunk: int = _selective_scan_xla.DEFAULT_CHUNK,
+) -> Float[Array, "length channels"] | tuple[Float[Array, "length channels"], Array]:
+    """Mamba's selective scan over one sequence, fused: the `(L, D, N)` tensors never exist.
+
+    Computes `h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t` per channel `d` and state `n`,
+    and `y_t = C_t . h_t + D u_t`, optionally gated as `y_t * silu(z_t)`; the semantics of the
+    reference `selective_scan_ref` of Mamba (Gu & Dao, 2023). With a complex `A` (or `B`, `C`)
+    the state is complex and `y_t = 2 Re(C_t . h_t) + D u_t`, as in the reference (conjugate
+    pairs). Batch with `jax.vmap`.
+
+    The forward pass works chunk by chunk and keeps only the chunk-entry states; the backward
+    pass recomputes the states inside each chunk and runs the adjoint recurrence backwards.
+    `h0` and `return_last_state=True` allow stateful, chunk-by-chunk inference: scanning two
+    halves in turn, passing the first half's last state as `h0`, equals scanning the whole.
+
+    **Arguments:**
+
+    - `u`: inputs, shape `(L, D)`, real.
+    - `delta`: step sizes, shape `(L, D)`, real (raw, if `delta_softplus`).
+    - `A`: state matrix (diagonal per channel), shape `(D, N)`, real or complex.
+    - `B`: input projections, shape `(L, N)`, real or complex.
+    - `C`: output projections, shape `(L, N)`, real or complex.
+    - `D`: skip connection, shape `(D,)`, real; none if `None`.
+    - `z`: gate, shape `(L, D)`, real; no gate if `None`.
+    - `delta_bias`: added to `delta` before the softplus, shape `(D,)`, real.
+    - `delta_softplus`: apply `softplus` to `delta + delta_bias`.
+    - `h0`: initial state, shape `(D, N)`; zeros if `None`.
+    - `return_last_state`: also return the state after the last step.
+    - `chunk`: time steps per chunk (a tuning knob; the result does not depend on it).
+
+    **Returns:**
+
+    `y`, shape `(L, D)`, in the dtype of `u`; or `(y, last_state)` with `last_state` of
+    shape `(D, N)` (complex if the state is) when `return_last_state=True`.
+
+    **Raises:**
+
+    `ValueError` naming the shapes when they do not fit together, for integer inputs, complex
+    `u`, `delta`, `D`, `z` or `delta_bias`, or `chunk < 1`.
+    """
+    u = as_inexact("u", u)
+    delta = as_inexact("delta", delta)
+    A = as_inexact("A", A)
+    B = as_inexact("B", B)
+    C = as_inexact("C", C)
+    if u.ndim != 2:
+        raise ValueError(f"u must have shape (L, D), got u.shape={u.shape}; batch with vmap.")
+    length, channels = u.shape
+    if A.ndim != 2 or A.shape[0] != channels:
+        raise ValueError(f"A.shape={A.shape} but expected ({channels}, N) for u.shape={u.shape}.")
+    state = A.shape[1]
+    context = f"u.shape={u.shape}, A.shape={A.shape}"
+    _expect_shape("delta", delta, (length, channels), context)
+    _expect_shape("B", B, (length, state), context)
+    _expect_shape("C", C, (length, state), context)
+    optional = {"D": D, "z": z, "delta_bias": delta_bias}
+    expected = {"D": (channels,), "z": (length, channels), "delta_bias": (channels,)}
+    for name, value in optional.items():
+        if value is not None:
+            value = as_inexact(name, value)
+            _expect_shape(name, value, expected[name], context)
+            _expect_real(name, value)
+            optional[name] = value
+    D, z, delta_bias = optional["D"], optional["z"], optional["delta_bias"]
+    _expect_real("u", u)
+    _expect_real("delta", delta)
+    if not isinstance(chunk, int | np.integer) or chunk < 1:
+        raise ValueError(f"chunk must be a positive integer, got chunk={chunk!r}.")
+
+    given = [x for x in (u, delta, A, B, C, D, z, delta_bias) if x is not None]
+    if h0 is not None:
+        h0 = as_inexact("h0", h0)
+        given.append(h0)
+    state_dtype = common_dtype(*given)
+    real_dtype = jnp.zeros((), state_dtype).real.dtype
+    if h0 is None:
+        h0 = jnp.zeros((channels, state), state_dtype)
+    _expect_shape("h0", h0, (channels, state), context)
+
+    u = u.astype(real_dtype)
+    delta = delta.astype(real_dtype)
+    if delta_bias is not None:
+        delta = delta + delta_bias.astype(real_dtype)[None, :]
+    if delta_softplus:
+        delta = jax.nn.softplus(delta)
+    if length == 0:
+        y = jnp.zeros((0, channels), real_dtype)
+        h_last = h0.astype(state_dtype)
+    else:
+        y, h_last, _ = fused_call(
+            _op(int(chunk)),
+            u,
+            delta,
+            A.astype(state_dtype),
+            B.astype(state_dtype),
+            C.astype(state_dtype),
+            h0.astype(state_dtype),
+        )
+    if D is not None:
+        y = y + u * D.astype(real_dtype)[None, :]
+    if z is not None:
+        y = y * jax.nn.silu(z.astype(real_dtype))
+    if return_last_state:
+        return y, h_last
+    return y
