@@ -73,8 +73,9 @@ def test_power_spectrum_known_shift():
 def test_lyapunov_exponent_error():
     np.testing.assert_allclose(lyapunov_exponent_error(0.906, 0.8154), 0.1, rtol=1e-4)
     np.testing.assert_allclose(
-        lyapunov_exponent_error(jnp.array([0.0, 0.906, -14.57]), jnp.array([0.906, 0.0, -14.57]),
-                                n=3),
+        lyapunov_exponent_error(
+            jnp.array([0.0, 0.906, -14.57]), jnp.array([0.906, 0.0, -14.57]), n=3
+        ),
         0.0,
         atol=1e-7,
     )

@@ -70,8 +70,14 @@ def test_vpt_lorenz_divergence_is_a_few_lyapunov_times(x64):
 
     def solve(y0):
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(lorenz), diffrax.Tsit5(), 0.0, ts[-1], dt, y0,
-            saveat=diffrax.SaveAt(ts=ts), stepsize_controller=diffrax.PIDController(1e-10, 1e-10),
+            diffrax.ODETerm(lorenz),
+            diffrax.Tsit5(),
+            0.0,
+            ts[-1],
+            dt,
+            y0,
+            saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=diffrax.PIDController(1e-10, 1e-10),
             max_steps=100_000,
         )
         return sol.ys

@@ -1,0 +1,18 @@
+"""Dynamical-systems reconstruction: PLRNNs with generalized teacher forcing, reservoir
+computers, SINDy, and ensemble Kalman filtering with model-error discovery.
+"""
+
+from ._derivatives import AbstractDerivative as AbstractDerivative
+from ._derivatives import FiniteDifference as FiniteDifference
+from ._derivatives import SmoothedFiniteDifference as SmoothedFiniteDifference
+from ._sindy import SINDy as SINDy
+from ._sindy import fit_sindy as fit_sindy
+from ._sindy_library import AbstractLibrary as AbstractLibrary
+from ._sindy_library import ConcatLibrary as ConcatLibrary
+from ._sindy_library import CustomLibrary as CustomLibrary
+from ._sindy_library import FourierLibrary as FourierLibrary
+from ._sindy_library import PolynomialLibrary as PolynomialLibrary
+from ._sindy_optimizers import SR3 as SR3
+from ._sindy_optimizers import STLSQ as STLSQ
+from ._sindy_optimizers import AbstractSparseOptimizer as AbstractSparseOptimizer
+from ._sindy_optimizers import Ensemble as Ensemble

@@ -1,0 +1,169 @@
+"""Sparse identification of nonlinear dynamics (SINDy; Brunton, Proctor & Kutz, PNAS 2016).
+
+`fit_sindy` estimates derivatives, evaluates a candidate library and solves a sparse regression;
+the result is a `SINDy` module with a `vector_field(t, y, args)` (the flow interface every
+dynlearn analysis tool accepts) that simulates with dynlearn's fixed-step integrators.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._types import Array, ArrayLike, Float, Key
+from ._derivatives import AbstractDerivative, FiniteDifference
+from ._integrate import odeint_rk4
+from ._sindy_library import AbstractLibrary, PolynomialLibrary
+from ._sindy_optimizers import STLSQ, AbstractSparseOptimizer, Ensemble
+
+
+class SINDy(eqx.Module):
+    """A sparse model `dx/dt = Ξ Θ(x)` found by SINDy.
+
+    **Arguments:**
+
+    - `library`: the candidate library `Θ`.
+    - `coefficients`: `Ξ`, of shape `(dim, features)`.
+    - `coefficient_samples`: the bootstrap coefficients of an ensemble fit, or `None`.
+    """
+
+    library: AbstractLibrary
+    coefficients: Float[Array, "dim features"]
+    coefficient_samples: Float[Array, "models dim features"] | None = None
+
+    def vector_field(self, t, y: Float[Array, " dim"], args=None) -> Float[Array, " dim"]:
+        """`dx/dt` at state `y` (autonomous: `t` and `args` are ignored)."""
+        del t, args
+        return self.coefficients @ self.library(y)
+
+    def __call__(self, t, y: Float[Array, " dim"], args=None) -> Float[Array, " dim"]:
+        """Same as `vector_field`."""
+        return self.vector_field(t, y, args)
+
+    def simulate(
+        self,
+        y0: Float[ArrayLike, " dim"],
+        ts: Float[ArrayLike, " time"],
+        *,
+        steps_per_interval: int = 1,
+    ) -> Float[Array, "time dim"]:
+        """Integrate the model with fixed RK4 steps and return the states at `ts`.
+
+        **Arguments:**
+
+        - `y0`: the initial state at `ts[0]`.
+        - `ts`: increasing output times.
+        - `steps_per_interval`: RK4 substeps between consecutive output times.
+
+        **Returns:** the states, shape `(len(ts), dim)`, first row `y0`.
+        """
+        y0 = jnp.asarray(y0, self.coefficients.dtype)
+        ts = jnp.asarray(ts, self.coefficients.dtype)
+        if y0.shape != (self.coefficients.shape[0],):
+            raise ValueError(
+                f"SINDy.simulate: y0 must have shape ({self.coefficients.shape[0]},), got "
+                f"{tuple(y0.shape)}"
+            )
+        return _simulate(self, y0, ts, steps_per_interval)
+
+    def inclusion_probability(self) -> Float[Array, "dim features"]:
+        """Fraction of ensemble members in which each term is non-zero (ensemble fits only)."""
+        if self.coefficient_samples is None:
+            raise ValueError("SINDy.inclusion_probability: the model was not fitted as an ensemble")
+        return jnp.mean((self.coefficient_samples != 0).astype(self.coefficients.dtype), axis=0)
+
+    def equations(self, names: Sequence[str] | None = None, *, precision: int = 3) -> list[str]:
+        """Human-readable right-hand sides, one string per state variable.
+
+        **Arguments:**
+
+        - `names`: variable names (default `x0, x1, ...`).
+        - `precision`: significant digits of the coefficients.
+
+        **Returns:** a list like `["-10 x + 10 y", ...]`.
+        """
+        dim = self.coefficients.shape[0]
+        names = [f"x{i}" for i in range(dim)] if names is None else list(names)
+        features = self.library.feature_names(names)
+        out = []
+        for row in jax.device_get(self.coefficients):
+            terms = [
+                f"{c:.{precision}g}" + ("" if f == "1" else f" {f}")
+                for c, f in zip(row, features)
+                if c != 0
+            ]
+            out.append(" + ".join(terms).replace("+ -", "- ") if terms else "0")
+        return out
+
+
+@eqx.filter_jit
+def _simulate(model, y0, ts, steps_per_interval):
+    return odeint_rk4(model.vector_field, y0, ts, None, steps_per_interval=steps_per_interval)
+
+
+def fit_sindy(
+    x: Float[ArrayLike, "..."],
+    *,
+    dt: float | None = None,
+    x_dot: Float[ArrayLike, "..."] | None = None,
+    library: AbstractLibrary | None = None,
+    optimizer: AbstractSparseOptimizer | None = None,
+    derivative: AbstractDerivative | None = None,
+    ensemble: Ensemble | None = None,
+    key: Key | None = None,
+) -> SINDy:
+    """Fit a SINDy model `dx/dt = Ξ Θ(x)` to one trajectory (or stacked trajectories).
+
+    **Arguments:**
+
+    - `x`: states, shape `(time, dim)`.
+    - `dt`: sampling step, used to estimate derivatives when `x_dot` is not given.
+    - `x_dot`: known derivatives (e.g. exact ones), shape `(time, dim)`.
+    - `library`: candidate functions (default `PolynomialLibrary(2)`).
+    - `optimizer`: sparse regression (default `STLSQ(0.1)`).
+    - `derivative`: derivative estimator (default `FiniteDifference()`).
+    - `ensemble`: bag the regression over row subsets (needs `key`).
+    - `key`: PRNG key for the ensemble.
+
+    **Returns:** the fitted `SINDy` module.
+
+    **Raises:** `ValueError` for a non-2-D `x`, mismatched `x_dot`, neither `dt` nor `x_dot`,
+    fewer samples than needed, or an ensemble without `key`.
+    """
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.asarray(0.0).dtype)
+    if x.ndim != 2:
+        raise ValueError(f"fit_sindy: x must have shape (time, dim), got {tuple(x.shape)}")
+    library = PolynomialLibrary(2) if library is None else library
+    optimizer = STLSQ() if optimizer is None else optimizer
+    if x_dot is None:
+        if dt is None:
+            raise ValueError("fit_sindy: pass dt (to estimate derivatives) or x_dot")
+        if not dt > 0:
+            raise ValueError(f"fit_sindy: dt must be positive, got {dt}")
+        derivative = FiniteDifference() if derivative is None else derivative
+        x_dot = derivative(x, dt)
+    else:
+        x_dot = jnp.asarray(x_dot, x.dtype)
+        if x_dot.shape != x.shape:
+            raise ValueError(
+                f"fit_sindy: x_dot must have the shape of x {tuple(x.shape)}, got "
+                f"{tuple(x_dot.shape)}"
+            )
+    theta = jax.vmap(library)(x)
+    if theta.shape[0] < theta.shape[1]:
+        raise ValueError(
+            f"fit_sindy: {theta.shape[0]} samples for {theta.shape[1]} library features; "
+            "need at least as many samples as features"
+        )
+    if ensemble is None:
+        coef = jax.jit(optimizer.fit)(theta, x_dot)
+        return SINDy(library, coef)
+    if key is None:
+        raise ValueError("fit_sindy: an ensemble fit needs key=")
+    coef, samples = eqx.filter_jit(ensemble.fit)(optimizer, theta, x_dot, key=key)
+    return SINDy(library, coef, samples)
