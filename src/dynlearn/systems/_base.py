@@ -60,7 +60,7 @@ class AbstractSystem(eqx.Module):
     @property
     def metadata(self) -> dict:
         """Reference metadata of this system (a fresh dict; empty if none is shipped)."""
-        return lookup_metadata(self.name)
+        return lookup_metadata(self.name, discrete=self.discrete)
 
     @abc.abstractmethod
     def vector_field(self, t, y, args=None):

@@ -36,9 +36,14 @@ def data_source() -> str:
     return _load("dysts_flows.json")["source"]
 
 
-def lookup_metadata(name: str) -> dict:
+# our registry names that differ from dysts' (dysts has a flow and a map both named "Duffing")
+_DYSTS_MAP_NAMES = {"DuffingMap": "Duffing"}
+
+
+def lookup_metadata(name: str, *, discrete: bool = False) -> dict:
     """A deep copy of the metadata of `name` (empty dict when none is shipped)."""
-    for table in (dysts_flows(), dysts_maps()):
-        if name in table:
-            return copy.deepcopy(table[name])
-    return {}
+    if discrete:
+        entry = dysts_maps().get(_DYSTS_MAP_NAMES.get(name, name))
+    else:
+        entry = dysts_flows().get(name)
+    return {} if entry is None else copy.deepcopy(entry)

@@ -31,6 +31,10 @@ def _flow_factory(name: str, entry: dict):
     return make
 
 
+# dysts has a flow and a map both called "Duffing"; the map is "DuffingMap" here
+_MAP_NAMES = {"Duffing": "DuffingMap"}
+
+
 def _map_factory(name: str, entry: dict):
     def make():
         return Map(
@@ -45,8 +49,9 @@ def _register_all() -> None:
         if name in _flows.EQUATIONS:
             register(name, "flows", _flow_factory(name, entry))
     for name, entry in dysts_maps().items():
-        if name in _maps.EQUATIONS:
-            register(name, "maps", _map_factory(name, entry))
+        ours = _MAP_NAMES.get(name, name)
+        if ours in _maps.EQUATIONS:
+            register(ours, "maps", _map_factory(ours, entry))
     register("HarmonicOscillator", "classic", _classic.harmonic_oscillator)
     register("Pendulum", "classic", _classic.pendulum)
     register("DoublePendulumClassic", "classic", _classic.double_pendulum)
