@@ -198,3 +198,19 @@ def test_bad_input():
         lyapunov_time(jnp.zeros(0))
     with pytest.raises(ValueError, match="1-D"):
         kaplan_yorke_dimension(jnp.ones((2, 2)))
+
+
+def test_dynlearn_systems(x64):
+    # The zoo's systems plug in directly; they agree with the local reference equations.
+    from dynlearn import systems
+
+    lorenz_system = systems.get("Lorenz").replace(params={"beta": 8.0 / 3.0})
+    y0 = jnp.array([1.0, 1.0, 1.0])
+    ours = lyapunov_spectrum(lorenz_system, y0, dt=0.01, n_steps=2000, transient=100)
+    local = lyapunov_spectrum(lorenz, y0, dt=0.01, n_steps=2000, transient=100)
+    np.testing.assert_allclose(ours, local, rtol=1e-8)
+
+    henon_system = systems.get("Henon")
+    assert henon_system.discrete
+    spectrum = lyapunov_spectrum(henon_system, n_steps=20_000)  # y0 from the system
+    np.testing.assert_allclose(spectrum, [0.419, -1.624], rtol=0.01)

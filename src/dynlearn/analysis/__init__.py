@@ -7,12 +7,12 @@ interface `step(x)`: a `dynlearn.systems` system, a trained neural ODE, a PLRNN,
 hidden-state recurrence.
 """
 
+from ._dimension import correlation_dimension as correlation_dimension
+from ._dimension import correlation_sum as correlation_sum
 from ._interface import Flow as Flow
 from ._interface import Map as Map
 from ._lyapunov import kaplan_yorke_dimension as kaplan_yorke_dimension
 from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
 from ._lyapunov import lyapunov_time as lyapunov_time
 from ._lyapunov import max_lyapunov as max_lyapunov
-from ._dimension import correlation_dimension as correlation_dimension
-from ._dimension import correlation_sum as correlation_sum
 from ._spectrum import power_spectrum as power_spectrum

@@ -10,6 +10,10 @@ functions accept:
   trained neural ODE;
 - any object with a `.step` attribute (a map), such as a `dynlearn.systems` map or a PLRNN.
 
+An object with both attributes is a map if its `discrete` attribute is `True` (as on
+`dynlearn.systems` maps, whose `vector_field` is an alias of `step`), a flow if it is `False`;
+otherwise pass `kind`.
+
 A recurrence with inputs, such as an SSM block's `step(state, x)`, is wrapped by the caller into
 a one-argument map, e.g. `lambda h: block.step(h, x_const)[0]`.
 """
@@ -75,10 +79,11 @@ def resolve_dynamics(system: Any, kind: str | None, caller: str) -> tuple[Kind, 
     if kind == "map" and has_step:
         return "map", system.step
     if kind is None:
-        # An explicit `kind` attribute (as `dynlearn.systems` objects may carry) settles ties.
-        declared = getattr(system, "kind", None)
-        if has_vf and has_step and declared in ("flow", "map"):
-            return declared, system.vector_field if declared == "flow" else system.step
+        # A `discrete` flag (as on `dynlearn.systems` objects, whose maps also offer
+        # `vector_field` as an alias of `step`) settles ties.
+        discrete = getattr(system, "discrete", None)
+        if has_vf and has_step and isinstance(discrete, bool):
+            return ("map", system.step) if discrete else ("flow", system.vector_field)
         if has_vf and not has_step:
             return "flow", system.vector_field
         if has_step and not has_vf:

@@ -130,7 +130,7 @@ def _initial_basis(n: int, k: int, key: Key | None, dtype) -> Array:
 
 def lyapunov_spectrum(
     system: Any,
-    y0: ArrayLike,
+    y0: ArrayLike | None = None,
     *,
     n_steps: int,
     dt: ScalarLike | None = None,
@@ -157,10 +157,12 @@ def lyapunov_spectrum(
     **Arguments:**
 
     - `system`: the flow or map (see above).
-    - `y0`: initial state, shape `(state,)`. It need not be on the attractor: use `transient`.
+    - `y0`: initial state, shape `(state,)` (default: `system.y0`, as on `dynlearn.systems`
+      systems). It need not be on the attractor: use `transient`.
     - `n_steps`: number of averaged steps (RK4 steps of size `dt` for a flow, iterations for a
       map). The averaging time of a flow is `n_steps * dt`.
-    - `dt`: RK4 step size; required for flows, not allowed for maps.
+    - `dt`: RK4 step size; required for flows (for a `dynlearn.systems` flow,
+      `system.period / 100` is a reasonable choice), not allowed for maps.
     - `k`: number of exponents, the `k` largest (default: all, `state` of them).
     - `kind`: `"flow"`, `"map"` or `None` to infer it (attribute name, or the number of required
       positional parameters of a callable: three for a flow, one for a map).
@@ -179,6 +181,10 @@ def lyapunov_spectrum(
     """
     caller = "lyapunov_spectrum"
     kind, fn = resolve_dynamics(system, kind, caller)
+    if y0 is None:
+        if getattr(system, "y0", None) is None:
+            raise ValueError(f"{caller}: pass y0; {type(system).__name__} has no default `y0`")
+        y0 = system.y0
     y0 = jnp.asarray(y0)
     if y0.ndim != 1:
         raise ValueError(f"{caller}: y0 must be a 1-D state vector, got shape {y0.shape}")
@@ -196,7 +202,8 @@ def lyapunov_spectrum(
         raise ValueError(f"{caller}: n_steps={n_steps} must be a multiple of qr_every={qr_every}")
     if kind == "flow":
         if dt is None:
-            raise ValueError(f"{caller}: dt (the RK4 step) is required for a flow")
+            hint = " (e.g. dt=system.period / 100)" if hasattr(system, "period") else ""
+            raise ValueError(f"{caller}: dt (the RK4 step) is required for a flow{hint}")
         if not dt > 0:
             raise ValueError(f"{caller}: dt must be positive, got {dt!r}")
         unit = n_steps * dt
@@ -221,7 +228,7 @@ def lyapunov_spectrum(
     return jnp.sort(total / jnp.asarray(unit, dtype=y0.dtype))[::-1]
 
 
-def max_lyapunov(system: Any, y0: ArrayLike, **kwargs: Any) -> Scalar:
+def max_lyapunov(system: Any, y0: ArrayLike | None = None, **kwargs: Any) -> Scalar:
     """The largest Lyapunov exponent of a flow or a map.
 
     Follows one tangent vector; cheaper than the full spectrum.

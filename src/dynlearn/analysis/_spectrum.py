@@ -61,7 +61,7 @@ def power_spectrum(
     overlap: float = 0.5,
     window: str | ArrayLike = "hann",
     detrend: bool = True,
-) -> tuple[Float[Array, " freq"], Float[Array, "freq *features"]]:
+) -> tuple[Float[Array, " freq"], Float[Array, " freq *features"]]:
     """One-sided power spectral density of a signal (Welch's method).
 
     **Arguments:**
