@@ -1,0 +1,79 @@
+"""Koopman operator learning with verified spectra.
+
+Dictionaries of observables (strategy objects), exact DMD, EDMD, kernel EDMD and generator EDMD
+with quadrature weights, ResDMD residuals and pseudospectra (Colbrook & Townsend; Colbrook, Mezic
+& Stepanenko), Koopman autoencoders and the Koopman VAE (Naiman et al.).
+"""
+
+from ._decomposition import KoopmanDecomposition as KoopmanDecomposition
+from ._dictionaries import (
+    AbstractDictionary as AbstractDictionary,
+)
+from ._dictionaries import (
+    Concatenation as Concatenation,
+)
+from ._dictionaries import (
+    Fourier as Fourier,
+)
+from ._dictionaries import (
+    GaussianRBF as GaussianRBF,
+)
+from ._dictionaries import (
+    Hermite as Hermite,
+)
+from ._dictionaries import (
+    Identity as Identity,
+)
+from ._dictionaries import (
+    Learned as Learned,
+)
+from ._dictionaries import (
+    Legendre as Legendre,
+)
+from ._dictionaries import (
+    Monomials as Monomials,
+)
+from ._dictionaries import (
+    RandomFourierFeatures as RandomFourierFeatures,
+)
+from ._dictionaries import (
+    ThinPlateRBF as ThinPlateRBF,
+)
+from ._dictionaries import (
+    TimeDelays as TimeDelays,
+)
+from ._dictionaries import (
+    delay_embed as delay_embed,
+)
+from ._dictionaries import (
+    multi_indices as multi_indices,
+)
+from ._edmd import (
+    dmd as dmd,
+)
+from ._edmd import (
+    edmd as edmd,
+)
+from ._edmd import (
+    edmd_operator as edmd_operator,
+)
+from ._edmd import (
+    generator_edmd as generator_edmd,
+)
+from ._kernel_edmd import KernelDictionary as KernelDictionary
+from ._kernel_edmd import kernel_edmd as kernel_edmd
+from ._kernels import (
+    AbstractKernel as AbstractKernel,
+)
+from ._kernels import (
+    GaussianKernel as GaussianKernel,
+)
+from ._kernels import (
+    LaplacianKernel as LaplacianKernel,
+)
+from ._kernels import (
+    PolynomialKernel as PolynomialKernel,
+)
+from ._resdmd import ResDMD as ResDMD
+from ._resdmd import resdmd as resdmd
+from ._snapshots import snapshot_pairs as snapshot_pairs

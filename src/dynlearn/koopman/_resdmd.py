@@ -1,0 +1,213 @@
+"""Residual DMD: EDMD with verified eigenpairs and pseudospectra.
+
+Colbrook & Townsend, "Rigorous data-driven computation of spectral properties of Koopman
+operators for dynamical systems" (CPAM 2024); Colbrook, Mezic & Stepanenko, "Limits and powers of
+Koopman learning" (2023). With quadrature weights `W`, the residual of a candidate eigenpair
+`(lambda, g = psi . c)` is
+
+    res(lambda, g)^2 = |K g - lambda g|^2 / |g|^2
+                     = c* (L - lambda A* - conj(lambda) A + |lambda|^2 G) c / c* G c,
+
+which written out in Gram matrices cancels catastrophically. We use the well-conditioned QR form:
+`sqrt(W) Psi_X = Q R`, `C1 = sqrt(W) Psi_Y R^-1`, so that in the orthonormalised dictionary
+`psi R^-1` the EDMD matrix is `A = Q* C1` and `res(lambda, v) = |(C1 - lambda Q) v| / |v|`.
+Splitting
+`C1 = Q A + Q2 R2` (QR of the part of `C1` outside `range(Q)`) gives, exactly,
+
+    |(C1 - z Q) v| = |[A - z I; R2] v|,
+
+an `(2N, N)` problem independent of the number of snapshots: residuals cost `O(N^2)` per pair,
+and the pseudospectrum at `z` is the smallest singular value of `[A - z I; R2]`.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lineax as lx
+
+from .._types import Array, ArrayLike, Float, Inexact
+from ._decomposition import KoopmanDecomposition, eigenpairs, sort_eigenpairs
+from ._dictionaries import AbstractDictionary
+from ._snapshots import as_snapshots, sqrt_weights
+
+
+def require_float64(name: str) -> None:
+    """Raise unless float64 is enabled: residuals need it to resolve values below ~1e-4."""
+    if not jax.config.jax_enable_x64:
+        raise RuntimeError(
+            f"{name} needs float64: residuals and pseudospectra are differences of nearly equal "
+            "quantities, and in float32 nothing below ~1e-4 (sqrt of machine epsilon, through "
+            "the Gram matrices) can be resolved, so spurious and true eigenvalues look alike. "
+            'Enable it at the start of your program with jax.config.update("jax_enable_x64", True) '
+            "(or the environment variable JAX_ENABLE_X64=1)."
+        )
+
+
+def _triangular_solve_right(b: Array, r: Array) -> Array:
+    # b R^-1, i.e. solve R^T y = b_row for every row: one lower-triangular lineax solve per row.
+    operator = lx.MatrixLinearOperator(r.T, lx.lower_triangular_tag)
+    return jax.vmap(lambda row: lx.linear_solve(operator, row, lx.Triangular()).value)(b)
+
+
+class ResDMD(eqx.Module):
+    """EDMD in the well-conditioned QR form, able to verify eigenpairs and compute pseudospectra.
+
+    Build with `resdmd(dictionary, X, Y, weights)`. Needs float64.
+
+    **Fields:**
+
+    - `dictionary`: the observables `psi`.
+    - `triangular`: `R` of `sqrt(W) Psi_X = Q R`, `(features, features)`.
+    - `operator`: `A = Q* C1`, the EDMD matrix in the orthonormalised dictionary `psi R^-1`.
+    - `remainder`: `R2`, the triangular factor of `C1 - Q A` (what EDMD cannot represent).
+    - `readout`: `Q* sqrt(W) X`, the state in the orthonormalised dictionary, `(features, state)`.
+    """
+
+    dictionary: AbstractDictionary
+    triangular: Float[Array, "features features"]
+    operator: Float[Array, "features features"]
+    remainder: Float[Array, "features features"]
+    readout: Float[Array, "features state"]
+
+    def _residuals_orthonormal(self, eigenvalues: Array, vectors: Array) -> Array:
+        a = self.operator.astype(vectors.dtype)
+        top = a @ vectors - eigenvalues[None, :] * vectors
+        bottom = self.remainder.astype(vectors.dtype) @ vectors
+        numerator = jnp.sqrt(
+            jnp.sum(jnp.abs(top) ** 2, axis=0) + jnp.sum(jnp.abs(bottom) ** 2, axis=0)
+        )
+        return numerator / jnp.linalg.norm(vectors, axis=0)
+
+    def decomposition(self) -> KoopmanDecomposition:
+        """EDMD eigenpairs with their residuals.
+
+        **Returns:** a `KoopmanDecomposition` with `residuals` set; `filter(epsilon)` then removes
+        the spurious eigenvalues (those with residual above `epsilon`).
+        """
+        eigenvalues, vectors = eigenpairs(self.operator)
+        eigenvalues, vectors = sort_eigenpairs(eigenvalues, vectors, continuous=False)
+        residuals = self._residuals_orthonormal(eigenvalues, vectors)
+        r = self.triangular.astype(vectors.dtype)
+        coefficients = jax.vmap(
+            lambda v: (
+                lx.linear_solve(
+                    lx.MatrixLinearOperator(r, lx.upper_triangular_tag), v, lx.Triangular()
+                ).value
+            ),
+            in_axes=1,
+            out_axes=1,
+        )(vectors)
+        modes = jax.vmap(
+            lambda column: lx.linear_solve(lx.MatrixLinearOperator(vectors), column, lx.LU()).value,
+            in_axes=1,
+            out_axes=1,
+        )(self.readout.astype(vectors.dtype))
+        return KoopmanDecomposition(
+            eigenvalues, coefficients, modes, self.dictionary, residuals=residuals, continuous=False
+        )
+
+    def residuals(
+        self,
+        eigenvalues: Inexact[ArrayLike, " pairs"],
+        coefficients: Inexact[ArrayLike, "features pairs"],
+    ) -> Float[Array, " pairs"]:
+        """Residuals `|K g - lambda g| / |g|` of candidate eigenpairs from any source.
+
+        **Arguments:**
+
+        - `eigenvalues`: candidate `lambda_j`, shape `(pairs,)`.
+        - `coefficients`: candidate eigenfunctions `g_j = psi . c_j` as columns `c_j` in this
+          dictionary, shape `(features, pairs)` (e.g. another decomposition's `eigenvectors`).
+
+        **Returns:** the residuals, shape `(pairs,)`.
+        """
+        ctype = jnp.complex128
+        eigenvalues = jnp.asarray(eigenvalues).astype(ctype)
+        coefficients = jnp.asarray(coefficients).astype(ctype)
+        n = self.triangular.shape[0]
+        if (
+            coefficients.ndim != 2
+            or coefficients.shape[0] != n
+            or eigenvalues.shape != coefficients.shape[1:]
+        ):
+            raise ValueError(
+                f"residuals: need eigenvalues (pairs,) and coefficients ({n}, pairs); got "
+                f"{eigenvalues.shape} and {coefficients.shape}"
+            )
+        vectors = self.triangular.astype(ctype) @ coefficients
+        return self._residuals_orthonormal(eigenvalues, vectors)
+
+    def pseudospectrum(
+        self, grid: Inexact[ArrayLike, "..."], *, batch_size: int = 256
+    ) -> Float[Array, "..."]:
+        """Smallest singular value of `(K - z)` restricted to the dictionary, at every grid point.
+
+        `z` lies in the approximate `epsilon`-pseudospectrum where the value is below `epsilon`;
+        these sets converge from above to the true pseudospectra as the dictionary and data grow.
+
+        **Arguments:**
+
+        - `grid`: complex points `z`, any shape (e.g. `xs[None, :] + 1j * ys[:, None]`).
+        - `batch_size`: grid points handled per vectorised batch (bounds memory).
+
+        **Returns:** the values, same shape as `grid`.
+        """
+        grid = jnp.asarray(grid).astype(jnp.complex128)
+        flat = grid.reshape(-1)
+        a = self.operator.astype(jnp.complex128)
+        r2 = self.remainder.astype(jnp.complex128)
+        eye = jnp.eye(a.shape[0], dtype=jnp.complex128)
+
+        def smallest(z):
+            stacked = jnp.concatenate([a - z * eye, r2])
+            return jnp.linalg.svd(stacked, compute_uv=False)[-1]
+
+        values = jax.lax.map(smallest, flat, batch_size=batch_size)
+        return values.reshape(grid.shape)
+
+
+@eqx.filter_jit
+def resdmd(
+    dictionary: AbstractDictionary,
+    X: Float[ArrayLike, "samples state"],
+    Y: Float[ArrayLike, "_samples _state"],
+    weights: Float[ArrayLike, " _samples"] | None = None,
+) -> ResDMD:
+    """Set up residual DMD: EDMD in the QR form, ready for residuals and pseudospectra.
+
+    **Arguments:**
+
+    - `dictionary`: the observables.
+    - `X`, `Y`: snapshot pairs, `(samples, state)` each; cast to float64.
+    - `weights`: quadrature weights `(samples,)`; default uniform `1 / samples`.
+
+    **Returns:** a `ResDMD`; `.decomposition()` gives eigenpairs with residuals,
+    `.pseudospectrum(grid)` the pseudospectrum, `.residuals(lams, coeffs)` verifies any candidates.
+
+    **Raises:** `RuntimeError` if float64 is disabled (it says how to enable it); `ValueError` for
+    mismatched shapes or fewer snapshots than features.
+    """
+    require_float64("resdmd")
+    X, Y = as_snapshots("resdmd", X, Y, dtype=jnp.float64)
+    samples = X.shape[0]
+    sw = sqrt_weights("resdmd", weights, samples, X.dtype)
+    psi_x = dictionary.evaluate(X).astype(jnp.float64) * sw[:, None]
+    psi_y = dictionary.evaluate(Y).astype(jnp.float64) * sw[:, None]
+    features = psi_x.shape[1]
+    if samples < features:
+        raise ValueError(
+            f"resdmd: {samples} snapshots cannot determine {features} dictionary features; use "
+            "more snapshots or a smaller dictionary."
+        )
+    q, r = jnp.linalg.qr(psi_x)
+    c1 = _triangular_solve_right(psi_y, r)
+    a = q.T @ c1
+    outside = c1 - q @ a
+    correction = q.T @ outside  # one re-orthogonalisation pass keeps `outside` orthogonal to Q
+    a = a + correction
+    outside = outside - q @ correction
+    r2 = jnp.linalg.qr(outside, mode="r")
+    readout = q.T @ (X * sw[:, None])
+    return ResDMD(dictionary, r, a, r2, readout)
