@@ -70,3 +70,13 @@ def test_quickstart_small_run_learns_and_writes_figure(tmp_path):
     # well beyond the trivial model (NRMSE of ~1 over half a Lyapunov time).
     assert result["test_nrmse_half_lyapunov_time"] < 0.5
     assert result["valid_prediction_time_median"] > 0.2
+
+
+def test_systems_lists_the_zoo():
+    out = _run("systems", "-v")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    names = [line.split()[0] for line in lines]
+    assert "Lorenz" in names and "Henon" in names
+    lorenz = next(line for line in lines if line.split()[0] == "Lorenz")
+    assert "flow" in lorenz and "dim=3" in lorenz

@@ -87,7 +87,9 @@ def _cmd_systems(args) -> int:
     for name in names:
         if args.verbose:
             system = systems.get(name)
-            print(f"{name:28s} dim={system.dimension:<3d} dt={system.dt:<10.4g}")
+            kind = "map" if getattr(system, "discrete", False) else "flow"
+            dt = f"dt={system.dt:.4g}" if system.dt is not None else ""
+            print(f"{name:28s} {kind:5s} dim={system.dimension:<3d} {dt}")
         else:
             print(name)
     return 0
@@ -126,6 +128,18 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dynlearn` console script; returns the exit code."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # e.g. `dynlearn systems | head`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        sys.stderr.write("dynlearn: interrupted\n")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
