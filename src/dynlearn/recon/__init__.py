@@ -5,6 +5,10 @@ computers, SINDy, and ensemble Kalman filtering with model-error discovery.
 from ._derivatives import AbstractDerivative as AbstractDerivative
 from ._derivatives import FiniteDifference as FiniteDifference
 from ._derivatives import SmoothedFiniteDifference as SmoothedFiniteDifference
+from ._reservoir import NVAR as NVAR
+from ._reservoir import EchoStateNetwork as EchoStateNetwork
+from ._reservoir import fit_readout as fit_readout
+from ._reservoir import ridge_regression as ridge_regression
 from ._sindy import SINDy as SINDy
 from ._sindy import fit_sindy as fit_sindy
 from ._sindy_library import AbstractLibrary as AbstractLibrary

@@ -1,0 +1,301 @@
+"""Reservoir computers with a closed-form ridge readout: echo state networks and NVAR.
+
+- Echo state network (Jaeger 2001; the forecasting setup of Pathak et al., PRL 2018): a fixed
+  random leaky-tanh recurrent reservoir; only the linear readout is fitted.
+- Next-generation reservoir computer / NVAR (Gauthier, Bollt, Griffith & Barbosa, Nature Comm.
+  2021): features are a constant, time-delayed copies of the input and their unique quadratic
+  monomials; the readout predicts the increment `u_{t+1} - u_t`.
+
+Both are physics-agnostic baselines of Gilpin's forecasting study. Training is one ridge
+regression (`fit_readout`); `forecast` runs the fitted model in closed loop.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._types import Array, ArrayLike, Float, Key
+
+
+def ridge_regression(
+    features: Float[Array, "samples features"],
+    targets: Float[Array, "samples targets"],
+    ridge: float,
+) -> Float[Array, "targets features"]:
+    """Closed-form ridge regression `W = Yᵀ X (Xᵀ X + ridge I)⁻¹`.
+
+    **Arguments:**
+
+    - `features`: `X`, shape `(samples, features)`.
+    - `targets`: `Y`, shape `(samples, targets)`.
+    - `ridge`: the Tikhonov penalty (>= 0).
+
+    **Returns:** `W` of shape `(targets, features)`, minimising `||X Wᵀ - Y||² + ridge ||W||²`.
+    """
+    # Through the SVD of X rather than the normal equations: the error then scales with
+    # cond(X), not cond(X)², which matters in float32 for nearly collinear features.
+    u, s, vt = jnp.linalg.svd(features, full_matrices=False)
+    gain = s / (s**2 + ridge)
+    return ((targets.T @ u) * gain[None, :]) @ vt
+
+
+class EchoStateNetwork(eqx.Module):
+    """Echo state network `r_t = (1 - a) r_{t-1} + a tanh(W r_{t-1} + W_in u_t + b)`.
+
+    The readout is `u_{t+1} ≈ W_out [1, u_t, r_t, r_t²]` (the squared units break the `r -> -r`
+    symmetry of the tanh reservoir, as in Pathak et al.); only `W_out` is fitted.
+
+    **Arguments:**
+
+    - `input_size`: dimension of the input/output series.
+    - `reservoir_size`: number of reservoir units.
+    - `spectral_radius`: largest |eigenvalue| of `W` after rescaling.
+    - `input_scaling`: inputs weights are uniform in `[-input_scaling, input_scaling]`.
+    - `leak_rate`: `a` in the update (1 is no leak).
+    - `density`: fraction of non-zero entries of `W`.
+    - `bias_scaling`: bias entries are uniform in `[-bias_scaling, bias_scaling]`.
+    - `key`: PRNG key for the random weights.
+    """
+
+    w_in: Float[Array, "reservoir input"]
+    w: Float[Array, "reservoir reservoir"]
+    bias: Float[Array, " reservoir"]
+    w_out: Float[Array, "input features"]
+    leak_rate: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        input_size: int,
+        reservoir_size: int = 300,
+        *,
+        spectral_radius: float = 0.9,
+        input_scaling: float = 0.5,
+        leak_rate: float = 1.0,
+        density: float = 0.1,
+        bias_scaling: float = 0.2,
+        key: Key,
+    ):
+        if input_size < 1 or reservoir_size < 1:
+            raise ValueError(
+                f"EchoStateNetwork: input_size and reservoir_size must be >= 1, got "
+                f"{input_size} and {reservoir_size}"
+            )
+        if not 0 < leak_rate <= 1 or not 0 < density <= 1:
+            raise ValueError(
+                f"EchoStateNetwork: need 0 < leak_rate <= 1 and 0 < density <= 1, got "
+                f"leak_rate={leak_rate}, density={density}"
+            )
+        k_in, k_w, k_mask, k_b = jax.random.split(key, 4)
+        w = jax.random.normal(k_w, (reservoir_size, reservoir_size))
+        w = w * jax.random.bernoulli(k_mask, density, w.shape).astype(w.dtype)
+        radius = float(np.max(np.abs(np.linalg.eigvals(np.asarray(w, dtype=np.float64)))))
+        self.w = w * (spectral_radius / max(radius, 1e-12))
+        self.w_in = jax.random.uniform(
+            k_in, (reservoir_size, input_size), minval=-input_scaling, maxval=input_scaling
+        )
+        self.bias = jax.random.uniform(
+            k_b, (reservoir_size,), minval=-bias_scaling, maxval=bias_scaling
+        )
+        self.w_out = jnp.zeros((input_size, 1 + input_size + 2 * reservoir_size))
+        self.leak_rate = float(leak_rate)
+
+    @property
+    def input_size(self) -> int:
+        return self.w_in.shape[1]
+
+    def step(self, r: Float[Array, " reservoir"], u: Float[Array, " input"]):
+        """One reservoir update driven by the input `u`; returns the new state."""
+        pre = self.w @ r + self.w_in @ u + self.bias
+        return (1 - self.leak_rate) * r + self.leak_rate * jnp.tanh(pre)
+
+    def features(self, r: Float[Array, " reservoir"], u: Float[Array, " input"]):
+        """Readout features `[1, u, r, r²]`."""
+        return jnp.concatenate([jnp.ones((1,), r.dtype), u, r, r**2])
+
+    def __call__(self, us: Float[Array, "time input"]) -> Float[Array, "time reservoir"]:
+        """Reservoir states driven by the input series `us`, starting from zero."""
+
+        def body(r, u):
+            r = self.step(r, u)
+            return r, r
+
+        r0 = jnp.zeros(self.w.shape[0], us.dtype)
+        return jax.lax.scan(body, r0, us)[1]
+
+    def feature_series(self, us: Float[Array, "time input"]) -> Float[Array, "time features"]:
+        """Feature row `t` is what the readout maps to `us[t + 1]`."""
+        return jax.vmap(self.features)(self(us), us)
+
+    @eqx.filter_jit
+    def forecast(self, warmup: Float[ArrayLike, "time input"], n_steps: int):
+        """Closed-loop forecast after driving the reservoir with `warmup`.
+
+        **Arguments:**
+
+        - `warmup`: observed series `(time, input)` ending at the forecast's initial condition.
+        - `n_steps`: number of steps to predict.
+
+        **Returns:** `(n_steps, input)`; row `i` is the state `i + 1` steps after `warmup[-1]`.
+        """
+        warmup = jnp.asarray(warmup, self.w.dtype)
+        states = self(warmup)
+        first = self.w_out @ self.features(states[-1], warmup[-1])
+
+        def body(carry, _):
+            r, u = carry
+            r = self.step(r, u)
+            u_next = self.w_out @ self.features(r, u)
+            return (r, u_next), u_next
+
+        _, rest = jax.lax.scan(body, (states[-1], first), None, length=n_steps - 1)
+        return jnp.concatenate([first[None], rest], axis=0)
+
+
+class NVAR(eqx.Module):
+    """Next-generation reservoir computer (nonlinear vector autoregression).
+
+    With `k` delays spaced `skip` steps apart, the linear features at time `t` are
+    `O_lin = [u_t, u_{t-skip}, ..., u_{t-(k-1) skip}]`; the full feature vector is
+    `[1, O_lin, unique quadratic monomials of O_lin]` and the readout predicts
+    `u_{t+1} - u_t`.
+
+    **Arguments:**
+
+    - `input_size`: dimension of the series.
+    - `delays`: `k`, the number of delayed copies (>= 1).
+    - `skip`: spacing of the delays in steps (>= 1).
+    - `quadratic`: include the quadratic monomials (otherwise a linear VAR).
+    """
+
+    w_out: Float[Array, "input features"]
+    input_size: int = eqx.field(static=True)
+    delays: int = eqx.field(static=True)
+    skip: int = eqx.field(static=True)
+    quadratic: bool = eqx.field(static=True)
+
+    def __init__(self, input_size: int, delays: int = 2, skip: int = 1, *, quadratic: bool = True):
+        if input_size < 1 or delays < 1 or skip < 1:
+            raise ValueError(
+                f"NVAR: input_size, delays and skip must be >= 1, got {input_size}, {delays}, "
+                f"{skip}"
+            )
+        self.input_size = input_size
+        self.delays = delays
+        self.skip = skip
+        self.quadratic = quadratic
+        n_lin = input_size * delays
+        n_quad = n_lin * (n_lin + 1) // 2 if quadratic else 0
+        self.w_out = jnp.zeros((input_size, 1 + n_lin + n_quad))
+
+    @property
+    def window(self) -> int:
+        """Number of past samples the features need: `(delays - 1) * skip + 1`."""
+        return (self.delays - 1) * self.skip + 1
+
+    def features(self, history: Float[Array, "window input"]) -> Float[Array, " features"]:
+        """Features from the last `window` samples (`history[-1]` is the current one)."""
+        lin = jnp.concatenate([history[-1 - j * self.skip] for j in range(self.delays)])
+        parts = [jnp.ones((1,), history.dtype), lin]
+        if self.quadratic:
+            i, j = np.triu_indices(lin.shape[0])
+            parts.append(lin[i] * lin[j])
+        return jnp.concatenate(parts)
+
+    def feature_series(self, us: Float[Array, "time input"]) -> Float[Array, "time2 features"]:
+        """Feature rows for `t = window - 1, ..., time - 1` (row 0 predicts `us[window]`)."""
+        w = self.window
+        if us.shape[0] < w:
+            raise ValueError(
+                f"NVAR: series of length {us.shape[0]} is shorter than the delay window {w}"
+            )
+        idx = jnp.arange(us.shape[0] - w + 1)[:, None] + jnp.arange(w)[None, :]
+        return jax.vmap(self.features)(us[idx])
+
+    @eqx.filter_jit
+    def forecast(self, warmup: Float[ArrayLike, "time input"], n_steps: int):
+        """Closed-loop forecast from the last `window` samples of `warmup`.
+
+        **Arguments:**
+
+        - `warmup`: observed series ending at the forecast's initial condition.
+        - `n_steps`: number of steps to predict.
+
+        **Returns:** `(n_steps, input)`; row `i` is the state `i + 1` steps after `warmup[-1]`.
+        """
+        warmup = jnp.asarray(warmup, self.w_out.dtype)
+        w = self.window
+        if warmup.shape[0] < w:
+            raise ValueError(
+                f"NVAR.forecast: warmup of length {warmup.shape[0]} is shorter than the delay "
+                f"window {w}"
+            )
+
+        def body(hist, _):
+            u_next = hist[-1] + self.w_out @ self.features(hist)
+            hist = jnp.concatenate([hist[1:], u_next[None]], axis=0)
+            return hist, u_next
+
+        _, out = jax.lax.scan(body, warmup[-w:], None, length=n_steps)
+        return out
+
+
+def fit_readout(
+    model: EchoStateNetwork | NVAR,
+    trajectory: Float[ArrayLike, "..."],
+    *,
+    ridge: float = 1e-6,
+    washout: int | None = None,
+) -> EchoStateNetwork | NVAR:
+    """Fit the linear readout of an ESN or NVAR by closed-form ridge regression.
+
+    The model is driven by (teacher-forced with) `trajectory`; the first `washout` feature rows
+    are discarded (reservoir transients); the readout maps each remaining feature row to the
+    next sample (ESN) or to the increment to the next sample (NVAR).
+
+    **Arguments:**
+
+    - `model`: an `EchoStateNetwork` or `NVAR`.
+    - `trajectory`: the training series `(time, input)`.
+    - `ridge`: Tikhonov penalty of the readout.
+    - `washout`: feature rows to drop first (default 100 for an ESN, 0 for NVAR).
+
+    **Returns:** a copy of `model` with the fitted `w_out`.
+
+    **Raises:** `ValueError` for a series of the wrong dimension or too short for the washout
+    and delays.
+    """
+    us = jnp.asarray(trajectory, model.w_out.dtype)
+    if us.ndim != 2 or us.shape[1] != model.input_size:
+        raise ValueError(
+            f"fit_readout: trajectory must have shape (time, {model.input_size}), got "
+            f"{tuple(us.shape)}"
+        )
+    if washout is None:
+        washout = 100 if isinstance(model, EchoStateNetwork) else 0
+    if isinstance(model, NVAR):
+        first = model.window - 1
+        targets_all = us[first + 1 :] - us[first:-1]
+    else:
+        first = 0
+        targets_all = us[1:]
+    if us.shape[0] - first - 1 - washout < 2:
+        raise ValueError(
+            f"fit_readout: trajectory of length {us.shape[0]} is too short for washout={washout}"
+            f" and the model's delay window; need more than {first + washout + 2} samples"
+        )
+    feats = np.asarray(_feature_series(model, us)[:-1], dtype=np.float64)[washout:]
+    targets = np.asarray(targets_all, dtype=np.float64)[washout:]
+    # The normal equations are solved in float64 on the host: reservoir features are nearly
+    # collinear, and in float32 the Gram matrix loses everything below ~1e-7 of its largest
+    # eigenvalue, so typical ridge penalties (1e-8..1e-4) would be meaningless.
+    gram = feats.T @ feats + ridge * np.eye(feats.shape[1])
+    w_out = np.linalg.solve(gram, feats.T @ targets).T
+    return eqx.tree_at(lambda m: m.w_out, model, jnp.asarray(w_out, model.w_out.dtype))
+
+
+@eqx.filter_jit
+def _feature_series(model, us):
+    return model.feature_series(us)
