@@ -1,0 +1,14 @@
+"""Neural differential equations: ODEs, SDEs, CDEs, regularizers, fractional noise, flows.
+
+See `docs/nde.md` for the papers each module follows.
+"""
+
+from ._ode import FixedGrid as FixedGrid
+from ._ode import NeuralODE as NeuralODE
+from ._ode import ODESolution as ODESolution
+from ._ode import nfe_per_step as nfe_per_step
+from ._ode import trajectory_mse as trajectory_mse
+from ._regularizers import global_error_regularization as global_error_regularization
+from ._regularizers import kinetic_jacobian_regularization as kinetic_jacobian_regularization
+from ._regularizers import local_regularization as local_regularization
+from ._regularizers import step_error as step_error

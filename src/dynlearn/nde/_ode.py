@@ -1,0 +1,322 @@
+"""`NeuralODE`: a learned vector field integrated by diffrax or by the fused fixed-grid kernels.
+
+Follows Chen et al. (2018), "Neural Ordinary Differential Equations", and Kidger (2021), "On
+Neural Differential Equations" (chapter 2): any `eqx.Module` `f(t, y, args)` is a vector field;
+augmented neural ODEs (Dupont et al. 2019) pad the state with zeros. Solvers, step-size
+controllers and adjoints are diffrax objects passed in, or `FixedGrid` for a fixed-step solve.
+Unlike diffrax, the returned statistics include the number of vector-field evaluations (NFE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import diffrax as dfx
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._types import Array, Float, Int
+
+_FIXED_METHODS = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
+
+
+class FixedGrid(eqx.Module):
+    """Fixed-step integration on the grid of output times, through `dynlearn.kernels`.
+
+    Each interval `[ts[i], ts[i+1]]` is split into `steps_per_interval` equal steps of an explicit
+    Runge–Kutta `method`. This is the fast path for training on regularly sampled data: the kernel
+    fuses the whole solve into one scan with its own derivative rule.
+
+    **Arguments:**
+
+    - `method`: `"euler"`, `"midpoint"`, `"heun"` or `"rk4"`.
+    - `steps_per_interval`: solver steps between consecutive output times.
+    """
+
+    method: str = eqx.field(static=True, default="rk4")
+    steps_per_interval: int = eqx.field(static=True, default=1)
+
+    def __check_init__(self):
+        if self.method not in _FIXED_METHODS:
+            raise ValueError(
+                f"FixedGrid: method must be one of {sorted(_FIXED_METHODS)}, got {self.method!r}"
+            )
+        if self.steps_per_interval < 1:
+            raise ValueError(
+                f"FixedGrid: steps_per_interval must be >= 1, got {self.steps_per_interval}"
+            )
+
+    @property
+    def stages(self) -> int:
+        return _FIXED_METHODS[self.method]
+
+
+def _rk_step(method: str, f, t, y, dt, args):
+    if method == "euler":
+        return y + dt * f(t, y, args)
+    if method == "midpoint":
+        k1 = f(t, y, args)
+        return y + dt * f(t + dt / 2, y + dt / 2 * k1, args)
+    if method == "heun":
+        k1 = f(t, y, args)
+        k2 = f(t + dt, y + dt * k1, args)
+        return y + dt / 2 * (k1 + k2)
+    k1 = f(t, y, args)
+    k2 = f(t + dt / 2, y + dt / 2 * k1, args)
+    k3 = f(t + dt / 2, y + dt / 2 * k2, args)
+    k4 = f(t + dt, y + dt * k3, args)
+    return y + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+def _odeint_fixed(vector_field, y0, ts, args, method, steps_per_interval):
+    try:
+        from ..kernels import odeint_fixed
+    except ImportError:  # kernels not available: a plain scan with the same semantics
+        odeint_fixed = None
+    if odeint_fixed is not None:
+        return odeint_fixed(
+            vector_field, y0, ts, args, method=method, steps_per_interval=steps_per_interval
+        )
+
+    def interval(y, t_pair):
+        ta, tb = t_pair
+        dt = (tb - ta) / steps_per_interval
+
+        def sub(yy, i):
+            return _rk_step(method, vector_field, ta + i * dt, yy, dt, args), None
+
+        y, _ = jax.lax.scan(sub, y, jnp.arange(steps_per_interval, dtype=ts.dtype))
+        return y, y
+
+    _, ys = jax.lax.scan(interval, y0, (ts[:-1], ts[1:]))
+    return jnp.concatenate([y0[None], ys], axis=0)
+
+
+def nfe_per_step(solver) -> tuple[int, int]:
+    """Vector-field evaluations of a diffrax solver: `(per_step, at_start)`.
+
+    Explicit Runge–Kutta methods with `s` stages cost `s` evaluations per step attempt (accepted
+    or rejected), or `s - 1` plus one at the start when first-same-as-last (FSAL). Returns
+    `(-1, -1)` when the count of `solver` is unknown (implicit or stochastic solvers).
+    """
+    if isinstance(solver, dfx.Euler):
+        return 1, 0
+    tableau = getattr(solver, "tableau", None)
+    if isinstance(solver, dfx.AbstractERK) and tableau is not None:
+        stages = len(tableau.c) + 1
+        if tableau.fsal:
+            return stages - 1, 1
+        return stages, 0
+    return -1, -1
+
+
+class ODESolution(eqx.Module):
+    """The output of `NeuralODE.solve`.
+
+    **Fields:**
+
+    - `ts`: the output times, shape `(time,)`.
+    - `ys`: the state at `ts`, shape `(time, state)` (augmented dimensions removed).
+    - `stats`: a dict of integer scalars: `num_steps`, `num_accepted_steps`,
+      `num_rejected_steps` and `nfe`, the number of vector-field evaluations (`-1` where the
+      solver's count is unknown).
+    - `result`: a `diffrax.RESULTS` value; not `successful` only when `throw=False`.
+    """
+
+    ts: Float[Array, " time"]
+    ys: Float[Array, "time state"]
+    stats: dict[str, Int[Array, ""]]
+    result: Any
+
+
+class NeuralODE(eqx.Module):
+    """A neural ODE `dy/dt = f(t, y, args)` solved from `y0` and saved at `ts`.
+
+    **Arguments:**
+
+    - `vector_field`: any callable `f(t, y, args) -> dy/dt` (usually an `eqx.Module`).
+    - `solver`: a diffrax solver (default `diffrax.Tsit5()`) or `FixedGrid(...)`.
+    - `stepsize_controller`: a diffrax controller (default `PIDController(rtol=1e-3, atol=1e-6)`);
+      with `diffrax.ConstantStepSize()` pass `dt0`.
+    - `adjoint`: a diffrax adjoint: `RecursiveCheckpointAdjoint()` (default, discretise-then-
+      optimise), `BacksolveAdjoint()` (continuous adjoint) or `DirectAdjoint()`.
+    - `dt0`: initial (or constant) step size; `None` lets the controller choose.
+    - `max_steps`: the solve fails (or is flagged, with `throw=False`) past this many steps.
+    - `augment_dim`: zeros appended to the state (augmented neural ODE); the vector field sees
+      `state + augment_dim` dimensions and outputs drop them.
+    - `throw`: raise on solver failure (default) or return a flagged `ODESolution`.
+
+    Call `model(ts, y0)` for the trajectory, `model.solve(ts, y0)` for trajectory and statistics.
+    """
+
+    vector_field: Callable
+    solver: Any
+    stepsize_controller: Any
+    adjoint: Any
+    dt0: float | None = eqx.field(static=True)
+    max_steps: int = eqx.field(static=True)
+    augment_dim: int = eqx.field(static=True)
+    throw: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        vector_field: Callable,
+        *,
+        solver=None,
+        stepsize_controller=None,
+        adjoint=None,
+        dt0: float | None = None,
+        max_steps: int = 4096,
+        augment_dim: int = 0,
+        throw: bool = True,
+    ):
+        if not callable(vector_field):
+            raise TypeError(f"NeuralODE: vector_field must be callable, got {type(vector_field)}")
+        self.vector_field = vector_field
+        self.solver = dfx.Tsit5() if solver is None else solver
+        if stepsize_controller is None:
+            stepsize_controller = dfx.PIDController(rtol=1e-3, atol=1e-6)
+        self.stepsize_controller = stepsize_controller
+        self.adjoint = dfx.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
+        self.dt0 = dt0
+        self.max_steps = int(max_steps)
+        self.augment_dim = int(augment_dim)
+        self.throw = bool(throw)
+        if not isinstance(self.solver, FixedGrid | dfx.AbstractSolver):
+            raise TypeError(
+                f"NeuralODE: solver must be a diffrax solver or FixedGrid, got {type(solver)}"
+            )
+        if self.max_steps < 1:
+            raise ValueError(f"NeuralODE: max_steps must be >= 1, got {max_steps}")
+        if self.augment_dim < 0:
+            raise ValueError(f"NeuralODE: augment_dim must be >= 0, got {augment_dim}")
+        if (
+            not isinstance(self.solver, FixedGrid)
+            and isinstance(self.stepsize_controller, dfx.ConstantStepSize)
+            and dt0 is None
+        ):
+            raise ValueError("NeuralODE: ConstantStepSize needs dt0 (the step size); pass dt0=...")
+
+    def _check(self, ts, y0):
+        ts = jnp.asarray(ts)
+        y0 = jnp.asarray(y0)
+        if ts.ndim != 1 or ts.shape[0] < 2:
+            raise ValueError(f"NeuralODE: ts must be 1-D with >= 2 times, got shape {ts.shape}")
+        if y0.ndim != 1:
+            raise ValueError(
+                f"NeuralODE: y0 must be one state of shape (state,), got {y0.shape}; "
+                "batch with jax.vmap"
+            )
+        y0 = eqx.error_if(
+            y0,
+            ~jnp.all(jnp.isfinite(y0)),
+            "NeuralODE: y0 contains NaN or inf; clean the data (for missing values in a time "
+            "series use NeuralCDE, where NaN means missing)",
+        )
+        y0 = eqx.error_if(
+            y0, jnp.any(ts[1:] <= ts[:-1]), "NeuralODE: ts must be strictly increasing"
+        )
+        if self.augment_dim:
+            y0 = jnp.concatenate([y0, jnp.zeros((self.augment_dim,), y0.dtype)])
+        return ts, y0
+
+    def solve(self, ts: Array, y0: Array, args=None) -> ODESolution:
+        """Solve from `y0` at `ts[0]` and save at every time in `ts`.
+
+        **Arguments:**
+
+        - `ts`: strictly increasing output times, shape `(time,)`; the solve starts at `ts[0]`.
+        - `y0`: the initial state, shape `(state,)`; NaN or inf raise an error.
+        - `args`: passed to the vector field.
+
+        **Returns:** an `ODESolution` with `ys` of shape `(time, state)` and the statistics.
+        """
+        ts, y0a = self._check(ts, y0)
+        d = y0.shape[0]
+        if isinstance(self.solver, FixedGrid):
+            ys = _odeint_fixed(
+                self.vector_field,
+                y0a,
+                ts,
+                args,
+                self.solver.method,
+                self.solver.steps_per_interval,
+            )
+            steps = jnp.asarray((ts.shape[0] - 1) * self.solver.steps_per_interval, jnp.int32)
+            stats = {
+                "num_steps": steps,
+                "num_accepted_steps": steps,
+                "num_rejected_steps": jnp.asarray(0, jnp.int32),
+                "nfe": steps * self.solver.stages,
+            }
+            return ODESolution(ts, ys[:, :d], stats, dfx.RESULTS.successful)
+        sol = dfx.diffeqsolve(
+            dfx.ODETerm(self.vector_field),
+            self.solver,
+            ts[0],
+            ts[-1],
+            self.dt0,
+            y0a,
+            args,
+            saveat=dfx.SaveAt(ts=ts),
+            stepsize_controller=self.stepsize_controller,
+            adjoint=self.adjoint,
+            max_steps=self.max_steps,
+            throw=False,
+        )
+        ys = sol.ys
+        if self.throw:
+            ys = eqx.error_if(
+                ys,
+                sol.result == dfx.RESULTS.max_steps_reached,
+                f"NeuralODE: the solver reached max_steps={self.max_steps}; increase max_steps, "
+                "loosen rtol/atol, use a stiff (implicit) solver, or pass throw=False to get a "
+                "flagged result",
+            )
+            ys = eqx.error_if(
+                ys,
+                sol.result != dfx.RESULTS.successful,
+                "NeuralODE: the solve failed (step size collapsed or non-finite values); check "
+                "the vector field for blow-up, lower the learning rate, or enable float64",
+            )
+        stats = _stats(self.solver, sol.stats)
+        return ODESolution(ts, ys[:, :d], stats, sol.result)
+
+    def __call__(self, ts: Array, y0: Array, args=None) -> Float[Array, "time state"]:
+        """The trajectory `ys` of shape `(time, state)`; see `solve` for statistics."""
+        return self.solve(ts, y0, args).ys
+
+
+def _stats(solver, raw) -> dict:
+    per_step, start = nfe_per_step(solver)
+    steps = jnp.asarray(raw["num_steps"], jnp.int32)
+    nfe = steps * per_step + start if per_step >= 0 else jnp.asarray(-1, jnp.int32)
+    return {
+        "num_steps": steps,
+        "num_accepted_steps": jnp.asarray(raw["num_accepted_steps"], jnp.int32),
+        "num_rejected_steps": jnp.asarray(raw["num_rejected_steps"], jnp.int32),
+        "nfe": jnp.asarray(nfe, jnp.int32),
+    }
+
+
+def trajectory_mse(model: NeuralODE, ts: Array, ys: Array, args=None) -> Float[Array, ""]:
+    """Mean squared error of `model` started at `ys[0]` against the observed trajectory `ys`.
+
+    **Arguments:**
+
+    - `model`: a `NeuralODE`.
+    - `ts`: observation times, shape `(time,)`.
+    - `ys`: observations, shape `(time, state)`, with `ys[0]` the initial condition.
+    - `args`: passed to the vector field.
+
+    **Returns:** a scalar. Raises `ValueError` when `ts` and `ys` disagree in length.
+    """
+    if ys.ndim != 2 or ts.ndim != 1 or ys.shape[0] != ts.shape[0]:
+        raise ValueError(
+            f"trajectory_mse: ys must have shape (len(ts), state) = ({ts.shape[0]}, state); got "
+            f"ts {ts.shape} and ys {ys.shape}"
+        )
+    pred = model(ts, ys[0], args)
+    return jnp.mean((pred - ys) ** 2)
