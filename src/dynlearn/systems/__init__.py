@@ -1,10 +1,12 @@
 """The dynamical-systems zoo: dysts chaotic flows and maps in JAX, classic systems, trajectories.
 
-- `get(name)` / `names()`: the registry (135 dysts flows incl. delay equations, 26 maps, classics).
+- `get(name)` / `names()`: the registry: all 135 dysts flows (129 ODEs and 6 delay equations),
+  22 of dysts' 26 maps, and classic systems.
 - `trajectory(system, n_points, ...)`, `trajectories(system, n, n_points, key=...)`: integration.
-- `Flow`, `Map`, `HamiltonianFlow`: the system objects (`vector_field(t, y, args)`, `step(y)`).
-- Classic constructors: `harmonic_oscillator`, `pendulum`, `double_pendulum`, `duffing`,
-  `van_der_pol`, `lotka_volterra`, `fitzhugh_nagumo`, `lorenz96`.
+- `Flow`, `Map`, `HamiltonianFlow`, `DelayFlow`: the system objects
+  (`vector_field(t, y, args)`, `step(y)`).
+- Classic constructors: `harmonic_oscillator`, `pendulum`, `double_pendulum`, `henon_heiles`,
+  `duffing`, `van_der_pol`, `lotka_volterra`, `fitzhugh_nagumo`, `lorenz96`.
 """
 
 from . import _zoo as _zoo
@@ -16,11 +18,13 @@ from ._classic import double_pendulum as double_pendulum
 from ._classic import duffing as duffing
 from ._classic import fitzhugh_nagumo as fitzhugh_nagumo
 from ._classic import harmonic_oscillator as harmonic_oscillator
+from ._classic import henon_heiles as henon_heiles
 from ._classic import lorenz96 as lorenz96
 from ._classic import lotka_volterra as lotka_volterra
 from ._classic import lotka_volterra_invariant as lotka_volterra_invariant
 from ._classic import pendulum as pendulum
 from ._classic import van_der_pol as van_der_pol
+from ._delay import DelayFlow as DelayFlow
 from ._integrate import trajectories as trajectories
 from ._integrate import trajectory as trajectory
 from ._registry import get as get

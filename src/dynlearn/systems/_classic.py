@@ -122,6 +122,27 @@ def henon_heiles_hamiltonian(q, p, params):
     return (p[0] ** 2 + p[1] ** 2) / 2 + (x**2 + y**2) / 2 + lam * (x**2 * y - y**3 / 3)
 
 
+def henon_heiles(lam: float = 1.0, *, y0=(0.0, -0.1, 0.45, 0.0)) -> HamiltonianFlow:
+    """The Hénon–Heiles system as a `HamiltonianFlow`, state `(x, y, px, py)`.
+
+    **Arguments:**
+
+    - `lam`: strength of the cubic coupling.
+    - `y0`: initial state (default: energy ~0.107, in the mixed regular/chaotic range).
+
+    **Returns:** a `HamiltonianFlow` named `"HenonHeilesHamiltonian"` with the same equations as
+    the zoo's `"HenonHeiles"` flow plus `energy`.
+    """
+    return HamiltonianFlow(
+        "HenonHeilesHamiltonian",
+        henon_heiles_hamiltonian,
+        {"lam": lam},
+        y0,
+        dt=2 * math.pi / 100,
+        period=2 * math.pi,
+    )
+
+
 def _duffing(t, s, p):
     x, v = s
     force = p["gamma"] * jnp.cos(p["omega"] * t)

@@ -16,6 +16,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._base import AbstractSystem
+from ._delay import DelayFlow, default_steps_per_delay, delay_trajectory
 
 
 def _check_count(name: str, value, *, minimum: int) -> int:
@@ -88,6 +89,7 @@ def trajectory(
     rtol: float = 1e-6,
     atol: float = 1e-6,
     max_steps: int | None = None,
+    steps_per_delay: int | None = None,
 ) -> Float[Array, "{n_points} state"]:
     """A trajectory of `system` sampled every `dt`, shape `(n_points, dimension)`.
 
@@ -109,6 +111,10 @@ def trajectory(
       pass `diffrax.ConstantStepSize()` for fixed steps of size `dt`).
     - `rtol`, `atol`: tolerances of the default controller.
     - `max_steps`: solver step budget (default `64 * (transient + n_points) + 4096`).
+    - `steps_per_delay`: delay systems only: RK4 steps per delay `tau` (default: at least 400
+      and at least one per `dt`). Delay systems ignore `solver`, `stepsize_controller`, `rtol`,
+      `atol` and `max_steps`, and their rows are the delay embedding at
+      `t = tau + (transient + k) dt` (see `DelayFlow`).
 
     **Returns:** array of shape `(n_points, dimension)`.
 
@@ -120,6 +126,18 @@ def trajectory(
     y = _initial_state(system, y0)
     if system.discrete:
         return _iterate_map(system, y, args, n_points, transient)
+    if isinstance(system, DelayFlow):
+        dt = system.dt if dt is None else float(dt)
+        _sampling_step(system, dt, y.dtype)
+        return delay_trajectory(
+            system,
+            n_points,
+            dt=dt,
+            y0=y,
+            transient=transient,
+            args=args,
+            steps_per_delay=steps_per_delay,
+        )
     step = _sampling_step(system, dt, y.dtype)
     if solver is None:
         solver = diffrax.Tsit5()
@@ -148,6 +166,7 @@ def trajectories(
     rtol: float = 1e-6,
     atol: float = 1e-6,
     max_steps: int | None = None,
+    steps_per_delay: int | None = None,
     dtype=None,
 ) -> Float[Array, "{n_trajectories} {n_points} state"]:
     """Many trajectories from random initial conditions on the attractor, in one jitted call.
@@ -164,7 +183,7 @@ def trajectories(
     - `n_points`: points per trajectory.
     - `key`: PRNG key (keyword-only).
     - `dt`, `transient`, `args`, `solver`, `stepsize_controller`, `rtol`, `atol`,
-      `max_steps`: as in `trajectory`.
+      `max_steps`, `steps_per_delay`: as in `trajectory`.
     - `spread`: relative size of the perturbation of the starting points.
     - `burn_in`: length of the reference orbit (the first half is discarded).
     - `dtype`: floating dtype of the computation (default: JAX's default float).
@@ -181,6 +200,25 @@ def trajectories(
         return _batched_map(
             system, y0, args, key, n_trajectories, n_points, transient, burn_in, spread
         )
+    if isinstance(system, DelayFlow):
+        dt = system.dt if dt is None else float(dt)
+        _sampling_step(system, dt, dtype)
+        if steps_per_delay is None:
+            steps_per_delay = default_steps_per_delay(system, dt)
+        orbit = delay_trajectory(
+            system, burn_in, dt=dt, y0=y0, transient=0, args=args, steps_per_delay=steps_per_delay
+        )
+        starts = _random_starts(orbit, key, n_trajectories, spread)
+        run = lambda y: delay_trajectory(
+            system,
+            n_points,
+            dt=dt,
+            y0=y,
+            transient=transient,
+            args=args,
+            steps_per_delay=steps_per_delay,
+        )
+        return jax.vmap(run)(starts)
     step = _sampling_step(system, dt, dtype)
     if solver is None:
         solver = diffrax.Tsit5()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _classic, _flows, _maps
+from . import _classic, _delay, _flows, _maps
 from ._base import Flow, Map
 from ._data import dysts_flows, dysts_maps
 from ._registry import register
@@ -31,6 +31,20 @@ def _flow_factory(name: str, entry: dict):
     return make
 
 
+def _delay_factory(name: str, entry: dict):
+    def make():
+        return _delay.DelayFlow(
+            name,
+            _delay.EQUATIONS[name],
+            _params(entry["parameters"]),
+            entry["initial_conditions"],
+            entry["dt"],
+            entry["period"],
+        )
+
+    return make
+
+
 # dysts has a flow and a map both called "Duffing"; the map is "DuffingMap" here
 _MAP_NAMES = {"Duffing": "DuffingMap"}
 
@@ -48,6 +62,8 @@ def _register_all() -> None:
     for name, entry in dysts_flows().items():
         if name in _flows.EQUATIONS:
             register(name, "flows", _flow_factory(name, entry))
+        elif name in _delay.EQUATIONS:
+            register(name, "delay", _delay_factory(name, entry))
     for name, entry in dysts_maps().items():
         ours = _MAP_NAMES.get(name, name)
         if ours in _maps.EQUATIONS:
@@ -55,6 +71,7 @@ def _register_all() -> None:
     register("HarmonicOscillator", "classic", _classic.harmonic_oscillator)
     register("Pendulum", "classic", _classic.pendulum)
     register("DoublePendulumClassic", "classic", _classic.double_pendulum)
+    register("HenonHeilesHamiltonian", "classic", _classic.henon_heiles)
     register("DuffingOscillator", "classic", _classic.duffing)
     register("VanDerPol", "classic", _classic.van_der_pol)
     register("LotkaVolterra", "classic", _classic.lotka_volterra)
