@@ -6,7 +6,8 @@
 - `iterate`: n iterations of a discrete map.
 """
 
+from ._butcher import ButcherTableau as ButcherTableau
+from ._fixed_step import iterate as iterate
+from ._fixed_step import odeint_fixed as odeint_fixed
 from ._linear_scan import linear_scan as linear_scan
 from ._selective_scan import selective_scan as selective_scan
-from ._butcher import ButcherTableau as ButcherTableau
-from ._fixed_step import iterate as iterate, odeint_fixed as odeint_fixed

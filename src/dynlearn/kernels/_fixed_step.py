@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from .._types import Array, ArrayLike, Float, PyTree
+from .._types import Array, ArrayLike, PyTree
 from ._butcher import TABLEAUX, ButcherTableau
 
 

@@ -71,7 +71,7 @@ def linear_scan(
     *,
     reverse: bool = False,
     method: str = "auto",
-) -> Inexact[Array, "time *state"]:
+) -> Inexact[Array, " time *state"]:
     """All states of the linear recurrence `h_t = a_t * h_{t-1} + b_t` along the leading axis.
 
     With `reverse=True` the recurrence runs from the end, `h_t = a_t * h_{t+1} + b_t`, and `h0`
