@@ -3,6 +3,11 @@
 See `docs/nde.md` for the papers each module follows.
 """
 
+from ._cde import AbstractControl as AbstractControl
+from ._cde import HermiteCubicControl as HermiteCubicControl
+from ._cde import LinearControl as LinearControl
+from ._cde import NeuralCDE as NeuralCDE
+from ._cde import RectilinearControl as RectilinearControl
 from ._ode import FixedGrid as FixedGrid
 from ._ode import NeuralODE as NeuralODE
 from ._ode import ODESolution as ODESolution
