@@ -5,6 +5,11 @@ computers, SINDy, and ensemble Kalman filtering with model-error discovery.
 from ._derivatives import AbstractDerivative as AbstractDerivative
 from ._derivatives import FiniteDifference as FiniteDifference
 from ._derivatives import SmoothedFiniteDifference as SmoothedFiniteDifference
+from ._gtf import estimate_forcing_alpha as estimate_forcing_alpha
+from ._gtf import fit_gtf as fit_gtf
+from ._gtf import gtf_loss as gtf_loss
+from ._gtf import trajectory_windows as trajectory_windows
+from ._plrnn import ShallowPLRNN as ShallowPLRNN
 from ._reservoir import NVAR as NVAR
 from ._reservoir import EchoStateNetwork as EchoStateNetwork
 from ._reservoir import fit_readout as fit_readout

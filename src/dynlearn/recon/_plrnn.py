@@ -1,0 +1,121 @@
+"""Shallow piecewise-linear RNNs (shPLRNN) and their clipped variant.
+
+Hess, Monfared, Brenner & Durstewitz, "Generalized Teacher Forcing for Learning Chaotic
+Dynamics" (ICML 2023):
+
+    z_t = A z_{t-1} + W1 relu(W2 z_{t-1} + h2) + h1                       (shPLRNN)
+    z_t = A z_{t-1} + W1 [relu(W2 z_{t-1} + h2) - relu(W2 z_{t-1})] + h1     (clipped)
+
+with `A` diagonal. The clipped form has bounded orbits when `|A| < 1`. The observation model is
+the identity on the first `n_observed` latent units.
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._types import Array, ArrayLike, Float, Key
+
+
+class ShallowPLRNN(eqx.Module):
+    """A shallow PLRNN map `z -> F(z)` with identity observation of its first units.
+
+    The initial latent state for an observation `x` is `[x, B x]` with a learned `B`
+    (`encode`); `observe(z) = z[:n_observed]`.
+
+    **Arguments:**
+
+    - `n_observed`: `N`, the observed dimension.
+    - `latent_size`: `M >= N`, the latent dimension.
+    - `hidden_size`: `L`, the width of the hidden ReLU layer.
+    - `clipped`: use the clipped shPLRNN (bounded orbits when `|A| < 1`).
+    - `key`: PRNG key for the initial parameters.
+    """
+
+    a: Float[Array, " latent"]
+    w1: Float[Array, "latent hidden"]
+    w2: Float[Array, "hidden latent"]
+    h1: Float[Array, " latent"]
+    h2: Float[Array, " hidden"]
+    init_map: Float[Array, "unobserved observed"]
+    n_observed: int = eqx.field(static=True)
+    clipped: bool = eqx.field(static=True)
+
+    def __init__(
+        self,
+        n_observed: int,
+        latent_size: int,
+        hidden_size: int,
+        *,
+        clipped: bool = False,
+        key: Key,
+    ):
+        if n_observed < 1 or latent_size < n_observed or hidden_size < 1:
+            raise ValueError(
+                f"ShallowPLRNN: need 1 <= n_observed <= latent_size and hidden_size >= 1, got "
+                f"n_observed={n_observed}, latent_size={latent_size}, hidden_size={hidden_size}"
+            )
+        k1, k2, k3, k4 = jax.random.split(key, 4)
+        m, l_ = latent_size, hidden_size
+        self.a = jnp.full((m,), 0.9)
+        self.w1 = jax.random.uniform(k1, (m, l_), minval=-1, maxval=1) / math.sqrt(l_)
+        self.w2 = jax.random.uniform(k2, (l_, m), minval=-1, maxval=1) / math.sqrt(m)
+        self.h1 = jnp.zeros((m,))
+        self.h2 = jax.random.uniform(k3, (l_,), minval=-1, maxval=1) / math.sqrt(m)
+        self.init_map = 0.1 * jax.random.normal(k4, (m - n_observed, n_observed))
+        self.n_observed = n_observed
+        self.clipped = clipped
+
+    @property
+    def latent_size(self) -> int:
+        return self.a.shape[0]
+
+    def step(self, z: Float[Array, " latent"]) -> Float[Array, " latent"]:
+        """One step of the map, `z_t = F(z_{t-1})`."""
+        pre = self.w2 @ z + self.h2
+        hidden = jax.nn.relu(pre)
+        if self.clipped:
+            hidden = hidden - jax.nn.relu(self.w2 @ z)
+        return self.a * z + self.w1 @ hidden + self.h1
+
+    def jacobian(self, z: Float[Array, " latent"]) -> Float[Array, "latent latent"]:
+        """`∂F/∂z` at `z` in closed form: `diag(A) + W1 D(z) W2`."""
+        pre = self.w2 @ z + self.h2
+        gate = (pre > 0).astype(z.dtype)
+        if self.clipped:
+            gate = gate - (self.w2 @ z > 0).astype(z.dtype)
+        return jnp.diag(self.a) + (self.w1 * gate[None, :]) @ self.w2
+
+    def encode(self, x: Float[Array, " observed"]) -> Float[Array, " latent"]:
+        """Initial latent state `[x, B x]` for an observation `x`."""
+        return jnp.concatenate([x, self.init_map @ x])
+
+    def observe(self, z: Float[Array, " latent"]) -> Float[Array, " observed"]:
+        """The identity observation model: the first `n_observed` latent units."""
+        return z[: self.n_observed]
+
+    def __call__(self, x0: Float[ArrayLike, " observed"], n_steps: int):
+        """Free-running generation from the observation `x0`.
+
+        **Arguments:**
+
+        - `x0`: initial observation `(n_observed,)`.
+        - `n_steps`: number of steps to generate.
+
+        **Returns:** observations `(n_steps, n_observed)`; row `i` is `i + 1` steps after `x0`.
+        """
+        x0 = jnp.asarray(x0, self.a.dtype)
+        if x0.shape != (self.n_observed,):
+            raise ValueError(
+                f"ShallowPLRNN: x0 must have shape ({self.n_observed},), got {tuple(x0.shape)}"
+            )
+
+        def body(z, _):
+            z = self.step(z)
+            return z, self.observe(z)
+
+        return jax.lax.scan(body, self.encode(x0), None, length=n_steps)[1]
