@@ -190,8 +190,7 @@ def test_delay_integrator_is_fourth_order(x64):
     system = systems.get("MackeyGlass")
     y0 = jnp.asarray(system.y0)
     runs = {
-        m: systems.trajectory(system, 60, dt=0.5, y0=y0, steps_per_delay=m)
-        for m in (90, 180, 1440)
+        m: systems.trajectory(system, 60, dt=0.5, y0=y0, steps_per_delay=m) for m in (90, 180, 1440)
     }
     err_coarse = float(jnp.max(jnp.abs(runs[90] - runs[1440])))
     err_fine = float(jnp.max(jnp.abs(runs[180] - runs[1440])))

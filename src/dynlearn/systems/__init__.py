@@ -5,6 +5,7 @@
 - `trajectory(system, n_points, ...)`, `trajectories(system, n, n_points, key=...)`: integration.
 - `Flow`, `Map`, `HamiltonianFlow`, `DelayFlow`: the system objects
   (`vector_field(t, y, args)`, `step(y)`).
+- `make_dataset`, `save_dataset`, `load_dataset`, `Dataset`: windowed train/val/test data.
 - Classic constructors: `harmonic_oscillator`, `pendulum`, `double_pendulum`, `henon_heiles`,
   `duffing`, `van_der_pol`, `lotka_volterra`, `fitzhugh_nagumo`, `lorenz96`.
 """
@@ -24,6 +25,10 @@ from ._classic import lotka_volterra as lotka_volterra
 from ._classic import lotka_volterra_invariant as lotka_volterra_invariant
 from ._classic import pendulum as pendulum
 from ._classic import van_der_pol as van_der_pol
+from ._datasets import Dataset as Dataset
+from ._datasets import load_dataset as load_dataset
+from ._datasets import make_dataset as make_dataset
+from ._datasets import save_dataset as save_dataset
 from ._delay import DelayFlow as DelayFlow
 from ._integrate import trajectories as trajectories
 from ._integrate import trajectory as trajectory
