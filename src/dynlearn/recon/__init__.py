@@ -5,6 +5,9 @@ computers, SINDy, and ensemble Kalman filtering with model-error discovery.
 from ._derivatives import AbstractDerivative as AbstractDerivative
 from ._derivatives import FiniteDifference as FiniteDifference
 from ._derivatives import SmoothedFiniteDifference as SmoothedFiniteDifference
+from ._enkf import EnKFResult as EnKFResult
+from ._enkf import enkf_analysis as enkf_analysis
+from ._enkf import ensemble_kalman_filter as ensemble_kalman_filter
 from ._gtf import estimate_forcing_alpha as estimate_forcing_alpha
 from ._gtf import fit_gtf as fit_gtf
 from ._gtf import gtf_loss as gtf_loss
