@@ -3,9 +3,9 @@
 
 A model that forecasts well for a few steps may still have the wrong long-term dynamics. The
 invariants of `dynlearn.analysis` measure the dynamics themselves: here a small MLP neural ODE is
-trained on Lorenz-63 trajectories (`dynlearn.train.fit`, diffrax for the rollouts), then its
-Lyapunov spectrum (QR/Benettin method with Jacobian-vector products), Kaplan–Yorke dimension,
-correlation dimension and power spectrum are compared with those of the true system from
+trained on Lorenz-63 trajectories (`dynlearn.nde.NeuralODE` on diffrax, `dynlearn.train.fit`),
+then its Lyapunov spectrum (QR/Benettin method with Jacobian-vector products), Kaplan–Yorke
+dimension, correlation dimension and power spectrum are compared with those of the true system from
 `dynlearn.systems`. The same calls work on any model with a `vector_field(t, y, args)` method or
 a `step(x)` map (a PLRNN, an SSM's hidden-state recurrence).
 
@@ -34,6 +34,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from dynlearn import analysis, systems
+from dynlearn.nde import NeuralODE
 from dynlearn.train import fit
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,45 +69,44 @@ print(f"data: {data.shape[0]} trajectories of {data.shape[1]} points, {len(windo
 
 
 # %% [markdown]
-# ## Model: an MLP vector field, trained on short rollouts through diffrax
+# ## Model: a `dynlearn.nde.NeuralODE` with an MLP vector field, trained on short rollouts
 
 
 # %%
-class NeuralVectorField(eqx.Module):
-    """A learned flow: offers `vector_field(t, y, args)`, the interface analysis accepts."""
+class MLPField(eqx.Module):
+    """The learned vector field `f(t, y, args)` on standardized coordinates."""
 
     mlp: eqx.nn.MLP
 
     def __init__(self, *, key):
         self.mlp = eqx.nn.MLP(3, 3, 64, 2, activation=jax.nn.gelu, key=key)
 
-    def vector_field(self, t, y, args):
+    def __call__(self, t, y, args):
         return self.mlp(y)
 
 
-def rollout(model, y0, n_steps):
-    ts = jnp.arange(n_steps + 1) * dt
-    solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(model.vector_field),
-        diffrax.Tsit5(),
-        t0=0.0,
-        t1=ts[-1],
-        dt0=dt,
-        y0=y0,
+def neural_ode(field, max_steps):
+    # Fixed Tsit5 steps of size dt through diffrax; `.vector_field` is what analysis uses.
+    return NeuralODE(
+        field,
+        solver=diffrax.Tsit5(),
         stepsize_controller=diffrax.ConstantStepSize(),
-        saveat=diffrax.SaveAt(ts=ts),
-        max_steps=n_steps + 1,
+        dt0=dt,
+        max_steps=max_steps,
     )
-    return solution.ys
+
+
+window_times = jnp.arange(window + 1) * dt
 
 
 def loss(model, batch, *, key):
-    predictions = jax.vmap(lambda w: rollout(model, w[0], window))(batch)
+    predictions = jax.vmap(lambda w: model(window_times, w[0]))(batch)
     return jnp.mean((predictions - batch) ** 2)
 
 
-model = NeuralVectorField(key=k_model)
-model = jax.tree_util.tree_map(lambda x: x.astype(jnp.float64) if eqx.is_array(x) else x, model)
+field = MLPField(key=k_model)
+field = jax.tree_util.tree_map(lambda x: x.astype(jnp.float64) if eqx.is_array(x) else x, field)
+model = neural_ode(field, max_steps=window + 1)
 schedule = optax.cosine_onecycle_schedule(steps, 3e-3, pct_start=0.1)
 model, history = fit(
     model,
@@ -124,7 +124,8 @@ print(
 
 # %% [markdown]
 # ## Lyapunov spectra: true system vs learned model
-# Same call for both; the learned model runs in standardized coordinates.
+# Same call for both: the `NeuralODE` offers `.vector_field`, like the zoo's systems. The learned
+# model runs in standardized coordinates.
 
 # %%
 n_steps = int(lyap_time / dt)
@@ -142,8 +143,9 @@ published = np.array([0.906, 0.0, -14.57])
 # %%
 n_free = 20_000
 true_run = np.asarray(systems.trajectory(lorenz, n_free, dt=dt, y0=data[0, -1], transient=500))
+long_model = neural_ode(model.vector_field, max_steps=n_free)
 free_run = np.asarray(
-    jax.jit(lambda y0: rollout(model, y0, n_free - 1))(jnp.asarray(data_n[0, -1]))
+    eqx.filter_jit(long_model)(jnp.arange(n_free) * dt, jnp.asarray(data_n[0, -1]))
 )
 free_run = free_run * std + mean
 finite = bool(np.all(np.isfinite(free_run)))
