@@ -1,0 +1,19 @@
+"""State-space sequence models: HiPPO, S4, S4D, S5, Mamba, attention and the dynamical-systems view.
+
+Every block maps one sequence `(L, d_model)` to `(L, d_model)` with `__call__`, advances one token
+with `step(state, x) -> (state, y)` from `init_state()`, and returns the linear time-varying system
+it applies to a given input with `dynamical_system(xs) -> (LinearSystem, u)`.
+"""
+
+from ._discretize import discretize as discretize
+from ._dsf import LinearSystem as LinearSystem
+from ._hippo import hippo as hippo
+from ._hippo import hippo_low_rank as hippo_low_rank
+from ._hippo import hippo_nplr as hippo_nplr
+from ._mamba import Mamba as Mamba
+from ._mamba import MambaState as MambaState
+from ._online import hippo_basis as hippo_basis
+from ._online import hippo_project as hippo_project
+from ._online import hippo_reconstruct as hippo_reconstruct
+from ._s4d import S4D as S4D
+from ._s4d import s4d_init as s4d_init
