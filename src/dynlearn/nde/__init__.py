@@ -8,6 +8,12 @@ from ._cde import HermiteCubicControl as HermiteCubicControl
 from ._cde import LinearControl as LinearControl
 from ._cde import NeuralCDE as NeuralCDE
 from ._cde import RectilinearControl as RectilinearControl
+from ._fbm import MarkovFBM as MarkovFBM
+from ._fbm import ma_fbm_error as ma_fbm_error
+from ._fbm import ma_fbm_gammas as ma_fbm_gammas
+from ._fbm import ma_fbm_weights as ma_fbm_weights
+from ._fbm import ou_covariance as ou_covariance
+from ._fbm import riemann_liouville_variance as riemann_liouville_variance
 from ._ode import FixedGrid as FixedGrid
 from ._ode import NeuralODE as NeuralODE
 from ._ode import ODESolution as ODESolution

@@ -1,0 +1,197 @@
+"""Markov-approximate fractional Brownian motion (MA-fBM) with a learnable Hurst index.
+
+Follows Daems, Opper, Crevecoeur, Birdal (ICLR 2024), "Variational Inference for SDEs Driven by
+Fractional Noise", after Harms & Stefanovits: the Riemann–Liouville (type II) fBM
+`B_H(t) = Γ(H+1/2)^-1 ∫_0^t (t-s)^(H-1/2) dW_s` is approximated by `Σ_k ω_k Y_k(t)` with K
+Ornstein–Uhlenbeck processes `dY_k = -γ_k Y_k dt + dW` driven by one Brownian motion, geometric
+speeds `γ_k = r^(k-n)`, `n = (K+1)/2`, and the closed-form weights `ω = A^-1 b` that minimise
+`∫_0^T E[(B_H - Σ ω_k Y_k)^2] dt` (formulas in REFERENCES.md). The state `(X, Y_1..Y_K)` of an SDE
+driven by this noise is Markov, so latent-SDE variational inference applies and `H` can be learned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import gammainc, gammaln
+
+from .._types import Array, Float, Key
+
+
+def ma_fbm_gammas(num_processes: int, ratio: float = 10.0) -> Float[Array, " K"]:
+    """Geometric OU speeds `γ_k = ratio^(k - n)`, `k = 1..K`, `n = (K+1)/2`.
+
+    **Arguments:** `num_processes` (K >= 1) and `ratio` (r > 1).
+
+    **Returns:** shape `(K,)`.
+    """
+    if num_processes < 1 or ratio <= 1:
+        raise ValueError(
+            f"ma_fbm_gammas: need num_processes >= 1 and ratio > 1, got {num_processes}, {ratio}"
+        )
+    r = jnp.asarray(ratio, dtype=float)
+    k = jnp.arange(1, num_processes + 1, dtype=r.dtype)
+    return r ** (k - (num_processes + 1) / 2)
+
+
+def _gram(gammas, horizon):
+    s = gammas[:, None] + gammas[None, :]
+    return (horizon + jnp.expm1(-s * horizon) / s) / s
+
+
+def _cross(hurst, gammas, horizon):
+    a = hurst + 0.5
+    return horizon * gammas ** (-a) * gammainc(a, gammas * horizon) - a * gammas ** (
+        -(a + 1)
+    ) * gammainc(a + 1, gammas * horizon)
+
+
+def ma_fbm_weights(
+    hurst: Float[Array, ""] | float, gammas: Float[Array, " K"], horizon: float = 1.0
+) -> Float[Array, " K"]:
+    """Closed-form optimal weights `ω = A^-1 b` of the Markov approximation on `[0, horizon]`.
+
+    `A` is badly conditioned for many processes; the solve is a diagonally scaled least squares
+    (use float64 for K > 5). Differentiable in `hurst` (for a learnable Hurst index).
+
+    **Arguments:**
+
+    - `hurst`: the Hurst index `H` in (0, 1).
+    - `gammas`: OU speeds, e.g. `ma_fbm_gammas(K)`.
+    - `horizon`: the time horizon `T` the approximation is optimised over.
+
+    **Returns:** the weights, shape `(K,)`.
+    """
+    a = _gram(gammas, horizon)
+    b = _cross(jnp.asarray(hurst, gammas.dtype), gammas, horizon)
+    d = 1 / jnp.sqrt(jnp.diag(a))
+    scaled = a * d[:, None] * d[None, :]
+    return d * jnp.linalg.lstsq(scaled, b * d, rcond=1e-12)[0]
+
+
+def ou_covariance(
+    gammas: Float[Array, " K"], s: Float[Array, ""] | float, t: Float[Array, ""] | float
+) -> Float[Array, "K K"]:
+    """`Cov(Y_i(s), Y_j(t))` of OU processes started at 0 and driven by one Brownian motion."""
+    m = jnp.minimum(s, t)
+    g = gammas[:, None] + gammas[None, :]
+    return (
+        jnp.exp(-gammas[:, None] * (s - m) - gammas[None, :] * (t - m)) * (-jnp.expm1(-g * m)) / g
+    )
+
+
+def riemann_liouville_variance(hurst, t):
+    """`Var B_H(t) = t^(2H) / (2H Γ(H+1/2)^2)` of Riemann–Liouville (type II) fBM."""
+    return t ** (2 * hurst) / (2 * hurst) * jnp.exp(-2 * gammaln(hurst + 0.5))
+
+
+def ma_fbm_error(hurst, gammas, horizon: float = 1.0, weights=None) -> Float[Array, ""]:
+    """The approximation error `∫_0^T E[(B_H(t) - Σ ω_k Y_k(t))^2] dt` in closed form.
+
+    **Arguments:** as in `ma_fbm_weights`; `weights` defaults to the optimal ones.
+
+    **Returns:** a scalar (at the optimum: `∫ Var B_H - b·ω`).
+    """
+    hurst = jnp.asarray(hurst, gammas.dtype)
+    w = ma_fbm_weights(hurst, gammas, horizon) if weights is None else weights
+    total = (
+        horizon ** (2 * hurst + 1)
+        / ((2 * hurst) * (2 * hurst + 1))
+        * jnp.exp(-2 * gammaln(hurst + 0.5))
+    )
+    return total - 2 * _cross(hurst, gammas, horizon) @ w + w @ _gram(gammas, horizon) @ w
+
+
+class MarkovFBM(eqx.Module):
+    """Markov-approximate fractional Brownian motion with a learnable Hurst index.
+
+    **Arguments:**
+
+    - `hurst`: initial Hurst index in (0, 1); stored through a logit so it stays there.
+    - `num_processes`: K, the number of OU processes.
+    - `ratio`: the geometric ratio r of the speeds `γ_k`.
+    - `horizon`: T, the interval the weights are optimised over.
+
+    `weights()` gives `ω(H)`; `sample(ts, key=...)` draws `B_H` at `ts` exactly (up to the
+    approximation); `augment(drift, diffusion)` turns an SDE driven by `dB_H` into a Markov SDE
+    driven by `dW` on the state `(x, Y)`.
+    """
+
+    hurst_logit: Float[Array, ""]
+    gammas: Float[Array, " K"]
+    horizon: float = eqx.field(static=True)
+
+    def __init__(
+        self,
+        hurst: float = 0.5,
+        *,
+        num_processes: int = 5,
+        ratio: float = 10.0,
+        horizon: float = 1.0,
+    ):
+        if not 0 < hurst < 1:
+            raise ValueError(f"MarkovFBM: hurst must lie in (0, 1), got {hurst}")
+        self.hurst_logit = jnp.log(jnp.asarray(hurst) / (1 - jnp.asarray(hurst)))
+        self.gammas = ma_fbm_gammas(num_processes, ratio)
+        self.horizon = float(horizon)
+
+    @property
+    def hurst(self) -> Float[Array, ""]:
+        """The Hurst index `H = sigmoid(hurst_logit)`."""
+        return jax.nn.sigmoid(self.hurst_logit)
+
+    def weights(self) -> Float[Array, " K"]:
+        """The optimal weights `ω(H)`, differentiable in `H`."""
+        return ma_fbm_weights(self.hurst, jax.lax.stop_gradient(self.gammas), self.horizon)
+
+    def sample(self, ts: Float[Array, " time"], *, key: Key) -> Float[Array, " time"]:
+        """Exact Gaussian sample of `Σ_k ω_k Y_k` at increasing `ts` (starting from `Y(0) = 0`).
+
+        **Returns:** shape `(time,)`.
+        """
+        gammas = jax.lax.stop_gradient(self.gammas)
+        dts = jnp.diff(jnp.concatenate([jnp.zeros((1,), ts.dtype), ts]))
+        keys = jax.random.split(key, ts.shape[0])
+
+        def step(y, inp):
+            dt, k = inp
+            cov = ou_covariance(gammas, dt, dt)
+            chol = jnp.linalg.cholesky(cov + 1e-12 * jnp.eye(gammas.shape[0], dtype=cov.dtype))
+            y = jnp.exp(-gammas * dt) * y + chol @ jax.random.normal(k, gammas.shape, ts.dtype)
+            return y, y
+
+        _, ys = jax.lax.scan(step, jnp.zeros_like(gammas), (dts, keys))
+        return ys @ self.weights()
+
+    def augment(self, drift: Callable, diffusion: Callable) -> tuple[Callable, Callable]:
+        """Markov SDE on `(x, Y)` for `dx = drift(t, x, args) dt + diffusion(t, x, args) dB_H`.
+
+        With `dB_H ≈ Σ ω_k dY_k = -(Σ ω_k γ_k Y_k) dt + (Σ ω_k) dW`, the augmented drift is
+        `(drift - diffusion * Σ ω_k γ_k Y_k, -γ Y)` and the diffusion (one Brownian motion) is
+        `(diffusion * Σ ω_k, 1)`. `x` has shape `(d,)`; `diffusion` returns shape `(d,)` (one
+        fractional noise shared by all components, scaled per component).
+
+        **Returns:** `(aug_drift, aug_diffusion)` acting on `z = concat(x, Y)`, with
+        `aug_diffusion(t, z, args)` of shape `(d + K, 1)` (a `diffrax.ControlTerm` with a scalar
+        Brownian motion).
+        """
+        gammas = jax.lax.stop_gradient(self.gammas)
+        k = gammas.shape[0]
+
+        def aug_drift(t, z, args):
+            x, y = z[:-k], z[-k:]
+            w = self.weights()
+            return jnp.concatenate(
+                [drift(t, x, args) - diffusion(t, x, args) * (w @ (gammas * y)), -gammas * y]
+            )
+
+        def aug_diffusion(t, z, args):
+            x = z[:-k]
+            w = self.weights()
+            col = jnp.concatenate([diffusion(t, x, args) * jnp.sum(w), jnp.ones_like(gammas)])
+            return col[:, None]
+
+        return aug_drift, aug_diffusion

@@ -1,0 +1,87 @@
+"""MA-fBM: covariance against Riemann–Liouville fBM by quadrature, optimality of the weights."""
+
+import diffrax as dfx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.integrate import quad
+from scipy.special import gamma as gamma_fn
+
+from dynlearn.nde import (
+    MarkovFBM,
+    ma_fbm_error,
+    ma_fbm_gammas,
+    ma_fbm_weights,
+    ou_covariance,
+    riemann_liouville_variance,
+)
+
+
+def rl_cov(h, s, t):
+    m = min(s, t)
+    val = quad(lambda u: (s - u) ** (h - 0.5) * (t - u) ** (h - 0.5), 0, m, limit=200)[0]
+    return val / gamma_fn(h + 0.5) ** 2
+
+
+def test_covariance_matches_exact_within_approximation_error(x64):
+    pairs = [(0.05, 0.05), (0.2, 0.2), (0.3, 0.7), (0.5, 1.0), (1.0, 1.0)]
+    for h, tol_small, tol_large in [(0.7, 2e-3, 1e-4), (0.3, 0.05, 0.02)]:
+        errs = {}
+        for k, r in [(5, 10.0), (20, 2.0)]:
+            g = ma_fbm_gammas(k, r)
+            w = ma_fbm_weights(h, g)
+            errs[k] = max(
+                abs(float(w @ ou_covariance(g, s, t) @ w) - rl_cov(h, s, t)) for s, t in pairs
+            )
+            # the closed-form error bounds the typical pointwise variance error
+            assert float(ma_fbm_error(h, g)) < (tol_small if k == 5 else tol_large) * 5
+        assert errs[5] < tol_small and errs[20] < 2 * tol_large + errs[5] / 2
+        assert errs[20] < errs[5]
+    np.testing.assert_allclose(
+        riemann_liouville_variance(0.7, 0.6), rl_cov(0.7, 0.6, 0.6), rtol=1e-8
+    )
+
+
+def test_closed_form_error_and_optimal_weights(x64):
+    h, g = 0.35, ma_fbm_gammas(4, 6.0)
+    w = ma_fbm_weights(h, g)
+    gn = np.asarray(g)
+
+    def pointwise(t):
+        kern = lambda u: u ** (h - 0.5) / gamma_fn(h + 0.5)  # noqa: E731
+        cross = np.array([quad(lambda u: kern(u) * np.exp(-gk * u), 0, t)[0] for gk in gn])
+        return (
+            float(riemann_liouville_variance(h, t)) - 2 * cross @ w + w @ ou_covariance(g, t, t) @ w
+        )
+
+    by_quadrature = quad(lambda t: float(pointwise(t)), 0, 1, limit=50)[0]
+    np.testing.assert_allclose(ma_fbm_error(h, g), by_quadrature, rtol=1e-5)
+    # optimality: the error grows in every perturbed direction
+    for seed in range(3):
+        d = 1e-2 * jax.random.normal(jax.random.key(seed), w.shape, w.dtype)
+        assert float(ma_fbm_error(h, g, weights=w + d)) > float(ma_fbm_error(h, g))
+
+
+def test_augmented_sde_reproduces_noise_and_hurst_gradient(x64):
+    fbm = MarkovFBM(0.7, num_processes=4, ratio=8.0)
+    drift, diffusion = fbm.augment(
+        lambda t, x, a: jnp.zeros_like(x), lambda t, x, a: jnp.ones_like(x)
+    )
+    k = 4
+    bm = dfx.VirtualBrownianTree(0.0, 1.0, tol=1e-4, shape=(1,), key=jax.random.key(1))
+    terms = dfx.MultiTerm(dfx.ODETerm(drift), dfx.ControlTerm(diffusion, bm))
+    sol = dfx.diffeqsolve(terms, dfx.Euler(), 0.0, 1.0, 1e-2, jnp.zeros(1 + k))
+    z = sol.ys[-1]
+    np.testing.assert_allclose(z[0], fbm.weights() @ z[1:], rtol=1e-9, atol=1e-12)
+    grad = jax.grad(lambda m: jnp.sum(m.weights()))(fbm)
+    assert bool(jnp.isfinite(grad.hurst_logit)) and float(jnp.abs(grad.hurst_logit)) > 0
+
+
+def test_sampler_covariance(x64):
+    fbm = MarkovFBM(0.3, num_processes=5)
+    ts = jnp.array([0.25, 0.5, 1.0])
+    samples = jax.vmap(lambda k: fbm.sample(ts, key=k))(jax.random.split(jax.random.key(0), 8000))
+    emp = np.cov(np.asarray(samples).T)
+    w = fbm.weights()
+    exact = np.array([[w @ ou_covariance(fbm.gammas, s, t) @ w for t in ts] for s in ts])
+    np.testing.assert_allclose(emp, exact, rtol=0.08, atol=0.01)
