@@ -1,0 +1,235 @@
+"""Derivative operators for fields, by forward mode and Taylor mode.
+
+A field is any function of one point, `u(x) -> array` (usually an `eqx.Module`; by convention
+the coordinates of `x` are the spatial ones followed by time). Derivatives of order `n` along a
+coordinate direction come from one Taylor-mode pass (`jax.experimental.jet`, Bettencourt, Johnson
+& Duvenaud, "Taylor-mode automatic differentiation for higher-order derivatives in JAX", 2019)
+or from `n` nested forward-mode JVPs; mixed partials nest these over the directions. Neither
+builds the full Hessian or higher tensors, and reverse mode is never nested.
+
+Every operator takes either one point `(d,)` or a batch of collocation points `(n, d)`, in which
+case it is vectorized with `jax.vmap`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import jet
+from jaxtyping import Array, ArrayLike
+
+Mode = Literal["taylor", "forward"]
+
+
+def check_points(name: str, field: Callable, x: ArrayLike) -> Array:
+    """Validate collocation points: 1-D (one point) or 2-D (a batch), finite, right dimension.
+
+    The dimension is checked against `field.in_size` when the field has that attribute.
+
+    **Arguments:**
+
+    - `name`: the caller's name, used in error messages.
+    - `field`: the field the points are for.
+    - `x`: one point `(d,)` or points `(n, d)`.
+
+    **Returns:** `x` as a floating-point array.
+
+    **Raises:** `ValueError` naming the offending shape or values.
+    """
+    x = jnp.asarray(x)
+    if x.ndim not in (1, 2):
+        raise ValueError(
+            f"{name}: collocation points must have shape (d,) or (n, d); got shape {x.shape}"
+        )
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise ValueError(f"{name}: collocation points must be floating point, got {x.dtype}")
+    d = getattr(field, "in_size", None)
+    if isinstance(d, int) and x.shape[-1] != d:
+        raise ValueError(
+            f"{name}: collocation points have dimension {x.shape[-1]} (shape {x.shape}) but "
+            f"the field takes {d} coordinates"
+        )
+    if not isinstance(x, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(x))):
+        bad = int(np.sum(~np.isfinite(np.asarray(x))))
+        raise ValueError(f"{name}: collocation points contain {bad} non-finite values")
+    return x
+
+
+def _pointwise(name: str, op: Callable[[Array], Array], field, x) -> Array:
+    x = check_points(name, field, x)
+    return op(x) if x.ndim == 1 else jax.vmap(op)(x)
+
+
+def _pure(field: Callable, x: Array, direction: Array, n: int, mode: Mode) -> Array:
+    """n-th derivative of `field` along `direction` at `x`."""
+    if n == 0:
+        return field(x)
+    if mode == "taylor":
+        zeros = jnp.zeros_like(direction)
+        _, series = jet.jet(field, (x,), ([direction] + [zeros] * (n - 1),))
+        return series[-1]
+    if mode == "forward":
+        g = field
+        for _ in range(n):
+            g = (lambda h: lambda y: jax.jvp(h, (y,), (direction,))[1])(g)
+        return g(x)
+    raise ValueError(f"derivative mode must be 'taylor' or 'forward', got {mode!r}")
+
+
+def _unit(d: int, i: int, dtype) -> Array:
+    return jnp.zeros(d, dtype=dtype).at[i].set(1)
+
+
+def _check_orders(orders: Sequence[int], d: int) -> tuple[int, ...]:
+    orders = tuple(int(o) for o in orders)
+    if len(orders) != d or any(o < 0 for o in orders):
+        raise ValueError(
+            f"partial_derivative: orders must give one non-negative order per coordinate "
+            f"({d}), got {orders}"
+        )
+    return orders
+
+
+def partial_derivative(
+    field: Callable, x: ArrayLike, orders: Sequence[int], *, mode: Mode = "taylor"
+) -> Array:
+    """The mixed partial derivative `d^|a| u / dx_1^a_1 ... dx_d^a_d` at one or many points.
+
+    Each coordinate's pure derivative takes one Taylor-mode pass (or `a_i` nested JVPs with
+    `mode="forward"`); the passes for different coordinates are nested.
+
+    **Arguments:**
+
+    - `field`: `u(x) -> array` for one point `x` of shape `(d,)`.
+    - `x`: one point `(d,)` or collocation points `(n, d)`.
+    - `orders`: the multi-index `a`, one non-negative order per coordinate, e.g. `(2, 0)` for
+      `u_xx` of a field `u(x, t)`.
+    - `mode`: `"taylor"` (jet) or `"forward"` (nested jvp).
+
+    **Returns:** the derivative, shaped like `u(x)` (with a leading `n` for a batch).
+    """
+    x = check_points("partial_derivative", field, x)
+    orders = _check_orders(orders, x.shape[-1])
+
+    def along(h, i, n):
+        return lambda y: _pure(h, y, _unit(y.shape[0], i, y.dtype), n, mode)
+
+    def op(p):
+        g = field
+        for i, n in enumerate(orders):
+            if n:
+                g = along(g, i, n)
+        return g(p)
+
+    return op(x) if x.ndim == 1 else jax.vmap(op)(x)
+
+
+def gradient(field: Callable, x: ArrayLike, *, coordinates: Sequence[int] | None = None) -> Array:
+    """The gradient (forward mode) of a field, optionally restricted to some coordinates.
+
+    **Arguments:**
+
+    - `field`: `u(x) -> array` for one point.
+    - `x`: one point `(d,)` or collocation points `(n, d)`.
+    - `coordinates`: indices of the coordinates to differentiate along (default: all).
+
+    **Returns:** `(*u.shape, k)` for `k` coordinates (with a leading `n` for a batch).
+    """
+
+    def op(p):
+        idx = range(p.shape[0]) if coordinates is None else coordinates
+        dirs = jnp.stack([_unit(p.shape[0], i, p.dtype) for i in idx])
+        derivs = jax.vmap(lambda v: jax.jvp(field, (p,), (v,))[1])(dirs)
+        return jnp.moveaxis(derivs, 0, -1)
+
+    return _pointwise("gradient", op, field, x)
+
+
+def divergence(
+    field: Callable, x: ArrayLike, *, coordinates: Sequence[int] | None = None
+) -> Array:
+    """The divergence `sum_i d u_i / d x_i` of a vector field (forward mode).
+
+    **Arguments:**
+
+    - `field`: `u(x) -> (k,)` with one component per differentiated coordinate.
+    - `x`: one point `(d,)` or collocation points `(n, d)`.
+    - `coordinates`: the `k` coordinates paired with the components (default: all `d`).
+
+    **Returns:** a scalar per point.
+    """
+
+    def op(p):
+        idx = list(range(p.shape[0]) if coordinates is None else coordinates)
+        out = jax.eval_shape(field, p).shape
+        if out != (len(idx),):
+            raise ValueError(
+                f"divergence: the field must return {len(idx)} components (one per coordinate "
+                f"{idx}), got shape {out}"
+            )
+        total = jnp.zeros((), p.dtype)
+        for comp, i in enumerate(idx):
+            total = total + jax.jvp(field, (p,), (_unit(p.shape[0], i, p.dtype),))[1][comp]
+        return total
+
+    return _pointwise("divergence", op, field, x)
+
+
+def laplacian(
+    field: Callable,
+    x: ArrayLike,
+    *,
+    coordinates: Sequence[int] | None = None,
+    mode: Mode = "taylor",
+) -> Array:
+    """The Laplacian `sum_i d^2 u / d x_i^2`, by second-order Taylor (or nested forward) mode.
+
+    **Arguments:**
+
+    - `field`: `u(x) -> array` for one point.
+    - `x`: one point `(d,)` or collocation points `(n, d)`.
+    - `coordinates`: the coordinates to sum over (default: all; pass the spatial ones for a
+      space-time field).
+    - `mode`: `"taylor"` or `"forward"`.
+
+    **Returns:** shaped like `u(x)` (with a leading `n` for a batch).
+    """
+
+    def op(p):
+        idx = range(p.shape[0]) if coordinates is None else coordinates
+        dirs = jnp.stack([_unit(p.shape[0], i, p.dtype) for i in idx])
+        return jnp.sum(jax.vmap(lambda v: _pure(field, p, v, 2, mode))(dirs), axis=0)
+
+    return _pointwise("laplacian", op, field, x)
+
+
+def directional_derivatives(
+    field: Callable, x: ArrayLike, direction: ArrayLike, order: int, *, mode: Mode = "taylor"
+) -> Array:
+    """All derivatives `d^k/ds^k u(x + s v)` at `s = 0` for `k = 0..order`, in one Taylor pass.
+
+    **Arguments:**
+
+    - `field`: `u(x) -> array` for one point.
+    - `x`: one point `(d,)` or collocation points `(n, d)`.
+    - `direction`: the direction `v`, shape `(d,)`.
+    - `order`: the highest order.
+    - `mode`: `"taylor"` (one jet pass) or `"forward"` (nested jvps).
+
+    **Returns:** shape `(order + 1, *u.shape)` (with a leading `n` for a batch).
+    """
+    v = jnp.asarray(direction)
+
+    def op(p):
+        vv = v.astype(p.dtype)
+        if mode == "taylor" and order > 0:
+            zeros = jnp.zeros_like(vv)
+            primal, series = jet.jet(field, (p,), ([vv] + [zeros] * (order - 1),))
+            return jnp.stack([primal, *series])
+        return jnp.stack([_pure(field, p, vv, k, mode) for k in range(order + 1)])
+
+    return _pointwise("directional_derivatives", op, field, x)

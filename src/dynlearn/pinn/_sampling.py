@@ -1,0 +1,87 @@
+"""Collocation points: uniform samples in boxes, tensor grids, and packing for the trainer.
+
+`dynlearn.train.fit` draws minibatches with one index set for every array of `data`, so all
+point sets must share their leading length; `collocation_data` repeats the smaller sets
+(cycling through them) to the length of the largest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
+
+
+def uniform_points(
+    n: int, lower: Sequence[float], upper: Sequence[float], *, key: PRNGKeyArray
+) -> Float[Array, "n d"]:
+    """`n` points drawn uniformly from the box `[lower, upper]`.
+
+    Give equal bounds for a coordinate to pin it (e.g. `t = 0` for initial points).
+
+    **Arguments:**
+
+    - `n`: number of points.
+    - `lower`, `upper`: the box corners, one entry per coordinate.
+    - `key`: PRNG key.
+
+    **Returns:** points of shape `(n, d)`.
+    """
+    lo = jnp.asarray(lower, dtype=jnp.result_type(float))
+    hi = jnp.asarray(upper, dtype=jnp.result_type(float))
+    if lo.ndim != 1 or lo.shape != hi.shape:
+        raise ValueError(
+            f"uniform_points: lower and upper must be 1-D of equal length, got {lo.shape} and "
+            f"{hi.shape}"
+        )
+    if bool(jnp.any(hi < lo)):
+        raise ValueError(f"uniform_points: upper {hi.tolist()} is below lower {lo.tolist()}")
+    return lo[None] + (hi - lo)[None] * jax.random.uniform(key, (n, lo.shape[0]), lo.dtype)
+
+
+def grid_points(*axes: Sequence[float] | Array) -> Float[Array, "n d"]:
+    """The tensor grid of the given 1-D axes, flattened to points `(n, d)` (first axis slowest).
+
+    **Arguments:**
+
+    - `axes`: one 1-D array of values per coordinate.
+
+    **Returns:** points of shape `(prod(len(a)), len(axes))`.
+    """
+    arrays = [jnp.asarray(a, dtype=jnp.result_type(float)) for a in axes]
+    if any(a.ndim != 1 for a in arrays):
+        raise ValueError(f"grid_points: axes must be 1-D, got shapes {[a.shape for a in arrays]}")
+    mesh = jnp.meshgrid(*arrays, indexing="ij")
+    return jnp.stack([m.ravel() for m in mesh], axis=-1)
+
+
+def collocation_data(**sets) -> dict:
+    """Pack point sets (or `(points, values)` pairs) into a dict with one common length.
+
+    Smaller sets are cycled to the length of the largest, so `dynlearn.train.fit` can draw one
+    index set for all of them.
+
+    **Arguments:**
+
+    - `sets`: term name -> points `(n_i, d)` or `(points, values)`.
+
+    **Returns:** a dict usable as `fit`'s `data`, keyed like a `PINNLoss`'s terms.
+    """
+    if not sets:
+        raise ValueError("collocation_data: give at least one point set")
+    lengths = {}
+    for name, item in sets.items():
+        leaves = jax.tree_util.tree_leaves(item)
+        ns = {int(np.shape(leaf)[0]) for leaf in leaves}
+        if len(ns) != 1 or 0 in ns:
+            raise ValueError(f"collocation_data: set {name!r} has inconsistent lengths {ns}")
+        lengths[name] = ns.pop()
+    n = max(lengths.values())
+    out = {}
+    for name, item in sets.items():
+        idx = np.arange(n) % lengths[name]
+        out[name] = jax.tree_util.tree_map(lambda a, idx=idx: jnp.asarray(a)[idx], item)
+    return out
