@@ -49,7 +49,7 @@ def test_closed_form_error_and_optimal_weights(x64):
 
     def pointwise(t):
         kern = lambda u: u ** (h - 0.5) / gamma_fn(h + 0.5)  # noqa: E731
-        cross = np.array([quad(lambda u: kern(u) * np.exp(-gk * u), 0, t)[0] for gk in gn])
+        cross = np.array([quad(lambda u, gk=gk: kern(u) * np.exp(-gk * u), 0, t)[0] for gk in gn])
         return (
             float(riemann_liouville_variance(h, t)) - 2 * cross @ w + w @ ou_covariance(g, t, t) @ w
         )

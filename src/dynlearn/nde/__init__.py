@@ -23,3 +23,5 @@ from ._regularizers import global_error_regularization as global_error_regulariz
 from ._regularizers import kinetic_jacobian_regularization as kinetic_jacobian_regularization
 from ._regularizers import local_regularization as local_regularization
 from ._regularizers import step_error as step_error
+from ._sde import NeuralSDE as NeuralSDE
+from ._sde import ito_stratonovich_correction as ito_stratonovich_correction

@@ -1,0 +1,178 @@
+"""`NeuralSDE`: learned drift and diffusion, Itô or Stratonovich, diagonal or general noise.
+
+Follows Kidger (2021), "On Neural Differential Equations" (chapter 4), and Kidger et al. (2021),
+"Neural SDEs as Infinite-Dimensional GANs". The interpretation is a property of the model, the
+solver is an object: when they differ (an Itô model solved with a Stratonovich solver such as
+Heun, or the reverse), the drift is converted with the Itô–Stratonovich correction
+`c_i = 1/2 Σ_jk g_kj ∂g_ij/∂y_k`, so any diffrax SDE solver gives the model's solution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import diffrax as dfx
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lineax as lx
+
+from .._types import Array, Float, Key
+
+_INTERPRETATIONS = ("ito", "stratonovich")
+_NOISES = ("diagonal", "general")
+
+
+def ito_stratonovich_correction(diffusion: Callable, t, y, args, diagonal: bool) -> Array:
+    """`1/2 Σ_jk g_kj ∂g_ij/∂y_k`: Itô drift = Stratonovich drift + this correction.
+
+    **Arguments:** `diffusion(t, y, args)` returning `(state,)` (diagonal) or
+    `(state, noise)` (general); the time, state, args; whether the noise is diagonal.
+
+    **Returns:** shape `(state,)`.
+    """
+    g = lambda yy: diffusion(t, yy, args)  # noqa: E731
+    gy = g(y)
+    if diagonal:
+        # column j has the single entry g_j at row j: Σ_k g_kj ∂g_ij/∂y_k = g_i ∂g_i/∂y_i
+        _, dg = jax.jvp(g, (y,), (gy,))
+        diag_jac = jax.vmap(lambda e: jax.jvp(g, (y,), (e,))[1])(jnp.eye(y.shape[0], dtype=y.dtype))
+        return 0.5 * gy * jnp.diagonal(diag_jac)
+    # general: for each noise column j, the directional derivative of g[:, j] along g[:, j]
+    cols = jax.vmap(lambda v: jax.jvp(g, (y,), (v,))[1], in_axes=1, out_axes=2)(gy)
+    return 0.5 * jnp.einsum("ijj->i", cols)
+
+
+class NeuralSDE(eqx.Module):
+    """An SDE `dy = f(t, y) dt + g(t, y) dW` with learned `f` and `g`.
+
+    **Arguments:**
+
+    - `drift`: `f(t, y, args) -> (state,)`.
+    - `diffusion`: `g(t, y, args)`, shape `(state,)` for diagonal noise or `(state, noise)` for
+      general noise.
+    - `noise`: `"diagonal"` (default) or `"general"`.
+    - `noise_size`: Brownian dimension for general noise (ignored for diagonal).
+    - `interpretation`: `"ito"` (default) or `"stratonovich"`.
+    - `solver`: a diffrax SDE solver, default `diffrax.Euler()` (Itô) or `diffrax.Heun()`
+      (Stratonovich); a mismatched one is corrected for automatically.
+    - `dt0`: the step size (fixed steps).
+    - `brownian_tol`: resolution of the `VirtualBrownianTree` (default `dt0 / 4`).
+    - `adjoint`: a diffrax adjoint (default `RecursiveCheckpointAdjoint()`).
+    - `max_steps`: upper bound on steps.
+
+    `model(ts, y0, key=key)` returns one sample path at `ts`, shape `(time, state)`.
+    """
+
+    drift: Callable
+    diffusion: Callable
+    solver: Any
+    adjoint: Any
+    noise: str = eqx.field(static=True)
+    noise_size: int = eqx.field(static=True)
+    interpretation: str = eqx.field(static=True)
+    dt0: float = eqx.field(static=True)
+    brownian_tol: float = eqx.field(static=True)
+    max_steps: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        drift: Callable,
+        diffusion: Callable,
+        *,
+        noise: str = "diagonal",
+        noise_size: int | None = None,
+        interpretation: str = "ito",
+        solver=None,
+        dt0: float = 0.01,
+        brownian_tol: float | None = None,
+        adjoint=None,
+        max_steps: int = 16384,
+    ):
+        if noise not in _NOISES:
+            raise ValueError(f"NeuralSDE: noise must be one of {_NOISES}, got {noise!r}")
+        if interpretation not in _INTERPRETATIONS:
+            raise ValueError(
+                f"NeuralSDE: interpretation must be one of {_INTERPRETATIONS}, got "
+                f"{interpretation!r}"
+            )
+        if noise == "general" and (noise_size is None or noise_size < 1):
+            raise ValueError(f"NeuralSDE: general noise needs noise_size >= 1, got {noise_size}")
+        if dt0 <= 0:
+            raise ValueError(f"NeuralSDE: dt0 must be positive, got {dt0}")
+        self.drift = drift
+        self.diffusion = diffusion
+        self.noise = noise
+        self.noise_size = 0 if noise == "diagonal" else int(noise_size)
+        self.interpretation = interpretation
+        if solver is None:
+            solver = dfx.Euler() if interpretation == "ito" else dfx.Heun()
+        self.solver = solver
+        self.dt0 = float(dt0)
+        self.brownian_tol = float(dt0 / 4 if brownian_tol is None else brownian_tol)
+        self.adjoint = dfx.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
+        self.max_steps = max_steps
+
+    def _solver_interpretation(self) -> str:
+        if isinstance(self.solver, dfx.AbstractItoSolver):
+            return "ito"
+        if isinstance(self.solver, dfx.AbstractStratonovichSolver):
+            return "stratonovich"
+        return self.interpretation  # e.g. additive-noise solvers: both agree
+
+    def terms(self, t0, t1, y0, *, key: Key):
+        """The diffrax terms (drift converted if needed) and Brownian motion on `[t0, t1]`."""
+        diagonal = self.noise == "diagonal"
+        shape = y0.shape if diagonal else (self.noise_size,)
+        bm = dfx.VirtualBrownianTree(t0, t1, tol=self.brownian_tol, shape=shape, key=key)
+        sign = {("ito", "stratonovich"): -1.0, ("stratonovich", "ito"): 1.0}.get(
+            (self.interpretation, self._solver_interpretation()), 0.0
+        )
+        drift, diffusion = self.drift, self.diffusion
+
+        def converted_drift(t, y, args):
+            out = drift(t, y, args)
+            if sign:
+                out = out + sign * ito_stratonovich_correction(diffusion, t, y, args, diagonal)
+            return out
+
+        if diagonal:
+            vf = lambda t, y, args: lx.DiagonalLinearOperator(diffusion(t, y, args))  # noqa: E731
+        else:
+            vf = diffusion
+        return dfx.MultiTerm(dfx.ODETerm(converted_drift), dfx.ControlTerm(vf, bm))
+
+    def __call__(
+        self, ts: Array, y0: Float[Array, " state"], args=None, *, key: Key
+    ) -> Float[Array, "time state"]:
+        """One sample path at `ts` (strictly increasing, shape `(time,)`) from `y0`.
+
+        **Returns:** shape `(time, state)`.
+        """
+        ts = jnp.asarray(ts)
+        if ts.ndim != 1 or ts.shape[0] < 2 or y0.ndim != 1:
+            raise ValueError(
+                f"NeuralSDE: need ts (time>=2,) and y0 (state,), got {ts.shape} and {y0.shape}"
+            )
+        y0 = eqx.error_if(y0, ~jnp.all(jnp.isfinite(y0)), "NeuralSDE: y0 contains NaN or inf")
+        terms = self.terms(ts[0], ts[-1], y0, key=key)
+        sol = dfx.diffeqsolve(
+            terms,
+            self.solver,
+            ts[0],
+            ts[-1],
+            self.dt0,
+            y0,
+            args,
+            saveat=dfx.SaveAt(ts=ts),
+            adjoint=self.adjoint,
+            max_steps=self.max_steps,
+            throw=False,
+        )
+        return eqx.error_if(
+            sol.ys,
+            sol.result != dfx.RESULTS.successful,
+            f"NeuralSDE: the solve failed; (t1 - t0) / dt0 must stay below max_steps="
+            f"{self.max_steps}: increase max_steps or dt0",
+        )
