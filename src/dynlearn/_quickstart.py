@@ -20,21 +20,6 @@ import optax
 LORENZ_MAX_LYAPUNOV = 0.906  # published largest exponent of Lorenz-63
 
 
-def _rk4_rollout(vector_field, y0, n_steps: int, dt: float):
-    """States y_0..y_n of classic RK4 at fixed step dt (y0 included)."""
-
-    def step(y, _):
-        k1 = vector_field(0.0, y, None)
-        k2 = vector_field(0.0, y + 0.5 * dt * k1, None)
-        k3 = vector_field(0.0, y + 0.5 * dt * k2, None)
-        k4 = vector_field(0.0, y + dt * k3, None)
-        y = y + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-        return y, y
-
-    _, ys = jax.lax.scan(step, y0, None, length=n_steps)
-    return jnp.concatenate([y0[None], ys], axis=0)
-
-
 def _simulate_lorenz(key, n_traj: int, n_points: int, dt: float):
     """Lorenz-63 trajectories from random points on the attractor (dynlearn.systems)."""
     from . import systems
@@ -69,6 +54,7 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     import matplotlib.pyplot as plt
 
     from .metrics import valid_prediction_time
+    from .nde import FixedGrid, NeuralODE
     from .train import fit
 
     steps = 6000 if steps is None else steps
@@ -90,23 +76,22 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     print(f"  data: {train.shape[0]} training trajectories, {windows.shape[0]} windows of "
           f"{window} steps (dt={dt}); {test.shape[0]} held-out test trajectories")
 
-    field = LearnedVectorField(3, 64, 2, key=k_model)
+    model = NeuralODE(LearnedVectorField(3, 64, 2, key=k_model), solver=FixedGrid("rk4"))
+    ts_window = jnp.arange(window + 1) * dt
 
     def loss(model, batch, *, key):
-        pred = jax.vmap(lambda w: _rk4_rollout(model, w[0], window, dt))(batch)
+        pred = jax.vmap(lambda w: model(ts_window, w[0]))(batch)
         return jnp.mean((pred - batch) ** 2)
 
     schedule = optax.cosine_onecycle_schedule(steps, 3e-3, pct_start=0.1)
-    field, history = fit(
-        field, loss, jnp.asarray(windows), optax.adamw(schedule, weight_decay=1e-5),
+    model, history = fit(
+        model, loss, jnp.asarray(windows), optax.adamw(schedule, weight_decay=1e-5),
         steps=steps, batch_size=128, key=k_fit, steps_per_dispatch=50,
     )
 
     # Forecast from held-out initial conditions.
-    horizon = test_n.shape[1] - 1
-    preds = jax.jit(jax.vmap(lambda y0: _rk4_rollout(field, y0, horizon, dt)))(
-        jnp.asarray(test_n[:, 0])
-    )
+    ts_test = jnp.arange(test_n.shape[1]) * dt
+    preds = eqx.filter_jit(jax.vmap(lambda y0: model(ts_test, y0)))(jnp.asarray(test_n[:, 0]))
     preds = np.asarray(preds) * std + mean
     lyap_time = 1.0 / LORENZ_MAX_LYAPUNOV
     scale_per_dim = train.reshape(-1, 3).std(0)
@@ -124,9 +109,8 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     scale = float(np.sqrt(np.mean(np.var(test.reshape(-1, 3), axis=0))))
 
     # Long free run of the learned model for the attractor figure.
-    long_run = np.asarray(jax.jit(lambda y0: _rk4_rollout(field, y0, 5000, dt))(
-        jnp.asarray(test_n[0, 0])
-    )) * std + mean
+    long_run = np.asarray(eqx.filter_jit(model)(jnp.arange(5001) * dt, jnp.asarray(test_n[0, 0])))
+    long_run = long_run * std + mean
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     fig = plt.figure(figsize=(11, 4.2))
