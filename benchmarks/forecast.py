@@ -1,0 +1,353 @@
+"""Chaos forecasting benchmark: VPT, D_stsp and D_H of model families on dysts systems.
+
+Follows the protocol of Gilpin, "Model scale versus domain knowledge in statistical forecasting
+of chaotic systems": each system is sampled at 100 points per period (`dt = period / 100`), a
+model is trained on one trajectory of `--train-periods` periods (standardized with the training
+statistics), then forecasts from `--n-tests` held-out initial conditions (each given a context of
+two periods). The valid prediction time (VPT, in Lyapunov times from the system's published
+largest exponent) is reported with both thresholds, sMAPE < 30 and NRMSE < 0.5; a free run of
+ten periods from the first test point is compared with the true orbit by D_stsp and D_H.
+
+Models: `linear` (linear VAR, ridge), `nvar`, `esn`, `sindy`, `plrnn_gtf` (clipped shPLRNN with
+adaptive GTF) — always; `neural_ode` (dynlearn.nde) when that subpackage is importable. Model
+families not wired into this script (S4D, Mamba, Koopman autoencoder) are reported as
+'not available'.
+
+Writes benchmarks/results/forecast.csv, forecast.md and forecast.png. Fit times are wall-clock
+and include compilation (the machine is shared: compare ratios, not absolute seconds).
+
+    python benchmarks/forecast.py                          # small default, a few minutes
+    python benchmarks/forecast.py --quick                  # smoke run
+    python benchmarks/forecast.py --systems Lorenz Rossler --models esn nvar sindy
+    python benchmarks/forecast.py --full                   # all chaotic flows of the zoo
+"""
+
+import argparse
+import csv
+import math
+import time
+import traceback
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from dynlearn import recon, systems
+from dynlearn.metrics import power_spectrum_distance, state_space_divergence, valid_prediction_time
+
+ALL_MODELS = ["linear", "nvar", "esn", "sindy", "plrnn_gtf", "neural_ode", "s4d", "mamba",
+              "koopman_ae"]
+DEFAULT_SYSTEMS = ["Lorenz", "Rossler", "Thomas"]
+PPP = 100  # points per period
+
+
+# ----------------------------------------------------------------------------------- data
+
+
+def make_data(name, train_periods, n_tests, horizon_periods, context_periods):
+    system = systems.get(name)
+    dt = system.period / PPP
+    n_context, horizon = context_periods * PPP, horizon_periods * PPP
+    n_train = train_periods * PPP
+    n_long = 10 * PPP
+    total = n_train + n_tests * (n_context + horizon) + n_long + 1
+    traj = np.asarray(systems.trajectory(system, total, dt=dt, transient=20 * PPP), np.float64)
+    if not np.all(np.isfinite(traj)):
+        raise FloatingPointError("non-finite reference trajectory")
+    mean, std = traj[:n_train].mean(0), traj[:n_train].std(0)
+    std = np.where(std > 0, std, 1.0)
+    tests = []
+    s = n_train
+    for _ in range(n_tests):
+        tests.append((traj[s : s + n_context], traj[s + n_context : s + n_context + horizon]))
+        s += n_context + horizon
+    long_true = traj[s : s + n_long + 1]
+    lyap = system.metadata.get("maximum_lyapunov_estimated") or 1.0
+    return dict(system=system, dt=dt, train=traj[:n_train], tests=tests, long=long_true,
+                mean=mean, std=std, lyap=float(lyap))
+
+
+# ---------------------------------------------------------------------------- model adapters
+# Each adapter: fit(train_z, dt, key, cfg) -> forecast(context_z, n_steps) -> (n_steps, dim)
+
+
+def fit_linear(train, dt, key, cfg):
+    model = recon.fit_readout(recon.NVAR(train.shape[1], delays=2, quadratic=False), train,
+                              ridge=1e-6)
+    return model.forecast
+
+
+def fit_nvar(train, dt, key, cfg):
+    model = recon.fit_readout(recon.NVAR(train.shape[1], delays=2, skip=1), train, ridge=1e-6)
+    return model.forecast
+
+
+def fit_esn(train, dt, key, cfg):
+    esn = recon.EchoStateNetwork(train.shape[1], cfg["esn_size"], spectral_radius=0.9,
+                                 input_scaling=0.5, key=key)
+    return recon.fit_readout(esn, train, ridge=1e-6).forecast
+
+
+def fit_sindy(train, dt, key, cfg):
+    model = recon.fit_sindy(train, dt=dt, library=recon.PolynomialLibrary(2),
+                            optimizer=recon.STLSQ(0.05))
+
+    def forecast(context, n_steps):
+        ts = jnp.arange(n_steps + 1, dtype=context.dtype) * dt
+        return model.simulate(context[-1], ts, steps_per_interval=2)[1:]
+
+    return forecast
+
+
+def fit_plrnn_gtf(train, dt, key, cfg):
+    k_model, k_fit = jax.random.split(key)
+    dim = train.shape[1]
+    init = recon.ShallowPLRNN(dim, max(20, 2 * dim), 100, clipped=True, key=k_model)
+    steps = cfg["nn_steps"]
+    model, _ = recon.fit_gtf(init, train, optax.adam(optax.exponential_decay(1e-3, steps, 0.1)),
+                             steps=steps, batch_size=16, sequence_length=50, key=k_fit,
+                             alpha="adaptive")
+
+    def forecast(context, n_steps):
+        return model(context[-1], n_steps)
+
+    return forecast
+
+
+def fit_neural_ode(train, dt, key, cfg):
+    import equinox as eqx
+
+    from dynlearn.nde import FixedGrid, NeuralODE
+    from dynlearn.train import fit
+
+    dim = train.shape[1]
+
+    class Field(eqx.Module):
+        mlp: eqx.nn.MLP
+
+        def __call__(self, t, y, args):
+            return self.mlp(y)
+
+    k_model, k_fit = jax.random.split(key)
+    model = NeuralODE(Field(eqx.nn.MLP(dim, dim, 64, 2, activation=jax.nn.gelu, key=k_model)),
+                      solver=FixedGrid("rk4"))
+    window = 10
+    windows = recon.trajectory_windows(train, window + 1, stride=2)
+    ts = jnp.arange(window + 1, dtype=train.dtype) * dt
+
+    def loss(m, batch, *, key):
+        pred = jax.vmap(lambda w: m(ts, w[0]))(batch)
+        return jnp.mean((pred - batch) ** 2)
+
+    steps = cfg["nn_steps"]
+    model, _ = fit(model, loss, windows, optax.adam(optax.cosine_decay_schedule(3e-3, steps)),
+                   steps=steps, batch_size=64, key=k_fit, progress=False, mesh=None,
+                   steps_per_dispatch=50)
+    run = eqx.filter_jit(lambda m, y0, t: m(t, y0))
+
+    def forecast(context, n_steps):
+        t = jnp.arange(n_steps + 1, dtype=context.dtype) * dt
+        return run(model, context[-1], t)[1:]
+
+    return forecast
+
+
+def _not_wired(train, dt, key, cfg):
+    raise NotImplementedError
+
+
+ADAPTERS = {
+    "linear": fit_linear,
+    "nvar": fit_nvar,
+    "esn": fit_esn,
+    "sindy": fit_sindy,
+    "plrnn_gtf": fit_plrnn_gtf,
+    "neural_ode": fit_neural_ode,
+    "s4d": _not_wired,
+    "mamba": _not_wired,
+    "koopman_ae": _not_wired,
+}
+
+
+def available(model):
+    if model == "neural_ode":
+        try:
+            from dynlearn.nde import FixedGrid, NeuralODE  # noqa: F401
+        except ImportError:
+            return False
+        return True
+    return ADAPTERS[model] is not _not_wired
+
+
+# ------------------------------------------------------------------------------ evaluation
+
+
+def evaluate(data, forecast):
+    dt, lyap, mean, std = data["dt"], data["lyap"], data["mean"], data["std"]
+    vpt_s, vpt_n = [], []
+    for context, truth in data["tests"]:
+        cz = jnp.asarray((context - mean) / std, jnp.float32)
+        pred = np.asarray(forecast(cz, truth.shape[0]), np.float64) * std + mean
+        vpt_s.append(float(valid_prediction_time(truth, pred, dt=dt, max_lyapunov=lyap)))
+        vpt_n.append(float(valid_prediction_time(truth, pred, dt=dt, max_lyapunov=lyap,
+                                                 metric="nrmse", scale=std)))
+    long_true = (data["long"] - mean) / std
+    start = jnp.asarray(long_true[:PPP], jnp.float32)
+    free = np.asarray(forecast(start, long_true.shape[0] - PPP), np.float64)
+    truth = long_true[PPP:]
+    if np.all(np.isfinite(free)) and np.max(np.abs(free)) < 1e6:
+        d_stsp = float(state_space_divergence(truth, free))
+        d_h = float(power_spectrum_distance(truth, free))
+    else:
+        d_stsp, d_h = math.inf, 1.0
+    return vpt_s, vpt_n, d_stsp, d_h
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--systems", nargs="+", default=None,
+                        help="system names (space or comma separated); default Lorenz Rossler "
+                        "Thomas")
+    parser.add_argument("--models", nargs="+", default=None,
+                        help=f"models (default all): {', '.join(ALL_MODELS)}")
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--full", action="store_true", help="every chaotic flow of the zoo")
+    parser.add_argument("--train-periods", type=int, default=None)
+    parser.add_argument("--n-tests", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = parser.parse_args()
+
+    split = lambda xs: [s for x in xs for s in x.split(",") if s]
+    models = split(args.models) if args.models else list(ALL_MODELS)
+    unknown = [m for m in models if m not in ADAPTERS]
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose from {ALL_MODELS}")
+    if args.systems:
+        names = split(args.systems)
+    elif args.full:
+        names = []
+        for n in systems.names():
+            try:
+                s = systems.get(n)
+            except Exception:  # noqa: BLE001 - zoo entries that cannot be built are skipped
+                continue
+            meta = getattr(s, "metadata", None) or {}
+            if (not getattr(s, "discrete", True) and getattr(s, "period", None)
+                    and (meta.get("maximum_lyapunov_estimated") or 0) > 0
+                    and type(s).__name__ == "Flow"):
+                names.append(n)
+    else:
+        names = list(DEFAULT_SYSTEMS)
+    if args.quick:
+        names = names[:1] if not args.systems else names
+    cfg = dict(
+        train_periods=args.train_periods or (10 if args.quick else 40),
+        n_tests=args.n_tests or (2 if args.quick else 5),
+        nn_steps=200 if args.quick else (4000 if args.full else 1500),
+        esn_size=200 if args.quick else 400,
+    )
+    print(f"systems: {', '.join(names)}")
+    print(f"models: {', '.join(models)}; train {cfg['train_periods']} periods at {PPP} points "
+          f"per period, {cfg['n_tests']} test windows of 6 periods")
+
+    rows = []
+    key = jax.random.key(args.seed)
+    for name in names:
+        try:
+            data = make_data(name, cfg["train_periods"], cfg["n_tests"], 6, 2)
+        except Exception as err:  # noqa: BLE001 - report and continue with the next system
+            print(f"{name}: data generation failed ({type(err).__name__}: {err})")
+            continue
+        train_z = jnp.asarray((data["train"] - data["mean"]) / data["std"], jnp.float32)
+        for model in models:
+            row = dict(system=name, model=model, status="ok", fit_s=float("nan"),
+                       vpt_smape=float("nan"), vpt_nrmse=float("nan"), d_stsp=float("nan"),
+                       d_h=float("nan"), vpts_nrmse="")
+            if not available(model):
+                row["status"] = "not available"
+                rows.append(row)
+                print(f"{name:12s} {model:11s} not available")
+                continue
+            try:
+                t0 = time.perf_counter()
+                forecast = ADAPTERS[model](train_z, data["dt"], jax.random.fold_in(key, len(rows)),
+                                           cfg)
+                row["fit_s"] = time.perf_counter() - t0
+                vs, vn, d_stsp, d_h = evaluate(data, forecast)
+                row.update(vpt_smape=float(np.median(vs)), vpt_nrmse=float(np.median(vn)),
+                           d_stsp=d_stsp, d_h=d_h, vpts_nrmse=" ".join(f"{v:.3f}" for v in vn))
+            except Exception as err:  # noqa: BLE001 - one failing model must not stop the study
+                row["status"] = f"failed: {type(err).__name__}"
+                traceback.print_exc(limit=2)
+            rows.append(row)
+            print(f"{name:12s} {model:11s} {row['status']:8s} fit {row['fit_s']:7.2f} s  "
+                  f"VPT sMAPE {row['vpt_smape']:5.2f}  VPT NRMSE {row['vpt_nrmse']:5.2f}  "
+                  f"D_stsp {row['d_stsp']:7.3f}  D_H {row['d_h']:.3f}")
+
+    write_results(rows, models, Path(args.out))
+
+
+def write_results(rows, models, out):
+    out.mkdir(parents=True, exist_ok=True)
+    fields = ["system", "model", "status", "fit_s", "vpt_smape", "vpt_nrmse", "d_stsp", "d_h",
+              "vpts_nrmse"]
+    with (out / "forecast.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["# Forecast benchmark", "",
+             "Median over test windows of the valid prediction time (Lyapunov times); D_stsp and "
+             "D_H of a 10-period free run (standardized coordinates). Fit time includes "
+             "compilation.", "",
+             "| system | model | status | fit s | VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp | D_H |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['system']} | {r['model']} | {r['status']} | {r['fit_s']:.2f} | "
+                     f"{r['vpt_smape']:.2f} | {r['vpt_nrmse']:.2f} | {r['d_stsp']:.3f} | "
+                     f"{r['d_h']:.3f} |")
+    lines += ["", "## Per model (median over systems)", "",
+              "| model | systems | VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp | D_H |",
+              "|---|---|---|---|---|---|"]
+    summary = {}
+    for m in models:
+        ok = [r for r in rows if r["model"] == m and r["status"] == "ok"]
+        if not ok:
+            status = next((r["status"] for r in rows if r["model"] == m), "not run")
+            lines.append(f"| {m} | 0 | {status} | | | |")
+            continue
+        med = {k: float(np.median([r[k] for r in ok])) for k in
+               ("vpt_smape", "vpt_nrmse", "d_stsp", "d_h")}
+        summary[m] = (ok, med)
+        lines.append(f"| {m} | {len(ok)} | {med['vpt_smape']:.2f} | {med['vpt_nrmse']:.2f} | "
+                     f"{med['d_stsp']:.3f} | {med['d_h']:.3f} |")
+    (out / "forecast.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines[-(len(models) + 2):]))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if summary:
+        names = list(summary)
+        fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+        vpts = [[float(v) for r in summary[m][0] for v in r["vpts_nrmse"].split()] for m in names]
+        axes[0].boxplot(vpts)
+        axes[0].set_ylabel("VPT, NRMSE < 0.5 (Lyapunov times)")
+        for ax, key, label in ((axes[1], "d_stsp", "D_stsp"), (axes[2], "d_h", "D_H")):
+            for i, m in enumerate(names):
+                vals = [r[key] for r in summary[m][0] if np.isfinite(r[key])]
+                ax.scatter(np.full(len(vals), i + 1), vals, s=14)
+            ax.set_ylabel(label)
+        for ax in axes:
+            ax.set_xticks(range(1, len(names) + 1), names, rotation=30)
+        fig.tight_layout()
+        fig.savefig(out / "forecast.png", dpi=120)
+    print(f"wrote {out / 'forecast.csv'}, {out / 'forecast.md'}, {out / 'forecast.png'}")
+
+
+if __name__ == "__main__":
+    main()
