@@ -182,8 +182,12 @@ def test_bad_input():
         lyapunov_spectrum(henon, jnp.zeros(2), n_steps=10, dt=0.1)
     with pytest.raises(ValueError, match="k must be"):
         lyapunov_spectrum(lorenz, y0, n_steps=10, dt=0.01, k=4)
-    with pytest.raises(ValueError, match="shape"):
-        lyapunov_spectrum(lorenz, jnp.ones((2, 3)), n_steps=10, dt=0.01)
+    with pytest.raises(ValueError, match="empty"):
+        lyapunov_spectrum(lorenz, jnp.zeros(0), n_steps=10, dt=0.01)
+    with pytest.raises(ValueError, match="same structure"):
+        lyapunov_spectrum(lambda x: (x, x[0]), jnp.zeros(2), kind="map", n_steps=10)
+    with pytest.raises(ValueError, match="same structure"):
+        lyapunov_spectrum(lambda x: x[:1], jnp.zeros(2), kind="map", n_steps=10)
     with pytest.raises(ValueError, match="multiple"):
         lyapunov_spectrum(lorenz, y0, n_steps=10, dt=0.01, qr_every=3)
     with pytest.raises(ValueError, match="n_steps"):
@@ -214,3 +218,55 @@ def test_dynlearn_systems(x64):
     assert henon_system.discrete
     spectrum = lyapunov_spectrum(henon_system, n_steps=20_000)  # y0 from the system
     np.testing.assert_allclose(spectrum, [0.419, -1.624], rtol=0.01)
+
+
+def test_learned_model_classes(x64):
+    # A dynlearn.nde.NeuralODE is a flow through its `.vector_field`.
+    from dynlearn.nde import NeuralODE
+    from dynlearn.recon import ShallowPLRNN
+
+    y0 = jnp.array([1.0, 1.0, 1.0])
+    from_node = lyapunov_spectrum(NeuralODE(lorenz), y0, dt=0.01, n_steps=1000)
+    np.testing.assert_allclose(
+        from_node, lyapunov_spectrum(lorenz, y0, dt=0.01, n_steps=1000), rtol=1e-10
+    )
+
+    # A PLRNN is a map through its `.step`. This one settles on a stable fixed point, where the
+    # exponents are the log-moduli of the eigenvalues of its closed-form Jacobian.
+    plrnn = ShallowPLRNN(2, 4, 16, clipped=True, key=jax.random.key(1))
+    plrnn = jax.tree_util.tree_map(
+        lambda x: x.astype(jnp.float64) if eqx.is_inexact_array(x) else x, plrnn
+    )
+    z = jax.lax.fori_loop(0, 3000, lambda _, z: plrnn.step(z), jnp.ones(4))
+    assert float(jnp.linalg.norm(plrnn.step(z) - z)) < 1e-12
+    expected = np.sort(np.log(np.abs(np.linalg.eigvals(np.asarray(plrnn.jacobian(z))))))[::-1]
+    spectrum = lyapunov_spectrum(plrnn, jnp.ones(4), n_steps=5000, transient=1000)
+    np.testing.assert_allclose(spectrum, expected, atol=1e-3)
+
+
+def test_ssm_hidden_state_complex_pytree(x64, getkey):
+    # An S4D layer's recurrence with its input fixed at zero is the map h -> A_bar * h on a
+    # complex (d_model, modes) state; each complex entry is two real coordinates, and both carry
+    # the exponent log|A_bar|.
+    from dynlearn.ssm import S4D
+
+    block = S4D(2, 4, key=getkey())
+    a_bar, _, _ = block.discrete()
+    expected = np.sort(np.repeat(np.log(np.abs(np.asarray(a_bar))).ravel(), 2))[::-1]
+    zero = jnp.zeros(2)
+    spectrum = lyapunov_spectrum(
+        lambda h: block.step(h, zero)[0], block.init_state() + 1.0, n_steps=20_000
+    )
+    assert spectrum.shape == (2 * a_bar.size,) and spectrum.dtype == jnp.float64
+    np.testing.assert_allclose(spectrum, expected, atol=2e-4)
+
+    # A PyTree state: a rotation-scaling on one leaf, a contraction on the other.
+    def step(state):
+        x, y = state["x"], state["y"]
+        rotation = jnp.array([[0.0, -1.0], [1.0, 0.0]])
+        return {"x": 1.1 * (rotation @ x), "y": 0.5 * y}
+
+    spectrum = lyapunov_spectrum(
+        step, {"x": jnp.zeros(2), "y": jnp.zeros(1)}, kind="map", n_steps=4000
+    )
+    np.testing.assert_allclose(spectrum, np.log([1.1, 1.1, 0.5]), atol=1e-3)

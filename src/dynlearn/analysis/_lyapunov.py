@@ -22,6 +22,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.flatten_util import ravel_pytree
 
 from .._types import Array, ArrayLike, Float, Key, Scalar, ScalarLike
 from ._interface import resolve_dynamics
@@ -42,11 +43,35 @@ def _signed_qr(q: Array) -> tuple[Array, Array]:
     return q, jnp.log(jnp.abs(jnp.diagonal(r)))
 
 
+def _real_coordinates(y0):
+    """Map a PyTree state (real or complex leaves) to a flat real vector and back.
+
+    Complex entries count as two real coordinates (real and imaginary parts), so a complex
+    diagonal map `h -> a h` contributes the exponent `log|a|` twice.
+    """
+    flat, unravel = ravel_pytree(y0)
+    if not jnp.iscomplexobj(flat):
+        return flat, unravel
+    n = flat.shape[0]
+
+    def from_real(v):
+        return unravel(jax.lax.complex(v[:n], v[n:]))
+
+    return jnp.concatenate([jnp.real(flat), jnp.imag(flat)]), from_real
+
+
+def _to_real(tree):
+    flat, _ = ravel_pytree(tree)
+    if jnp.iscomplexobj(flat):
+        return jnp.concatenate([jnp.real(flat), jnp.imag(flat)])
+    return flat
+
+
 @eqx.filter_jit
 def _benettin(
     fn,
     kind: str,
-    y0: Array,
+    y0: Any,
     q0: Array,
     t0: Array,
     dt: Array,
@@ -55,26 +80,33 @@ def _benettin(
     n_blocks: int,
     qr_every: int,
 ) -> Array:
+    y0, from_real = _real_coordinates(y0)
     if kind == "flow":
+
+        def real_field(t, y, args_):
+            return _to_real(fn(t, from_real(y), args_))
 
         def advance(state):
             t, y = state
-            return (t + dt, _rk4_step(fn, t, y, dt, args))
+            return (t + dt, _rk4_step(real_field, t, y, dt, args))
 
         def advance_tangent(state, q):
             t, y = state
-            y_next, push = jax.linearize(lambda y_: _rk4_step(fn, t, y_, dt, args), y)
+            y_next, push = jax.linearize(lambda y_: _rk4_step(real_field, t, y_, dt, args), y)
             return (t + dt, y_next), jax.vmap(push, in_axes=1, out_axes=1)(q)
 
     else:
 
+        def real_step(y):
+            return _to_real(fn(from_real(y)))
+
         def advance(state):
             t, y = state
-            return (t, fn(y))
+            return (t, real_step(y))
 
         def advance_tangent(state, q):
             t, y = state
-            y_next, push = jax.linearize(fn, y)
+            y_next, push = jax.linearize(real_step, y)
             return (t, y_next), jax.vmap(push, in_axes=1, out_axes=1)(q)
 
     def block(carry, _):
@@ -121,6 +153,13 @@ def _check_positive_int(value, name: str, caller: str, *, allow_zero: bool = Fal
     return int(value)
 
 
+def _as_inexact(x):
+    x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.inexact):
+        return x
+    return x.astype(jnp.result_type(float))
+
+
 def _initial_basis(n: int, k: int, key: Key | None, dtype) -> Array:
     if key is None:
         key = jax.random.key(0)
@@ -130,7 +169,7 @@ def _initial_basis(n: int, k: int, key: Key | None, dtype) -> Array:
 
 def lyapunov_spectrum(
     system: Any,
-    y0: ArrayLike | None = None,
+    y0: Any = None,
     *,
     n_steps: int,
     dt: ScalarLike | None = None,
@@ -157,13 +196,15 @@ def lyapunov_spectrum(
     **Arguments:**
 
     - `system`: the flow or map (see above).
-    - `y0`: initial state, shape `(state,)` (default: `system.y0`, as on `dynlearn.systems`
-      systems). It need not be on the attractor: use `transient`.
+    - `y0`: initial state: an array of shape `(state,)`, or any array or PyTree of arrays, real
+      or complex, such as an SSM's hidden state (default: `system.y0`, as on `dynlearn.systems`
+      systems). It is flattened to real coordinates, a complex entry counting as two. It need
+      not be on the attractor: use `transient`.
     - `n_steps`: number of averaged steps (RK4 steps of size `dt` for a flow, iterations for a
       map). The averaging time of a flow is `n_steps * dt`.
     - `dt`: RK4 step size; required for flows (for a `dynlearn.systems` flow,
       `system.period / 100` is a reasonable choice), not allowed for maps.
-    - `k`: number of exponents, the `k` largest (default: all, `state` of them).
+    - `k`: number of exponents, the `k` largest (default: all, one per real coordinate).
     - `kind`: `"flow"`, `"map"` or `None` to infer it (attribute name, or the number of required
       positional parameters of a callable: three for a flow, one for a map).
     - `args`: passed as the third argument of `vector_field`.
@@ -174,10 +215,14 @@ def lyapunov_spectrum(
     - `key`: PRNG key for the random initial tangent basis (default: a fixed key).
 
     **Returns:** the `k` exponents in decreasing order, per unit time for a flow and per
-    iteration for a map, in the floating dtype of `y0` (use float64 for accurate spectra).
+    iteration for a map, in the real floating dtype of `y0` (use float64 for accurate spectra).
 
-    **Raises:** `ValueError` for a non-1-D `y0`, `k` outside `1..state`, non-positive `n_steps`
-    or `dt`, a `dt` given for a map, or `n_steps` not a multiple of `qr_every`.
+    **Raises:** `ValueError` for an empty `y0`, a system whose output does not have the
+    structure and shapes of `y0`, `k` outside `1..state`, non-positive `n_steps` or `dt`, a
+    `dt` given for a map, or `n_steps` not a multiple of `qr_every`.
+
+    Pass the same `system` object on every call to reuse the compiled computation (a new
+    `lambda` each call compiles again).
     """
     caller = "lyapunov_spectrum"
     kind, fn = resolve_dynamics(system, kind, caller)
@@ -185,12 +230,31 @@ def lyapunov_spectrum(
         if getattr(system, "y0", None) is None:
             raise ValueError(f"{caller}: pass y0; {type(system).__name__} has no default `y0`")
         y0 = system.y0
-    y0 = jnp.asarray(y0)
-    if y0.ndim != 1:
-        raise ValueError(f"{caller}: y0 must be a 1-D state vector, got shape {y0.shape}")
-    if not jnp.issubdtype(y0.dtype, jnp.floating):
-        y0 = y0.astype(jnp.result_type(float))
-    n = y0.shape[0]
+    y0 = jax.tree_util.tree_map(_as_inexact, y0)
+    leaves = jax.tree_util.tree_leaves(y0)
+    if not leaves or sum(leaf.size for leaf in leaves) == 0:
+        raise ValueError(f"{caller}: y0 is an empty state ({y0!r})")
+    flat = jax.eval_shape(lambda y: _real_coordinates(y)[0], y0)
+    n, dtype = flat.shape[0], flat.dtype
+    probe = (lambda y: fn(jnp.asarray(t0, dtype), y, args)) if kind == "flow" else (lambda y: fn(y))
+    try:
+        out = jax.eval_shape(probe, y0)
+    except TypeError as err:
+        raise TypeError(
+            f"{caller}: calling the {'vector field' if kind == 'flow' else 'step'} on y0 failed: "
+            f"{err}"
+        ) from err
+    in_struct = jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), y0)
+    out_struct = jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), out)
+    if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(y0) or any(
+        a.shape != b.shape
+        for a, b in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(y0))
+    ):
+        raise ValueError(
+            f"{caller}: the {kind} must map a state to a state of the same structure and shapes; "
+            f"y0 is {in_struct} but it returned {out_struct}. A recurrence `step(state, x)` "
+            "returning `(state, output)` must be wrapped: `lambda h: block.step(h, x)[0]`"
+        )
     if k is None:
         k = n
     if not isinstance(k, int | np.integer) or not 1 <= k <= n:
@@ -212,23 +276,23 @@ def lyapunov_spectrum(
             raise ValueError(f"{caller}: dt={dt!r} given for a map; maps take no step size")
         dt = 0.0
         unit = n_steps
-    q0 = _initial_basis(n, int(k), key, y0.dtype)
+    q0 = _initial_basis(n, int(k), key, dtype)
     total = _benettin(
         fn,
         kind,
         y0,
         q0,
-        jnp.asarray(t0, dtype=y0.dtype),
-        jnp.asarray(dt, dtype=y0.dtype),
+        jnp.asarray(t0, dtype=dtype),
+        jnp.asarray(dt, dtype=dtype),
         args,
         transient,
         n_steps // qr_every,
         qr_every,
     )
-    return jnp.sort(total / jnp.asarray(unit, dtype=y0.dtype))[::-1]
+    return jnp.sort(total / jnp.asarray(unit, dtype=dtype))[::-1]
 
 
-def max_lyapunov(system: Any, y0: ArrayLike | None = None, **kwargs: Any) -> Scalar:
+def max_lyapunov(system: Any, y0: Any = None, **kwargs: Any) -> Scalar:
     """The largest Lyapunov exponent of a flow or a map.
 
     Follows one tangent vector; cheaper than the full spectrum.
