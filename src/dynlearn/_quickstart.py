@@ -77,7 +77,7 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
           f"{window} steps (dt={dt}); {test.shape[0]} held-out test trajectories")
 
     model = NeuralODE(LearnedVectorField(3, 64, 2, key=k_model), solver=FixedGrid("rk4"))
-    ts_window = jnp.arange(window + 1) * dt
+    ts_window = jnp.arange(window + 1, dtype=jnp.float32) * dt
 
     def loss(model, batch, *, key):
         pred = jax.vmap(lambda w: model(ts_window, w[0]))(batch)
@@ -90,7 +90,7 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     )
 
     # Forecast from held-out initial conditions.
-    ts_test = jnp.arange(test_n.shape[1]) * dt
+    ts_test = jnp.arange(test_n.shape[1], dtype=jnp.float32) * dt
     preds = eqx.filter_jit(jax.vmap(lambda y0: model(ts_test, y0)))(jnp.asarray(test_n[:, 0]))
     preds = np.asarray(preds) * std + mean
     lyap_time = 1.0 / LORENZ_MAX_LYAPUNOV
@@ -109,7 +109,8 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     scale = float(np.sqrt(np.mean(np.var(test.reshape(-1, 3), axis=0))))
 
     # Long free run of the learned model for the attractor figure.
-    long_run = np.asarray(eqx.filter_jit(model)(jnp.arange(5001) * dt, jnp.asarray(test_n[0, 0])))
+    ts_long = jnp.arange(5001, dtype=jnp.float32) * dt
+    long_run = np.asarray(eqx.filter_jit(model)(ts_long, jnp.asarray(test_n[0, 0])))
     long_run = long_run * std + mean
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
