@@ -14,6 +14,8 @@ from ._fbm import ma_fbm_gammas as ma_fbm_gammas
 from ._fbm import ma_fbm_weights as ma_fbm_weights
 from ._fbm import ou_covariance as ou_covariance
 from ._fbm import riemann_liouville_variance as riemann_liouville_variance
+from ._latent_sde import LatentSDE as LatentSDE
+from ._latent_sde import latent_sde_loss as latent_sde_loss
 from ._ode import FixedGrid as FixedGrid
 from ._ode import NeuralODE as NeuralODE
 from ._ode import ODESolution as ODESolution
