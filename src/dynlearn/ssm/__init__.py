@@ -5,6 +5,10 @@ with `step(state, x) -> (state, y)` from `init_state()`, and returns the linear 
 it applies to a given input with `dynamical_system(xs) -> (LinearSystem, u)`.
 """
 
+from ._attention import AttentionState as AttentionState
+from ._attention import LinearAttention as LinearAttention
+from ._attention import LinearAttentionState as LinearAttentionState
+from ._attention import SoftmaxAttention as SoftmaxAttention
 from ._discretize import discretize as discretize
 from ._dsf import LinearSystem as LinearSystem
 from ._hippo import hippo as hippo
@@ -15,5 +19,8 @@ from ._mamba import MambaState as MambaState
 from ._online import hippo_basis as hippo_basis
 from ._online import hippo_project as hippo_project
 from ._online import hippo_reconstruct as hippo_reconstruct
+from ._rglru import RGLRU as RGLRU
+from ._s4 import S4 as S4
 from ._s4d import S4D as S4D
 from ._s4d import s4d_init as s4d_init
+from ._s5 import S5 as S5
