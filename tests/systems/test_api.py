@@ -204,3 +204,17 @@ def test_fixed_step_controller():
     )
     ref = systems.trajectory(rossler, 100, dt=0.05)
     np.testing.assert_allclose(np.asarray(ys), np.asarray(ref), rtol=1e-3, atol=1e-3)
+
+
+def test_zoo_trajectories_match_trajectory(x64):
+    zoo = [systems.get("Lorenz"), systems.get("HyperRossler"), systems.get("Henon")]
+    outs = systems.zoo_trajectories(
+        zoo, 50, points_per_period=50, dtype=jnp.float64, rtol=1e-10, atol=1e-10
+    )
+    assert [o.shape for o in outs] == [(50, 3), (50, 4), (50, 2)]
+    for system, out in zip(zoo, outs):
+        dt = None if system.discrete else system.period / 50
+        ref = systems.trajectory(
+            system, 50, dt=dt, y0=jnp.asarray(system.y0), rtol=1e-10, atol=1e-10
+        )
+        np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-6, atol=1e-6)

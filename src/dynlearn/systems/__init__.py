@@ -2,7 +2,8 @@
 
 - `get(name)` / `names()`: the registry: all 135 dysts flows (129 ODEs and 6 delay equations),
   22 of dysts' 26 maps, and classic systems.
-- `trajectory(system, n_points, ...)`, `trajectories(system, n, n_points, key=...)`: integration.
+- `trajectory(system, n_points, ...)`, `trajectories(system, n, n_points, key=...)`: integration;
+  `zoo_trajectories(systems, n_points)`: many different systems with one compilation.
 - `Flow`, `Map`, `HamiltonianFlow`, `DelayFlow`: the system objects
   (`vector_field(t, y, args)`, `step(y)`).
 - `make_dataset`, `save_dataset`, `load_dataset`, `Dataset`: windowed train/val/test data.
@@ -32,5 +33,6 @@ from ._datasets import save_dataset as save_dataset
 from ._delay import DelayFlow as DelayFlow
 from ._integrate import trajectories as trajectories
 from ._integrate import trajectory as trajectory
+from ._integrate import zoo_trajectories as zoo_trajectories
 from ._registry import get as get
 from ._registry import names as names

@@ -282,3 +282,122 @@ def _batched_map(system, y0, args, key, n_trajectories, n_points, transient, bur
     orbit = _iterate_map(system, y0, args, burn_in, 0)
     starts = _random_starts(orbit, key, n_trajectories, spread)
     return jax.vmap(lambda y: _iterate_map(system, y, args, n_points, transient))(starts)
+
+
+def zoo_trajectories(
+    systems: list[AbstractSystem],
+    n_points: int,
+    *,
+    points_per_period: int | None = None,
+    transient: int = 0,
+    dtype=None,
+    solver: diffrax.AbstractSolver | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-6,
+    max_steps: int | None = None,
+) -> list[Float[Array, "{n_points} _"]]:
+    """Trajectories of many different flows with a single compilation.
+
+    Each `trajectory` call compiles a solver for its system's equations (seconds per system).
+    Here the vector fields of all flows go into one `lax.switch`, states are zero-padded to the
+    largest dimension, and one compiled diffrax solve serves every system (the error norm is
+    the RMS over each system's own coordinates, so tolerances mean the same as in
+    `trajectory`). Delay systems and maps are passed on to `trajectory` one by one.
+
+    **Arguments:**
+
+    - `systems`: the systems, e.g. `[get(n) for n in names("flows")]`.
+    - `n_points`: points per trajectory, each starting at the system's `y0`.
+    - `points_per_period`: sample at `period / points_per_period` (default: each `system.dt`).
+    - `transient`: leading points integrated and dropped.
+    - `dtype`: floating dtype (default: JAX's default float).
+    - `solver`, `rtol`, `atol`, `max_steps`: as in `trajectory` (PID controller).
+
+    **Returns:** a list of arrays of shape `(n_points, system.dimension)`, in input order.
+    """
+    n_points = _check_count("n_points", n_points, minimum=1)
+    transient = _check_count("transient", transient, minimum=0)
+    dtype = jnp.asarray(0.0).dtype if dtype is None else dtype
+    if max_steps is None:
+        max_steps = 64 * (transient + n_points) + 4096
+    solver = diffrax.Tsit5() if solver is None else solver
+
+    def sampling(system):
+        return system.dt if points_per_period is None else system.period / points_per_period
+
+    flows = [s for s in systems if not s.discrete and not isinstance(s, DelayFlow)]
+    out: dict[int, Array] = {}
+    if flows:
+        width = max(s.dimension for s in flows)
+        cache_key = (
+            tuple(id(s) for s in flows),
+            n_points,
+            transient,
+            jnp.dtype(dtype).name,
+            rtol,
+            atol,
+            max_steps,
+            solver,
+        )
+        if cache_key not in _ZOO_CACHE:
+            if len(_ZOO_CACHE) >= 4:
+                _ZOO_CACHE.pop(next(iter(_ZOO_CACHE)))
+            solve = _zoo_solver(
+                flows, width, n_points, transient, dtype, solver, rtol, atol, max_steps
+            )
+            _ZOO_CACHE[cache_key] = (flows, solve)  # holding `flows` keeps their ids valid
+        solve = _ZOO_CACHE[cache_key][1]
+
+        flow_index = 0
+        for i, system in enumerate(systems):
+            if system.discrete or isinstance(system, DelayFlow):
+                continue
+            y0 = jnp.pad(jnp.asarray(system.y0, dtype=dtype), (0, width - system.dimension))
+            dt = jnp.asarray(sampling(system), dtype=dtype)
+            ys = solve(jnp.asarray(flow_index), y0, dt)
+            out[i] = ys[:, : system.dimension]
+            flow_index += 1
+    for i, system in enumerate(systems):
+        if i not in out:
+            y0 = jnp.asarray(system.y0, dtype=dtype)
+            dt = None if system.discrete else sampling(system)
+            out[i] = trajectory(system, n_points, dt=dt, y0=y0, transient=transient)
+    return [out[i] for i in range(len(systems))]
+
+
+_ZOO_CACHE: dict = {}
+
+
+def _zoo_solver(flows, width, n_points, transient, dtype, solver, rtol, atol, max_steps):
+    """One jitted diffrax solve whose vector field switches between the given flows."""
+    dims = jnp.asarray([s.dimension for s in flows], dtype=dtype)
+
+    def branch(system):
+        d = system.dimension
+        return lambda t, y: jnp.pad(system.vector_field(t, y[:d]), (0, width - d))
+
+    branches = [branch(s) for s in flows]
+
+    @eqx.filter_jit
+    def solve(index, y0, dt):
+        dim = dims[index]
+        # padded coordinates stay exactly zero, so this is the RMS over the system's own ones
+        controller = diffrax.PIDController(
+            rtol=rtol, atol=atol, norm=lambda e: jnp.sqrt(jnp.sum(e**2) / dim)
+        )
+        term = diffrax.ODETerm(lambda t, y, args: jax.lax.switch(index, branches, t, y))
+        ts = (transient + jnp.arange(n_points, dtype=dtype)) * dt
+        solution = diffrax.diffeqsolve(
+            term,
+            solver,
+            t0=jnp.zeros((), dtype=dtype),
+            t1=ts[-1],
+            dt0=dt,
+            y0=y0,
+            saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=controller,
+            max_steps=max_steps,
+        )
+        return solution.ys
+
+    return solve
