@@ -1,5 +1,6 @@
 """Correlation dimension (Grassberger–Procaccia) on sets of known dimension."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -87,5 +88,7 @@ def test_bad_input():
         correlation_dimension(jnp.zeros((10, 2)), theiler=-1)
     with pytest.raises(ValueError, match="too few pairs"):
         correlation_dimension(jnp.ones((20, 2)))
+    with pytest.raises(eqx.EquinoxRuntimeError, match="no scaling range"):
+        correlation_dimension(jnp.ones((200, 2)))  # a single repeated point
     with pytest.raises(ValueError, match="radii"):
         correlation_sum(jnp.zeros((10, 2)), jnp.ones((2, 2)))

@@ -150,6 +150,21 @@ def test_jit_vmap_and_float32():
     np.testing.assert_allclose(spectra, [[0.419, -1.624]] * 2, atol=0.03)
 
 
+def test_under_outer_jit_with_traced_parameters(x64):
+    # Parameters and dt may be traced by a caller's jit; the result is differentiable-friendly.
+    @jax.jit
+    def top_exponent(rho, dt):
+        field = lambda t, y, args: jnp.stack(
+            [10.0 * (y[1] - y[0]), y[0] * (args - y[2]) - y[1], y[0] * y[1] - 8.0 / 3.0 * y[2]]
+        )
+        y0 = jnp.array([1.0, 1.0, 1.0])
+        return max_lyapunov(field, y0, args=rho, dt=dt, n_steps=20_000, transient=500, kind="flow")
+
+    np.testing.assert_allclose(top_exponent(28.0, 0.01), 0.906, atol=0.05)
+    # rho = 20 lies below the onset of chaos (24.74): a stable fixed point, negative exponent.
+    assert float(top_exponent(20.0, 0.01)) < 0
+
+
 def test_max_lyapunov_and_lyapunov_time(x64):
     lam = max_lyapunov(henon, jnp.array([0.1, 0.1]), n_steps=50_000, transient=100)
     assert lam.shape == ()

@@ -268,7 +268,7 @@ def lyapunov_spectrum(
         if dt is None:
             hint = " (e.g. dt=system.period / 100)" if hasattr(system, "period") else ""
             raise ValueError(f"{caller}: dt (the RK4 step) is required for a flow{hint}")
-        if not dt > 0:
+        if not isinstance(dt, jax.core.Tracer) and not dt > 0:
             raise ValueError(f"{caller}: dt must be positive, got {dt!r}")
         unit = n_steps * dt
     else:
