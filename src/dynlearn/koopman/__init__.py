@@ -5,6 +5,12 @@ with quadrature weights, ResDMD residuals and pseudospectra (Colbrook & Townsend
 & Stepanenko), Koopman autoencoders and the Koopman VAE (Naiman et al.).
 """
 
+from ._autoencoder import (
+    KoopmanAutoencoder as KoopmanAutoencoder,
+)
+from ._autoencoder import (
+    koopman_autoencoder_loss as koopman_autoencoder_loss,
+)
 from ._decomposition import KoopmanDecomposition as KoopmanDecomposition
 from ._dictionaries import (
     AbstractDictionary as AbstractDictionary,
@@ -73,6 +79,20 @@ from ._kernels import (
 )
 from ._kernels import (
     PolynomialKernel as PolynomialKernel,
+)
+from ._kvae import KoopmanVAE as KoopmanVAE
+from ._kvae import kvae_loss as kvae_loss
+from ._latent import (
+    AbstractLatentOperator as AbstractLatentOperator,
+)
+from ._latent import (
+    DenseOperator as DenseOperator,
+)
+from ._latent import (
+    StableOperator as StableOperator,
+)
+from ._latent import (
+    UnitaryOperator as UnitaryOperator,
 )
 from ._resdmd import ResDMD as ResDMD
 from ._resdmd import resdmd as resdmd

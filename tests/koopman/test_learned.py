@@ -1,0 +1,105 @@
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import dynlearn.koopman as dk
+from dynlearn.train import fit
+
+
+@pytest.mark.parametrize("latent_dim", [4, 5])
+def test_block_operators_constraints_and_powers(latent_dim, getkey):
+    stable = dk.StableOperator(latent_dim, max_radius=0.9, init_radius=0.5, key=getkey())
+    unitary = dk.UnitaryOperator(latent_dim, key=getkey())
+    for op, bound in ((stable, 0.9), (unitary, 1.0)):
+        k = op.matrix()
+        assert k.shape == (latent_dim, latent_dim)
+        lam = np.asarray(op.eigenvalues())
+        ref = np.linalg.eigvals(np.asarray(k, np.float64))
+        d = np.abs(lam[:, None] - ref[None, :])
+        assert d.min(axis=1).max() < 1e-5
+        assert np.all(np.abs(lam) <= bound + 1e-6)
+        np.testing.assert_allclose(op.power(jnp.asarray(2.0)), k @ k, atol=1e-5)
+        half = op.power(jnp.asarray(0.5))
+        np.testing.assert_allclose(half @ half, k, atol=1e-5)
+    np.testing.assert_allclose(unitary.matrix() @ unitary.matrix().T, np.eye(latent_dim), atol=1e-6)
+    with pytest.raises(NotImplementedError, match="fractional power"):
+        dk.DenseOperator(3, key=getkey()).power(jnp.asarray(0.5))
+
+
+def _linear_trajectories(key, batch=64, length=8):
+    angle = 0.3
+    rot = 0.95 * jnp.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    x0 = jax.random.normal(key, (batch, 2))
+
+    def roll(x):
+        def step(x, _):
+            x = rot @ x
+            return x, x
+
+        _, xs = jax.lax.scan(step, x, None, length=length - 1)
+        return jnp.concatenate([x[None], xs])
+
+    return jax.vmap(roll)(x0)
+
+
+def test_koopman_autoencoder_trains(getkey):
+    data = _linear_trajectories(getkey())
+    model = dk.KoopmanAutoencoder(
+        2, 4, 16, 1, operator=dk.StableOperator(4, key=getkey()), key=getkey()
+    )
+    assert model.predict(data[0, 0], 5).shape == (6, 2)
+    assert model(data[0, 0]).shape == (2,)
+    loss, aux = dk.koopman_autoencoder_loss(model, data)
+    assert set(aux) == {"reconstruction", "prediction", "linearity"}
+    trained, history = fit(
+        model,
+        dk.koopman_autoencoder_loss,
+        data,
+        optax.adam(3e-3),
+        steps=150,
+        batch_size=16,
+        key=getkey(),
+        steps_per_dispatch=75,
+        progress=False,
+    )
+    final, _ = dk.koopman_autoencoder_loss(trained, data)
+    assert float(final) < 0.2 * float(loss)
+    assert np.all(np.abs(np.asarray(trained.operator.eigenvalues())) < 1.0)
+    with pytest.raises((ValueError, TypeError)):  # annotation check or our own ValueError
+        dk.koopman_autoencoder_loss(model, data[0])
+
+
+def test_koopman_vae_regular_and_irregular(getkey):
+    data = _linear_trajectories(getkey(), batch=32, length=10)
+    model = dk.KoopmanVAE(2, 4, hidden_dim=16, width=16, depth=1, key=getkey())
+    loss, aux = dk.kvae_loss(model, data, key=getkey())
+    assert np.isfinite(float(loss)) and set(aux) == {
+        "reconstruction",
+        "kl",
+        "predictive",
+        "spectral",
+    }
+    times = jnp.sort(jax.random.uniform(getkey(), (32, 10), maxval=9.0), axis=1)
+    irregular_loss, _ = dk.kvae_loss(model, (data, times), key=getkey())
+    assert np.isfinite(float(irregular_loss))
+    assert model.sample(times[0], key=getkey()).shape == (10, 2)
+    assert model.forecast(data[0], jnp.arange(10.0), jnp.arange(10.0, 13.0)).shape == (3, 2)
+    loss_fn = functools.partial(dk.kvae_loss, kl_weight=0.1)
+    trained, history = fit(
+        model,
+        loss_fn,
+        data,
+        optax.adam(3e-3),
+        steps=100,
+        batch_size=16,
+        key=getkey(),
+        steps_per_dispatch=50,
+        progress=False,
+    )
+    assert history[-1]["reconstruction"] < 0.5 * history[0]["reconstruction"]
+    with pytest.raises(ValueError, match="times"):
+        dk.kvae_loss(model, (data, times[:, :5]), key=getkey())
