@@ -86,3 +86,12 @@ def test_dictionary_bad_input():
         dk.Monomials(0)
     with pytest.raises((ValueError, TypeError)):
         dk.GaussianRBF(jnp.ones(3), 1.0)
+
+
+def test_tensor_product():
+    d = dk.TensorProduct((dk.Fourier(1), dk.Hermite(2)), ((0,), (1,)))
+    x = jnp.array([0.4, 1.5])
+    expected = np.outer(dk.Fourier(1)(x[:1]), dk.Hermite(2)(x[1:])).reshape(-1)
+    np.testing.assert_allclose(d(x), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match="one coordinate tuple"):
+        dk.TensorProduct((dk.Fourier(1),), ())

@@ -43,6 +43,9 @@ from ._dictionaries import (
     RandomFourierFeatures as RandomFourierFeatures,
 )
 from ._dictionaries import (
+    TensorProduct as TensorProduct,
+)
+from ._dictionaries import (
     ThinPlateRBF as ThinPlateRBF,
 )
 from ._dictionaries import (

@@ -420,3 +420,39 @@ class Concatenation(AbstractDictionary):
     def __call__(self, x: Float[Array, " state"]) -> Float[Array, " features"]:
         _check_state(x, "Concatenation")
         return jnp.concatenate([d(x) for d in self.dictionaries])
+
+
+class TensorProduct(AbstractDictionary):
+    """All products of features of dictionaries acting on different coordinates.
+
+    `psi(x) = kron(psi_1(x[c_1]), psi_2(x[c_2]), ...)`, e.g. Fourier modes in an angle times
+    Hermite functions in a momentum (Colbrook & Townsend's pendulum dictionary).
+
+    **Arguments:**
+
+    - `dictionaries`: a tuple of dictionaries.
+    - `coordinates`: for each dictionary, the tuple of state indices it acts on.
+    """
+
+    dictionaries: tuple[AbstractDictionary, ...]
+    coordinates: tuple[tuple[int, ...], ...] = eqx.field(static=True)
+
+    def __check_init__(self):
+        if len(self.dictionaries) == 0 or len(self.dictionaries) != len(self.coordinates):
+            raise ValueError(
+                f"TensorProduct: need one coordinate tuple per dictionary, got "
+                f"{len(self.dictionaries)} dictionaries and {len(self.coordinates)} coordinate"
+                " tuples"
+            )
+
+    def __call__(self, x: Float[Array, " state"]) -> Float[Array, " features"]:
+        _check_state(x, "TensorProduct")
+        used = [i for coords in self.coordinates for i in coords]
+        if used and max(used) >= x.shape[0]:
+            raise ValueError(
+                f"TensorProduct: coordinates {self.coordinates} out of range for state {x.shape}"
+            )
+        out = jnp.ones((1,), x.dtype)
+        for dictionary, coords in zip(self.dictionaries, self.coordinates):
+            out = jnp.outer(out, dictionary(x[jnp.asarray(coords)])).reshape(-1)
+        return out
