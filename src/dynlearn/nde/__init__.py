@@ -14,6 +14,13 @@ from ._fbm import ma_fbm_gammas as ma_fbm_gammas
 from ._fbm import ma_fbm_weights as ma_fbm_weights
 from ._fbm import ou_covariance as ou_covariance
 from ._fbm import riemann_liouville_variance as riemann_liouville_variance
+from ._flow_matching import CNF as CNF
+from ._flow_matching import conditional_flow_matching_loss as conditional_flow_matching_loss
+from ._flow_matching import flow_matching_loss as flow_matching_loss
+from ._hamiltonian import HamiltonianNetwork as HamiltonianNetwork
+from ._hamiltonian import HamiltonianODE as HamiltonianODE
+from ._hamiltonian import SeparableHamiltonian as SeparableHamiltonian
+from ._hamiltonian import symplectic_gradient as symplectic_gradient
 from ._latent_sde import LatentSDE as LatentSDE
 from ._latent_sde import latent_sde_loss as latent_sde_loss
 from ._ode import FixedGrid as FixedGrid
