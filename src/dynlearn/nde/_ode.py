@@ -14,10 +14,10 @@ from typing import Any
 
 import diffrax as dfx
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Int
+from ..kernels import odeint_fixed
 
 _FIXED_METHODS = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
 
@@ -51,47 +51,6 @@ class FixedGrid(eqx.Module):
     @property
     def stages(self) -> int:
         return _FIXED_METHODS[self.method]
-
-
-def _rk_step(method: str, f, t, y, dt, args):
-    if method == "euler":
-        return y + dt * f(t, y, args)
-    if method == "midpoint":
-        k1 = f(t, y, args)
-        return y + dt * f(t + dt / 2, y + dt / 2 * k1, args)
-    if method == "heun":
-        k1 = f(t, y, args)
-        k2 = f(t + dt, y + dt * k1, args)
-        return y + dt / 2 * (k1 + k2)
-    k1 = f(t, y, args)
-    k2 = f(t + dt / 2, y + dt / 2 * k1, args)
-    k3 = f(t + dt / 2, y + dt / 2 * k2, args)
-    k4 = f(t + dt, y + dt * k3, args)
-    return y + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-
-
-def _odeint_fixed(vector_field, y0, ts, args, method, steps_per_interval):
-    try:
-        from ..kernels import odeint_fixed
-    except ImportError:  # kernels not available: a plain scan with the same semantics
-        odeint_fixed = None
-    if odeint_fixed is not None:
-        return odeint_fixed(
-            vector_field, y0, ts, args, method=method, steps_per_interval=steps_per_interval
-        )
-
-    def interval(y, t_pair):
-        ta, tb = t_pair
-        dt = (tb - ta) / steps_per_interval
-
-        def sub(yy, i):
-            return _rk_step(method, vector_field, ta + i * dt, yy, dt, args), None
-
-        y, _ = jax.lax.scan(sub, y, jnp.arange(steps_per_interval, dtype=ts.dtype))
-        return y, y
-
-    _, ys = jax.lax.scan(interval, y0, (ts[:-1], ts[1:]))
-    return jnp.concatenate([y0[None], ys], axis=0)
 
 
 def nfe_per_step(solver) -> tuple[int, int]:
@@ -236,13 +195,13 @@ class NeuralODE(eqx.Module):
         ts, y0a = self._check(ts, y0)
         d = y0.shape[0]
         if isinstance(self.solver, FixedGrid):
-            ys = _odeint_fixed(
+            ys = odeint_fixed(
                 self.vector_field,
                 y0a,
                 ts,
                 args,
-                self.solver.method,
-                self.solver.steps_per_interval,
+                method=self.solver.method,
+                steps_per_interval=self.solver.steps_per_interval,
             )
             steps = jnp.asarray((ts.shape[0] - 1) * self.solver.steps_per_interval, jnp.int32)
             stats = {
