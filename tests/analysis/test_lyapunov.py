@@ -215,6 +215,8 @@ def test_bad_input():
         lyapunov_spectrum(object(), y0, n_steps=10, dt=0.01)
     with pytest.raises(ValueError, match="empty"):
         lyapunov_time(jnp.zeros(0))
+    with pytest.raises(eqx.EquinoxRuntimeError, match="reduce dt"):
+        lyapunov_spectrum(lorenz, y0, n_steps=100, dt=1.0)  # RK4 unstable: the orbit blows up
     with pytest.raises(ValueError, match="1-D"):
         kaplan_yorke_dimension(jnp.ones((2, 2)))
 

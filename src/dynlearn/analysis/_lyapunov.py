@@ -119,10 +119,6 @@ def _benettin(
         q, logs = _signed_qr(q)
         return (state, q), logs
 
-    def summed_block(carry, _):
-        carry, logs = block(carry, None)
-        return carry, logs
-
     state = (t0, y0)
     state = jax.lax.fori_loop(0, n_transient, lambda _, s: advance(s), state)
     # Let the tangent basis align with the Oseledets directions before averaging.
@@ -134,15 +130,23 @@ def _benettin(
     n_chunks, rest = divmod(n_blocks, chunk)
 
     def chunk_sum(carry, _):
-        carry, logs = jax.lax.scan(summed_block, carry, None, length=chunk)
+        carry, logs = jax.lax.scan(block, carry, None, length=chunk)
         return carry, jnp.sum(logs, axis=0)
 
     carry, sums = jax.lax.scan(chunk_sum, (state, q), None, length=n_chunks)
     total = jnp.sum(sums, axis=0)
     if rest:
-        carry, logs = jax.lax.scan(summed_block, carry, None, length=rest)
+        carry, logs = jax.lax.scan(block, carry, None, length=rest)
         total = total + jnp.sum(logs, axis=0)
-    return total
+    # -inf is legitimate (a singular Jacobian contracts a direction to nothing); NaN or +inf
+    # means the orbit or the tangents overflowed.
+    return eqx.error_if(
+        total,
+        jnp.any(jnp.isnan(total) | (total == jnp.inf)),
+        "lyapunov_spectrum: the orbit or its tangent vectors became non-finite. The system may "
+        "diverge from y0 (check the model, or start on its attractor), the RK4 step may be "
+        "unstable (reduce dt), or the tangents overflowed between QR steps (reduce qr_every)",
+    )
 
 
 def _check_positive_int(value, name: str, caller: str, *, allow_zero: bool = False) -> int:
