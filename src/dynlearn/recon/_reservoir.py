@@ -46,7 +46,8 @@ class EchoStateNetwork(eqx.Module):
     """Echo state network `r_t = (1 - a) r_{t-1} + a tanh(W r_{t-1} + W_in u_t + b)`.
 
     The readout is `u_{t+1} ≈ W_out [1, u_t, r_t, r_t²]` (the squared units break the `r -> -r`
-    symmetry of the tanh reservoir, as in Pathak et al.); only `W_out` is fitted.
+    symmetry of the tanh reservoir, as in Pathak et al.), or `W_out [1, u_t, r_t]` with
+    `quadratic_readout=False`; only `W_out` is fitted.
 
     **Arguments:**
 
@@ -57,6 +58,7 @@ class EchoStateNetwork(eqx.Module):
     - `leak_rate`: `a` in the update (1 is no leak).
     - `density`: fraction of non-zero entries of `W`.
     - `bias_scaling`: bias entries are uniform in `[-bias_scaling, bias_scaling]`.
+    - `quadratic_readout`: include the squared reservoir units in the readout features.
     - `key`: PRNG key for the random weights.
     """
 
@@ -65,6 +67,7 @@ class EchoStateNetwork(eqx.Module):
     bias: Float[Array, " reservoir"]
     w_out: Float[Array, "input features"]
     leak_rate: float = eqx.field(static=True)
+    quadratic_readout: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -76,6 +79,7 @@ class EchoStateNetwork(eqx.Module):
         leak_rate: float = 1.0,
         density: float = 0.1,
         bias_scaling: float = 0.2,
+        quadratic_readout: bool = True,
         key: Key,
     ):
         if input_size < 1 or reservoir_size < 1:
@@ -99,8 +103,10 @@ class EchoStateNetwork(eqx.Module):
         self.bias = jax.random.uniform(
             k_b, (reservoir_size,), minval=-bias_scaling, maxval=bias_scaling
         )
-        self.w_out = jnp.zeros((input_size, 1 + input_size + 2 * reservoir_size))
+        n_features = 1 + input_size + (2 if quadratic_readout else 1) * reservoir_size
+        self.w_out = jnp.zeros((input_size, n_features))
         self.leak_rate = float(leak_rate)
+        self.quadratic_readout = quadratic_readout
 
     @property
     def input_size(self) -> int:
@@ -112,8 +118,11 @@ class EchoStateNetwork(eqx.Module):
         return (1 - self.leak_rate) * r + self.leak_rate * jnp.tanh(pre)
 
     def features(self, r: Float[Array, " reservoir"], u: Float[Array, " input"]):
-        """Readout features `[1, u, r, r²]`."""
-        return jnp.concatenate([jnp.ones((1,), r.dtype), u, r, r**2])
+        """Readout features `[1, u, r, r²]` (or `[1, u, r]`)."""
+        parts = [jnp.ones((1,), r.dtype), u, r]
+        if self.quadratic_readout:
+            parts.append(r**2)
+        return jnp.concatenate(parts)
 
     def __call__(self, us: Float[Array, "time input"]) -> Float[Array, "time reservoir"]:
         """Reservoir states driven by the input series `us`, starting from zero."""

@@ -154,16 +154,21 @@ def fit_sindy(
                 f"fit_sindy: x_dot must have the shape of x {tuple(x.shape)}, got "
                 f"{tuple(x_dot.shape)}"
             )
-    theta = jax.vmap(library)(x)
-    if theta.shape[0] < theta.shape[1]:
+    n_features = library.n_features(x.shape[1])
+    if x.shape[0] < n_features:
         raise ValueError(
-            f"fit_sindy: {theta.shape[0]} samples for {theta.shape[1]} library features; "
+            f"fit_sindy: {x.shape[0]} samples for {n_features} library features; "
             "need at least as many samples as features"
         )
-    if ensemble is None:
-        coef = jax.jit(optimizer.fit)(theta, x_dot)
-        return SINDy(library, coef)
-    if key is None:
+    if ensemble is not None and key is None:
         raise ValueError("fit_sindy: an ensemble fit needs key=")
-    coef, samples = eqx.filter_jit(ensemble.fit)(optimizer, theta, x_dot, key=key)
+    coef, samples = _fit(library, optimizer, ensemble, x, x_dot, key)
     return SINDy(library, coef, samples)
+
+
+@eqx.filter_jit
+def _fit(library, optimizer, ensemble, x, x_dot, key):
+    theta = jax.vmap(library)(x)
+    if ensemble is None:
+        return optimizer.fit(theta, x_dot), None
+    return ensemble.fit(optimizer, theta, x_dot, key=key)
