@@ -19,6 +19,11 @@ from ._base import AbstractSystem
 from ._delay import DelayFlow, default_steps_per_delay, delay_trajectory
 
 
+def _default_max_steps(n: int) -> int:
+    # a power of two, so that nearby lengths share one compiled solver
+    return 1 << (64 * n + 4096 - 1).bit_length()
+
+
 def _check_count(name: str, value, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
@@ -110,7 +115,8 @@ def trajectory(
     - `stepsize_controller`: a diffrax controller (default `diffrax.PIDController(rtol, atol)`;
       pass `diffrax.ConstantStepSize()` for fixed steps of size `dt`).
     - `rtol`, `atol`: tolerances of the default controller.
-    - `max_steps`: solver step budget (default `64 * (transient + n_points) + 4096`).
+    - `max_steps`: solver step budget (default: `64 * (transient + n_points) + 4096` rounded up
+      to a power of two).
     - `steps_per_delay`: delay systems only: RK4 steps per delay `tau` (default: at least 400
       and at least one per `dt`). Delay systems ignore `solver`, `stepsize_controller`, `rtol`,
       `atol` and `max_steps`, and their rows are the delay embedding at
@@ -144,7 +150,9 @@ def trajectory(
     if stepsize_controller is None:
         stepsize_controller = diffrax.PIDController(rtol=rtol, atol=atol)
     if max_steps is None:
-        max_steps = 64 * (transient + n_points) + 4096
+        max_steps = _default_max_steps(transient + n_points)
+    # transient enters only through the save times, so it is traced (no recompilation)
+    transient = jnp.asarray(transient, dtype=y.dtype)
     return _solve_flow(
         system, y, step, args, n_points, transient, solver, stepsize_controller, max_steps, None
     )
