@@ -24,3 +24,8 @@ from ._s4 import S4 as S4
 from ._s4d import S4D as S4D
 from ._s4d import s4d_init as s4d_init
 from ._s5 import S5 as S5
+from ._stability import hidden_state_lyapunov as hidden_state_lyapunov
+from ._stability import lyapunov_exponents as lyapunov_exponents
+from ._stability import precision_divergence as precision_divergence
+from ._token_dynamics import SelectiveTokenDynamics as SelectiveTokenDynamics
+from ._token_dynamics import token_dynamics_criterion as token_dynamics_criterion
