@@ -6,6 +6,9 @@ gradient-norm, NTK or causal weights; hard constraints include the mixture-of-ex
 differentiable least-squares layer; `fit_causal` and `lbfgs` train on top of `dynlearn.train.fit`.
 """
 
+from ._constraints import ExpertField as ExpertField
+from ._constraints import HardConstraint as HardConstraint
+from ._constraints import MixtureOfExpertsLSQ as MixtureOfExpertsLSQ
 from ._derivatives import check_points as check_points
 from ._derivatives import directional_derivatives as directional_derivatives
 from ._derivatives import divergence as divergence
