@@ -34,5 +34,11 @@ from ._delay import DelayFlow as DelayFlow
 from ._integrate import trajectories as trajectories
 from ._integrate import trajectory as trajectory
 from ._integrate import zoo_trajectories as zoo_trajectories
+from ._pde import allen_cahn as allen_cahn
+from ._pde import burgers as burgers
+from ._pde import etdrk4 as etdrk4
+from ._pde import etdrk4_coefficients as etdrk4_coefficients
+from ._pde import kuramoto_sivashinsky as kuramoto_sivashinsky
+from ._pde import periodic_grid as periodic_grid
 from ._registry import get as get
 from ._registry import names as names
