@@ -1,0 +1,222 @@
+"""PINN benchmarks: Burgers training speed against DeepXDE, Taylor mode for 4th derivatives.
+
+1. Training steps per second on DeepXDE's Burgers example (FNN 2-20-20-20-1 tanh, 2540 domain /
+   80 boundary / 160 initial points, full batch, Adam): `dynlearn.train.fit` with a
+   `dynlearn.pinn.PINNLoss` against DeepXDE with its PyTorch backend on the same CPU, run in a
+   subprocess in this same run. Per-step time is the difference of a long and a short run, so
+   compilation cancels; it is reported separately.
+2. The cost of 4th-order derivatives: the Kuramoto–Sivashinsky residual
+   u_t + u u_x + u_xx + u_xxxx of an MLP field on 2048 points, by one Taylor-mode pass
+   (`jet`) against nested reverse mode (`jax.grad` four times), for the residual alone and
+   for a training gradient through it; plus compile times.
+
+Writes benchmarks/results/pinn.md. Times are medians; ratios are the figures to read on a
+shared, noisy machine.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from dynlearn import pinn
+from dynlearn.train import fit
+
+NU = 0.01 / np.pi
+
+
+def burgers_problem():
+    key = jax.random.key(0)
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    interior = pinn.uniform_points(2540, [-1.0, 0.0], [1.0, 0.99], key=k1)
+    initial = pinn.uniform_points(160, [-1.0, 0.0], [1.0, 0.0], key=k2)
+    bnd = pinn.uniform_points(80, [-1.0, 0.0], [1.0, 0.99], key=k3)
+    boundary = bnd.at[:, 0].set(jnp.where(jnp.arange(80) % 2 == 0, -1.0, 1.0))
+
+    def residual(field, p):
+        u, u_x, u_xx = pinn.directional_derivatives(field, p, jnp.array([1.0, 0.0], p.dtype), 2)
+        return pinn.partial_derivative(field, p, (0, 1)) + u * u_x - NU * u_xx
+
+    loss = pinn.PINNLoss({
+        "residual": pinn.Residual(residual),
+        "initial": pinn.InitialCondition(lambda p: -jnp.sin(jnp.pi * p[0])),
+        "boundary": pinn.Dirichlet(lambda p: jnp.zeros((), p.dtype)),
+    })
+    fixed = {"initial": initial, "boundary": boundary}
+
+    def loss_fn(model, batch, *, key):
+        return loss(model, {"residual": batch, **fixed}, key=key)
+
+    field = pinn.MLP(2, "scalar", width=20, depth=3, key=k4)
+    return field, loss_fn, interior
+
+
+def time_dynlearn(steps):
+    field, loss_fn, data = burgers_problem()
+    t0 = time.perf_counter()
+    m, _ = fit(field, loss_fn, data, optax.adam(1e-3), steps=steps, batch_size=2540,
+               key=jax.random.key(1), progress=False, mesh=None, steps_per_dispatch=50)
+    jax.block_until_ready(m)
+    return time.perf_counter() - t0
+
+
+DEEPXDE_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time, json, io, contextlib
+    os.environ["DDE_BACKEND"] = "pytorch"
+    import numpy as np, torch
+    torch.set_num_threads(2)
+    import deepxde as dde
+    geom = dde.geometry.GeometryXTime(
+        dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 0.99)
+    )
+    def pde(x, y):
+        dy_x = dde.grad.jacobian(y, x, i=0, j=0)
+        dy_t = dde.grad.jacobian(y, x, i=0, j=1)
+        dy_xx = dde.grad.hessian(y, x, i=0, j=0)
+        return dy_t + y * dy_x - 0.01 / np.pi * dy_xx
+    bc = dde.icbc.DirichletBC(geom, lambda x: 0, lambda _, on_b: on_b)
+    ic = dde.icbc.IC(geom, lambda x: -np.sin(np.pi * x[:, 0:1]), lambda _, on_i: on_i)
+    data = dde.data.TimePDE(geom, pde, [bc, ic], num_domain=2540, num_boundary=80, num_initial=160)
+    out = {}
+    for steps in map(int, sys.argv[1:]):
+        net = dde.nn.FNN([2] + [20] * 3 + [1], "tanh", "Glorot normal")
+        model = dde.Model(data, net)
+        model.compile("adam", lr=1e-3)
+        with contextlib.redirect_stdout(io.StringIO()):
+            t0 = time.perf_counter()
+            model.train(iterations=steps, display_every=10**9)
+            out[steps] = time.perf_counter() - t0
+    print("RESULT" + json.dumps(out))
+    """
+)
+
+
+def time_deepxde(short, long_):
+    try:
+        import deepxde  # noqa: F401
+    except Exception:
+        return None
+    env = dict(os.environ, DDE_BACKEND="pytorch", OMP_NUM_THREADS="2")
+    proc = subprocess.run(
+        [sys.executable, "-c", DEEPXDE_SCRIPT, str(short), str(long_)],
+        capture_output=True, text=True, env=env, timeout=1800,
+    )
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT"):
+            res = json.loads(line[6:])
+            return res[str(short)], res[str(long_)]
+    print(proc.stderr[-2000:])
+    return None
+
+
+def ks_residuals(field):
+    ex = jnp.array([1.0, 0.0])
+
+    def taylor(p):
+        u, u_x, u_xx, _, u_xxxx = pinn.directional_derivatives(field, p, ex, 4)
+        return pinn.partial_derivative(field, p, (0, 1)) + u * u_x + u_xx + u_xxxx
+
+    def reverse(p):
+        f = lambda x, t: field(jnp.stack([x, t]))
+        d1 = jax.grad(f, 0)
+        d2 = jax.grad(d1, 0)
+        d4 = jax.grad(jax.grad(d2, 0), 0)
+        x, t = p[0], p[1]
+        return jax.grad(f, 1)(x, t) + f(x, t) * d1(x, t) + d2(x, t) + d4(x, t)
+
+    return taylor, reverse
+
+
+def median_time(fn, *args, repeats):
+    out = fn(*args)
+    jax.block_until_ready(out)
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
+    args = parser.parse_args()
+    short, long_ = (100, 600) if args.quick else (200, 2200)
+    repeats = 2 if args.quick else 3
+    lines = ["# PINN benchmarks", ""]
+
+    # --- 1. Burgers training speed
+    per, comp = [], []
+    for _ in range(repeats):
+        a, b = time_dynlearn(short), time_dynlearn(long_)
+        per.append((b - a) / (long_ - short))
+        comp.append(a - short * per[-1])
+    ours = float(np.median(per))
+    print(f"dynlearn fit, Burgers (DeepXDE setup): {1 / ours:.0f} steps/s "
+          f"(compile + setup {np.median(comp):.1f} s)")
+    lines += ["## Burgers training (FNN 2-20x3-1, 2540/80/160 points, Adam)", "",
+              "| implementation | steps/s | compile + setup (s) |", "|---|---|---|",
+              f"| dynlearn fit | {1 / ours:.0f} | {np.median(comp):.1f} |"]
+    peer = time_deepxde(short, long_)
+    if peer is None:
+        print("deepxde: peer not installed")
+        lines += ["| DeepXDE (PyTorch) | peer not installed | |"]
+    else:
+        theirs = (peer[1] - peer[0]) / (long_ - short)
+        print(f"DeepXDE (PyTorch backend): {1 / theirs:.0f} steps/s; "
+              f"ratio dynlearn / DeepXDE = {theirs / ours:.1f}x (target >= 3x)")
+        lines += [f"| DeepXDE (PyTorch) | {1 / theirs:.0f} | |", "",
+                  f"Speed-up dynlearn / DeepXDE: **{theirs / ours:.1f}x** (target >= 3x)."]
+
+    # --- 2. 4th-order derivatives: Taylor mode vs nested reverse mode
+    field = pinn.MLP(2, "scalar", width=64, depth=4, key=jax.random.key(3))
+    pts = pinn.uniform_points(2048, [0.0, 0.0], [32 * np.pi, 1.0], key=jax.random.key(4))
+    lines += ["", "## Kuramoto–Sivashinsky residual (4th order), MLP 2-64x4-1, 2048 points", "",
+              "| mode | residual (ms) | gradient of mean sq. (ms) | compile (s) |",
+              "|---|---|---|---|"]
+    results = {}
+    for name in ("taylor", "reverse"):
+        def res_fn(f, x, name=name):
+            return jax.vmap(dict(zip(("taylor", "reverse"), ks_residuals(f)))[name])(x)
+
+        fwd = eqx.filter_jit(res_fn)
+        grad = eqx.filter_jit(eqx.filter_grad(lambda f, x: jnp.mean(res_fn(f, x) ** 2)))
+        t0 = time.perf_counter()
+        jax.block_until_ready(fwd(field, pts))
+        jax.block_until_ready(grad(field, pts))
+        compile_s = time.perf_counter() - t0
+        results[name] = (median_time(fwd, field, pts, repeats=5 * repeats),
+                         median_time(grad, field, pts, repeats=3 * repeats), compile_s)
+        r = results[name]
+        lines.append(f"| {name} | {1e3 * r[0]:.1f} | {1e3 * r[1]:.1f} | {r[2]:.1f} |")
+        print(f"KS residual, {name:7s}: residual {1e3 * r[0]:.1f} ms, gradient {1e3 * r[1]:.1f}"
+              f" ms, compile {r[2]:.1f} s")
+    agree = jnp.max(jnp.abs(jax.vmap(ks_residuals(field)[0])(pts[:64])
+                            - jax.vmap(ks_residuals(field)[1])(pts[:64])))
+    ratio_f = results["reverse"][0] / results["taylor"][0]
+    ratio_g = results["reverse"][1] / results["taylor"][1]
+    print(f"Taylor mode speed-up over nested reverse: residual {ratio_f:.1f}x, gradient "
+          f"{ratio_g:.1f}x (max difference {float(agree):.1e})")
+    lines += ["", f"Taylor-mode speed-up: residual **{ratio_f:.1f}x**, gradient "
+              f"**{ratio_g:.1f}x**; the two agree to {float(agree):.1e}."]
+
+    out = Path(__file__).resolve().parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "pinn.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {out / 'pinn.md'}")
+
+
+if __name__ == "__main__":
+    main()
