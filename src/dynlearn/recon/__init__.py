@@ -12,6 +12,9 @@ from ._gtf import estimate_forcing_alpha as estimate_forcing_alpha
 from ._gtf import fit_gtf as fit_gtf
 from ._gtf import gtf_loss as gtf_loss
 from ._gtf import trajectory_windows as trajectory_windows
+from ._medida import ModelErrorResult as ModelErrorResult
+from ._medida import discover_model_error as discover_model_error
+from ._medida import spectral_derivative_library as spectral_derivative_library
 from ._plrnn import ShallowPLRNN as ShallowPLRNN
 from ._reservoir import NVAR as NVAR
 from ._reservoir import EchoStateNetwork as EchoStateNetwork
