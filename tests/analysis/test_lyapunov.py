@@ -58,7 +58,13 @@ def test_linear_flow_real_parts_of_eigenvalues(x64):
     np.testing.assert_allclose(expected, [0.3, -0.5, -0.5, -1.2], atol=1e-12)
 
     spectrum = lyapunov_spectrum(
-        lambda t, y, args: args @ y, jnp.zeros(4), args=a, kind="flow", dt=0.01, n_steps=20_000
+        lambda t, y, args: args @ y,
+        jnp.zeros(4),
+        args=a,
+        kind="flow",
+        dt=0.01,
+        n_steps=20_000,
+        transient=1000,
     )
     np.testing.assert_allclose(spectrum, expected, atol=0.01)
     # The first k are the k largest.
@@ -69,6 +75,7 @@ def test_linear_flow_real_parts_of_eigenvalues(x64):
         kind="flow",
         dt=0.01,
         n_steps=20_000,
+        transient=1000,
         k=2,
     )
     np.testing.assert_allclose(top2, expected[:2], atol=0.01)
@@ -287,3 +294,24 @@ def test_ssm_hidden_state_complex_pytree(x64, getkey):
         step, {"x": jnp.zeros(2), "y": jnp.zeros(1)}, kind="map", n_steps=4000
     )
     np.testing.assert_allclose(spectrum, np.log([1.1, 1.1, 0.5]), atol=1e-3)
+
+
+def test_input_driven_selective_recurrence(x64, getkey):
+    # A Mamba-style diagonal recurrence h <- exp(delta(u) A) h + delta(u) B u driven by a token
+    # sequence: its exponents are A_n times the mean step size over the averaged window.
+    a = -jnp.array([0.5, 1.0, 2.0, 4.0])
+    b = jnp.array([1.0, -1.0, 0.5, 2.0])
+    us = jax.random.normal(getkey(), (3100,), dtype=jnp.float64)
+    delta = lambda u: jax.nn.softplus(0.8 * u - 1.0)
+
+    def step(h, u):
+        return jnp.exp(delta(u) * a) * h + delta(u) * b * u
+
+    transient, n_steps = 100, 3000
+    spectrum = lyapunov_spectrum(step, jnp.zeros(4), inputs=us, n_steps=n_steps, transient=100)
+    expected = np.sort(np.asarray(a) * float(jnp.mean(delta(us[transient:]))))[::-1]
+    np.testing.assert_allclose(spectrum, expected, atol=1e-3)
+    with pytest.raises(ValueError, match="transient \\+ n_steps"):
+        lyapunov_spectrum(step, jnp.zeros(4), inputs=us[:100], n_steps=n_steps, transient=100)
+    with pytest.raises(ValueError, match="inputs drive maps only"):
+        lyapunov_spectrum(lorenz, jnp.ones(3), inputs=us, dt=0.01, n_steps=10)

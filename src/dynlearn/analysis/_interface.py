@@ -15,7 +15,9 @@ An object with both attributes is a map if its `discrete` attribute is `True` (a
 otherwise pass `kind`.
 
 A recurrence with inputs, such as an SSM block's `step(state, x)`, is wrapped by the caller into
-a one-argument map, e.g. `lambda h: block.step(h, x_const)[0]`.
+a map that returns the next state only: `lambda h: block.step(h, x_const)[0]` for a constant
+input, or `lambda h, u: block.step(h, u)[0]` driven by a sequence (`inputs=` of
+`lyapunov_spectrum`).
 """
 
 from __future__ import annotations
@@ -68,8 +70,13 @@ def _required_positional(fn: Callable) -> int | None:
     return count
 
 
-def resolve_dynamics(system: Any, kind: str | None, caller: str) -> tuple[Kind, Callable]:
-    """Return `("flow", vector_field)` or `("map", step)` for `system` (see the module docs)."""
+def resolve_dynamics(
+    system: Any, kind: str | None, caller: str, *, driven: bool = False
+) -> tuple[Kind, Callable]:
+    """Return `("flow", vector_field)` or `("map", step)` for `system` (see the module docs).
+
+    `driven` says that inputs are given, so a two-parameter callable is a map `step(x, u)`.
+    """
     if kind is not None and kind not in ("flow", "map"):
         raise ValueError(f"{caller}: kind must be 'flow', 'map' or None, got {kind!r}")
     has_vf = hasattr(system, "vector_field") and callable(system.vector_field)
@@ -99,7 +106,7 @@ def resolve_dynamics(system: Any, kind: str | None, caller: str) -> tuple[Kind, 
         n = _required_positional(system)
         if n == 3:
             return "flow", system
-        if n == 1:
+        if n == 1 or (driven and n == 2):
             return "map", system
         raise ValueError(
             f"{caller}: cannot tell whether {system!r} is a flow or a map ({n} required positional "

@@ -76,6 +76,7 @@ def _benettin(
     t0: Array,
     dt: Array,
     args: Any,
+    inputs: Any,
     n_transient: int,
     n_blocks: int,
     qr_every: int,
@@ -86,44 +87,40 @@ def _benettin(
         def real_field(t, y, args_):
             return _to_real(fn(t, from_real(y), args_))
 
-        def advance(state):
-            t, y = state
-            return (t + dt, _rk4_step(real_field, t, y, dt, args))
-
         def advance_tangent(state, q):
             t, y = state
             y_next, push = jax.linearize(lambda y_: _rk4_step(real_field, t, y_, dt, args), y)
             return (t + dt, y_next), jax.vmap(push, in_axes=1, out_axes=1)(q)
 
+        state = (t0, y0)
     else:
 
-        def real_step(y):
-            return _to_real(fn(from_real(y)))
-
-        def advance(state):
-            t, y = state
-            return (t, real_step(y))
+        def real_step(y, i):
+            if inputs is None:
+                return _to_real(fn(from_real(y)))
+            u = jax.tree_util.tree_map(lambda a: a[i], inputs)
+            return _to_real(fn(from_real(y), u))
 
         def advance_tangent(state, q):
-            t, y = state
-            y_next, push = jax.linearize(real_step, y)
-            return (t, y_next), jax.vmap(push, in_axes=1, out_axes=1)(q)
+            i, y = state
+            y_next, push = jax.linearize(lambda y_: real_step(y_, i), y)
+            return (i + 1, y_next), jax.vmap(push, in_axes=1, out_axes=1)(q)
+
+        state = (jnp.asarray(0, jnp.int32), y0)
 
     def block(carry, _):
         state, q = carry
-
-        def inner(_, c):
-            return advance_tangent(*c)
-
-        state, q = jax.lax.fori_loop(0, qr_every, inner, (state, q))
+        state, q = jax.lax.fori_loop(0, qr_every, lambda _, c: advance_tangent(*c), (state, q))
         q, logs = _signed_qr(q)
         return (state, q), logs
 
-    state = (t0, y0)
-    state = jax.lax.fori_loop(0, n_transient, lambda _, s: advance(s), state)
-    # Let the tangent basis align with the Oseledets directions before averaging.
-    n_align = max(1, n_blocks // 50)
-    (state, q), _ = jax.lax.scan(block, (state, q0), None, length=n_align)
+    def transient_step(_, carry):
+        state, q = advance_tangent(*carry)
+        return state, _signed_qr(q)[0]
+
+    # The transient brings the state onto the attractor and aligns the tangent basis with the
+    # most expanding directions; its stretching factors are discarded.
+    carry = jax.lax.fori_loop(0, n_transient, transient_step, (state, q0))
 
     # Sum per chunk first, then across chunks, so long runs in float32 keep their precision.
     chunk = max(1, int(math.isqrt(n_blocks)))
@@ -133,7 +130,7 @@ def _benettin(
         carry, logs = jax.lax.scan(block, carry, None, length=chunk)
         return carry, jnp.sum(logs, axis=0)
 
-    carry, sums = jax.lax.scan(chunk_sum, (state, q), None, length=n_chunks)
+    carry, sums = jax.lax.scan(chunk_sum, carry, None, length=n_chunks)
     total = jnp.sum(sums, axis=0)
     if rest:
         carry, logs = jax.lax.scan(block, carry, None, length=rest)
@@ -181,6 +178,7 @@ def lyapunov_spectrum(
     kind: str | None = None,
     args: Any = None,
     t0: ScalarLike = 0.0,
+    inputs: Any = None,
     transient: int = 0,
     qr_every: int = 1,
     key: Key | None = None,
@@ -210,10 +208,16 @@ def lyapunov_spectrum(
       `system.period / 100` is a reasonable choice), not allowed for maps.
     - `k`: number of exponents, the `k` largest (default: all, one per real coordinate).
     - `kind`: `"flow"`, `"map"` or `None` to infer it (attribute name, or the number of required
-      positional parameters of a callable: three for a flow, one for a map).
+      positional parameters of a callable: three for a flow, one for a map, two for a map
+      driven by `inputs`).
     - `args`: passed as the third argument of `vector_field`.
     - `t0`: initial time (only matters for non-autonomous flows).
-    - `transient`: steps run before anything is measured, to land on the attractor.
+    - `inputs`: for an input-driven map `step(x, u)` (such as an SSM's hidden-state recurrence
+      fed a token sequence): an array or PyTree of arrays whose leading axis, of length at least
+      `transient + n_steps`, gives `u` at each iteration. Flows take time dependence through `t`.
+    - `transient`: steps run before averaging starts: they bring the state onto the attractor
+      and align the tangent basis with the most expanding directions (a few hundred steps
+      usually suffice; the averages carry an `O(1 / n_steps)` bias without them).
     - `qr_every`: steps between re-orthonormalisations; `n_steps` must be a multiple. Larger
       values are faster; keep `qr_every * dt * (lambda_1 - lambda_k)` below ~20.
     - `key`: PRNG key for the random initial tangent basis (default: a fixed key).
@@ -229,7 +233,7 @@ def lyapunov_spectrum(
     `lambda` each call compiles again).
     """
     caller = "lyapunov_spectrum"
-    kind, fn = resolve_dynamics(system, kind, caller)
+    kind, fn = resolve_dynamics(system, kind, caller, driven=inputs is not None)
     if y0 is None:
         if getattr(system, "y0", None) is None:
             raise ValueError(f"{caller}: pass y0; {type(system).__name__} has no default `y0`")
@@ -240,7 +244,26 @@ def lyapunov_spectrum(
         raise ValueError(f"{caller}: y0 is an empty state ({y0!r})")
     flat = jax.eval_shape(lambda y: _real_coordinates(y)[0], y0)
     n, dtype = flat.shape[0], flat.dtype
-    probe = (lambda y: fn(jnp.asarray(t0, dtype), y, args)) if kind == "flow" else (lambda y: fn(y))
+    n_steps = _check_positive_int(n_steps, "n_steps", caller)
+    transient = _check_positive_int(transient, "transient", caller, allow_zero=True)
+    if inputs is not None:
+        if kind == "flow":
+            raise ValueError(
+                f"{caller}: inputs drive maps only; a flow takes time dependence through t"
+            )
+        inputs = jax.tree_util.tree_map(jnp.asarray, inputs)
+        lengths = {int(a.shape[0]) if a.ndim else 0 for a in jax.tree_util.tree_leaves(inputs)}
+        if not lengths or min(lengths) < transient + n_steps:
+            raise ValueError(
+                f"{caller}: inputs need a leading axis of length >= transient + n_steps = "
+                f"{transient + n_steps}, got lengths {sorted(lengths)}"
+            )
+        first = jax.tree_util.tree_map(lambda a: a[0], inputs)
+        probe = lambda y: fn(y, first)  # noqa: E731
+    elif kind == "flow":
+        probe = lambda y: fn(jnp.asarray(t0, dtype), y, args)  # noqa: E731
+    else:
+        probe = lambda y: fn(y)  # noqa: E731
     try:
         out = jax.eval_shape(probe, y0)
     except TypeError as err:
@@ -263,8 +286,6 @@ def lyapunov_spectrum(
         k = n
     if not isinstance(k, int | np.integer) or not 1 <= k <= n:
         raise ValueError(f"{caller}: k must be an integer in 1..{n} (the state size), got {k!r}")
-    n_steps = _check_positive_int(n_steps, "n_steps", caller)
-    transient = _check_positive_int(transient, "transient", caller, allow_zero=True)
     qr_every = _check_positive_int(qr_every, "qr_every", caller)
     if n_steps % qr_every:
         raise ValueError(f"{caller}: n_steps={n_steps} must be a multiple of qr_every={qr_every}")
@@ -289,6 +310,7 @@ def lyapunov_spectrum(
         jnp.asarray(t0, dtype=dtype),
         jnp.asarray(dt, dtype=dtype),
         args,
+        inputs,
         transient,
         n_steps // qr_every,
         qr_every,
