@@ -227,7 +227,9 @@ def lyapunov_spectrum(
 
     **Raises:** `ValueError` for an empty `y0`, a system whose output does not have the
     structure and shapes of `y0`, `k` outside `1..state`, non-positive `n_steps` or `dt`, a
-    `dt` given for a map, or `n_steps` not a multiple of `qr_every`.
+    `dt` given for a map, `n_steps` not a multiple of `qr_every`, or `inputs` given for a flow
+    or shorter than `transient + n_steps`. An `EquinoxRuntimeError` (at run time) when the
+    orbit or the tangents become non-finite, with advice on how to fix it.
 
     Pass the same `system` object on every call to reuse the compiled computation (a new
     `lambda` each call compiles again).
