@@ -64,14 +64,13 @@ problems = {
     ),
 }
 
-key = jax.random.key(args.seed)
-fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
-for ax, (name, (simulate, ts, draw, scale)) in zip(axes, problems.items()):
-    key, k_data, k_test, k_model, k_fit = jax.random.split(key, 5)
+
+def run(name, simulate, ts, draw, scale, ax, key):
+    k_data, k_test, k_model, k_fit = jax.random.split(key, 4)
     y_train = jax.vmap(lambda y0: simulate(y0, ts))(draw(k_data, n_train))
     y_test = jax.vmap(lambda y0: simulate(y0, ts))(draw(k_test, 8))
     model = NeuralODE(Field(2, 64, scale, key=k_model), solver=FixedGrid("rk4", 2))
-    # Train on short windows (the system is autonomous): long rollouts from a random
+    # Train on short windows (the systems are autonomous): long rollouts from a random
     # initialisation give poor gradients, short ones are easy and still pin down the field.
     window = 8
     segments = jnp.concatenate(
@@ -96,7 +95,10 @@ for ax, (name, (simulate, ts, draw, scale)) in zip(axes, problems.items()):
     adaptive = NeuralODE(model.vector_field)
     pred = jax.vmap(lambda ys: adaptive(ts, ys[0]))(y_test)
     rel = float(jnp.linalg.norm(pred - y_test) / jnp.linalg.norm(y_test))
-    print(f"{name}: final train loss {history[-1]['loss']:.2e}, held-out relative error {rel:.3f}")
+    print(
+        f"{name}: final window loss {history[-1]['loss']:.2e}, held-out relative error "
+        f"{rel:.3f} over {len(ts)} points"
+    )
     for i in range(y_test.shape[0]):
         ax.plot(
             y_test[i, :, 0],
@@ -109,6 +111,12 @@ for ax, (name, (simulate, ts, draw, scale)) in zip(axes, problems.items()):
         ax.plot(pred[i, :, 0], pred[i, :, 1], "r--", lw=1, label="neural ODE" if i == 0 else None)
     ax.set_title(f"{name} (held-out rel. error {rel:.3f})")
     ax.legend()
+
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.5))
+keys = jax.random.split(jax.random.key(args.seed), len(problems))
+for ax, k, (name, problem) in zip(axes, keys, problems.items()):
+    run(name, *problem, ax, k)
 
 os.makedirs("dynlearn-out", exist_ok=True)
 fig.tight_layout()
