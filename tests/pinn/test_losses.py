@@ -131,6 +131,9 @@ def test_bad_input(getkey):
         pinn.PINNLoss({"data": pinn.Observations()}, weighting=pinn.FixedWeights({"x": 1.0}))(
             field, {"data": (jnp.ones((3, 2)), jnp.zeros(3))}
         )
+    with pytest.raises(ValueError, match=r"set 'data' contains 1 non-finite"):
+        pinn.collocation_data(residual=jnp.ones((4, 2)),
+                              data=(jnp.ones((2, 2)), jnp.array([0.0, jnp.inf])))
     with pytest.raises(ValueError, match="causal weighting names term"):
         pinn.PINNLoss({"r": pinn.Observations()}, causal=pinn.CausalWeights(4, 1.0, (0.0, 1.0)))
 

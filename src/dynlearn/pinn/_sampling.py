@@ -79,6 +79,12 @@ def collocation_data(**sets) -> dict:
         if len(ns) != 1 or 0 in ns:
             raise ValueError(f"collocation_data: set {name!r} has inconsistent lengths {ns}")
         lengths[name] = ns.pop()
+        for leaf in leaves:
+            bad = int(np.sum(~np.isfinite(np.asarray(leaf))))
+            if bad:
+                raise ValueError(
+                    f"collocation_data: set {name!r} contains {bad} non-finite values (NaN or inf)"
+                )
     n = max(lengths.values())
     out = {}
     for name, item in sets.items():
