@@ -131,7 +131,7 @@ class Flow(AbstractSystem):
         return False
 
     def vector_field(
-        self, t: float | Float[ArrayLike, ""], y: Float[Array, " state"], args: dict | None = None
+        self, t: ArrayLike, y: Float[Array, " state"], args: dict | None = None
     ) -> Float[Array, " state"]:
         """The time derivative `dy/dt` (diffrax's `ODETerm` convention).
 
@@ -258,7 +258,7 @@ class HamiltonianFlow(AbstractSystem):
         return energy.reshape(y.shape[:-1])
 
     def vector_field(
-        self, t: float | Float[ArrayLike, ""], y: Float[Array, " state"], args: dict | None = None
+        self, t: ArrayLike, y: Float[Array, " state"], args: dict | None = None
     ) -> Float[Array, " state"]:
         """Hamilton's equations `(dH/dp, -dH/dq)`; `t` is ignored.
 
