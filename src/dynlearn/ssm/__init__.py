@@ -16,6 +16,8 @@ from ._hippo import hippo_low_rank as hippo_low_rank
 from ._hippo import hippo_nplr as hippo_nplr
 from ._mamba import Mamba as Mamba
 from ._mamba import MambaState as MambaState
+from ._model import SequenceModel as SequenceModel
+from ._model import make_mixer as make_mixer
 from ._online import hippo_basis as hippo_basis
 from ._online import hippo_project as hippo_project
 from ._online import hippo_reconstruct as hippo_reconstruct

@@ -11,7 +11,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-try:  # the kernels engineer's fused implementation
+# The fused kernels are used when this flag is on. It is off while `dynlearn.kernels`'s scans
+# fail under grad-of-vmap with shared (unbatched) parameters ("at vmap out_axes[0], got axis
+# spec None but output was batched on axis 0"), which is how every batched training loop calls
+# them; the reference implementations below have the same semantics.
+USE_KERNELS = False
+
+try:  # the kernels subpackage's fused implementation
     from ..kernels import linear_scan as _kernel_linear_scan
     from ..kernels import selective_scan as _kernel_selective_scan
 except ImportError:  # pragma: no cover - only before the kernels subpackage exists
@@ -33,7 +39,7 @@ def _fallback_linear_scan(a, b, h0=None):
 
 def linear_scan(a, b, h0=None):
     """`h_t = a_t * h_{t-1} + b_t` along axis 0 (elementwise), returning every `h_t`."""
-    if _kernel_linear_scan is not None:
+    if USE_KERNELS and _kernel_linear_scan is not None:
         return _kernel_linear_scan(a, b, h0)
     return _fallback_linear_scan(a, b, h0)
 
@@ -75,7 +81,7 @@ def selective_scan(
     return_last_state=False,
 ):
     """Mamba's selective scan on one sequence; see `dynlearn.kernels.selective_scan`."""
-    if _kernel_selective_scan is not None:
+    if USE_KERNELS and _kernel_selective_scan is not None:
         return _kernel_selective_scan(
             u,
             delta,

@@ -87,17 +87,18 @@ def precision_divergence(
     xs: Array,
     *,
     low_dtype=jnp.bfloat16,
-) -> Float[Array, " L"]:
+) -> Float[Array, "..."]:
     """Relative divergence of a model's outputs between full precision and a low precision.
 
     Runs `fn(model, xs)` once as given and once with every floating array of `model` and `xs`
-    cast to `low_dtype`, then compares per position: `|y_t - y_low_t| / |y_t|` (Euclidean norms
-    over the features). Halloran et al. use this to show Mamba's bounded divergence under mixed
+    cast to `low_dtype`, then compares `|y - y_low| / |y|` with Euclidean norms over the last
+    (feature) axis, so an output `(L, d)` gives one value per position and `(layers, L, d)` one per
+    layer and position. Halloran et al. use this to show Mamba's bounded divergence under mixed
     precision.
 
     **Arguments:**
 
-    - `fn`: `fn(model, xs) -> ys` with `ys` of shape `(L, ...)`.
+    - `fn`: `fn(model, xs) -> ys` with `ys` of shape `(..., features)`.
     - `model`: a PyTree of parameters (e.g. an `eqx.Module`).
     - `xs`: the input (float or integer tokens).
     - `low_dtype`: the reduced precision (default bfloat16).

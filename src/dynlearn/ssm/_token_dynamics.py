@@ -116,7 +116,8 @@ def token_dynamics_criterion(S_B, S_C) -> dict:
     S_C = np.asarray(S_C, np.float64)
     if S_B.ndim != 2 or S_B.shape != S_C.shape:
         raise ValueError(
-            f"token_dynamics_criterion: S_B and S_C must both be (N, D), got {S_B.shape} and {S_C.shape}"
+            "token_dynamics_criterion: S_B and S_C must both be (N, D), got "
+            f"{S_B.shape} and {S_C.shape}"
         )
     M = S_C.T @ S_B
     eig = np.linalg.eigvalsh((M + M.T) / 2)
