@@ -73,6 +73,7 @@ t0 = time.perf_counter()
 lagr = pinn.LagrangianPINN(
     state=pinn.MLP(2, "scalar", width=64, depth=4, embedding=periodic, key=k3),
     characteristic=pinn.MLP(2, "scalar", width=32, depth=2, key=k4),
+    speed_scale=max(abs(c), 1.0),
 )
 lagr_loss = pinn.PINNLoss(
     {"residual": pinn.Residual(lambda m, p: pinn.lagrangian_convection_diffusion(m, p, c, nu)),

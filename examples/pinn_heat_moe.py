@@ -17,10 +17,13 @@ from pathlib import Path
 
 import equinox as eqx
 import jax
+
+jax.config.update("jax_enable_x64", True)  # the least-squares solves need float64 tolerances
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
+import optimistix as optx
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -69,12 +72,13 @@ boundary = jnp.stack([jnp.broadcast_to(side, (n_experts, n_bc)),
                       jnp.broadcast_to(tb, (n_experts, n_bc))], axis=-1)
 mask = jnp.broadcast_to(
     ((jnp.arange(n_experts) == 0) | (jnp.arange(n_experts) == n_experts - 1))[:, None]
-    .astype(jnp.float32), (n_experts, n_bc))
+    .astype(jnp.float64), (n_experts, n_bc))
 constraint_points = (interior, initial, boundary, mask)
 
 # %% Train the basis through the per-expert least-squares solves.
 basis = pinn.MLP(2, n_basis, width=32, depth=2, key=k_net)
-layer = pinn.MixtureOfExpertsLSQ(basis, equations, edges, coordinate=0)
+layer = pinn.MixtureOfExpertsLSQ(basis, equations, edges, coordinate=0, max_steps=200,
+                                 solver=optx.LevenbergMarquardt(rtol=1e-8, atol=1e-8))
 fresh = pinn.uniform_points(4096, [0.0, 0.0], [1.0, 1.0], key=k_fit)
 
 

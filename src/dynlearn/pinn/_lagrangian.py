@@ -29,16 +29,19 @@ class LagrangianPINN(eqx.Module):
 
     - `state`: a scalar field `u(xi, t)` (make it periodic in `xi` for periodic problems).
     - `characteristic`: a scalar field `g(xi, t)`; the characteristic through `xi` is
-      `x(xi, t) = xi + t g(xi, t)`.
+      `x(xi, t) = xi + speed_scale * t * g(xi, t)`.
+    - `speed_scale`: a typical convection speed, so that `g` is O(1) (networks learn O(1)
+      outputs far faster than O(30) ones).
     """
 
     state: Callable
     characteristic: Callable
+    speed_scale: float = eqx.field(default=1.0, static=True)
     in_size: int = eqx.field(default=2, static=True)
 
     def position(self, p: Float[Array, " 2"]) -> Array:
         """`x(xi, t)` for `p = (xi, t)`."""
-        return p[0] + p[1] * self.characteristic(p)
+        return p[0] + self.speed_scale * p[1] * self.characteristic(p)
 
     def __call__(self, p: Float[Array, " 2"]) -> Array:
         """The state `u(xi, t)` on the characteristic through `xi`."""
