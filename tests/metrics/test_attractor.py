@@ -93,3 +93,15 @@ def test_attractor_bad_input():
         power_spectrum_distance(x, jnp.ones((50, 3)))
     with pytest.raises(ValueError, match="at least 4"):
         power_spectrum_distance(jnp.ones((3, 1)), jnp.ones((3, 1)))
+
+
+def test_correlation_dimension_error(getkey):
+    from dynlearn.metrics import correlation_dimension_error
+
+    square = jax.random.uniform(getkey(), (1500, 2))
+    t = jax.random.uniform(getkey(), (1500, 1))
+    line = jnp.concatenate([t, 0.5 * t], axis=1)
+    assert float(correlation_dimension_error(square, square)) == 0.0
+    # a line (D2 = 1) against a filled square (D2 = 2): relative error about 1/2
+    err = float(correlation_dimension_error(square, line))
+    assert 0.35 < err < 0.65, err
