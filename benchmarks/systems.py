@@ -16,7 +16,9 @@
    (0.906, 0, -14.57).
 
 Prints medians and ratios against the peers measured in the same run; writes
-benchmarks/results/systems.md. `--quick`: 10^3 points, 17 systems, shorter Lyapunov runs.
+benchmarks/results/systems.md (after every line, so an interrupted run keeps its results).
+`--only per-system,zoo,dysts,lyapunov` picks sections; `--quick`: 10^3 points, 17 systems,
+shorter Lyapunov runs.
 """
 
 import argparse
@@ -134,15 +136,25 @@ def time_dysts(name, n, cap):
     return seconds
 
 
-def trajectories_section(args, out):
-    scipy = _peer("scipy")
-    dysts = _peer("dysts")
+def _emit(out, line, results):
+    print(line, flush=True)
+    out.append("\n" + line)
+    results.write_text("\n".join(out) + "\n")  # partial results survive an interrupted run
+
+
+def _zoo_names(args):
     names = sorted(systems.names("flows") + systems.names("delay"))
-    n = 1000 if args.quick else 10_000
     if args.quick:
         names = sorted(set(names[::9]) | {"Lorenz", "MackeyGlass"})
+    return names
+
+
+def per_system_section(args, out, state, results):
+    scipy = _peer("scipy")
+    names = _zoo_names(args)
+    n = state["n"]
     repeats = 1 if args.quick else 2
-    tol = 1e-9
+    tol = state["tol"]
     cap = 10.0 if args.quick else 60.0
     rows, failed = [], []
     ours_run, ours_compile, scipy_total, ours_on_scipy = 0.0, 0.0, 0.0, 0.0
@@ -171,71 +183,88 @@ def trajectories_section(args, out):
             f"scipy DOP853 {scipy_text} s  finite={finite}",
             flush=True,
         )
-    out.append(f"## {n} points per system, {len(rows)} systems, rtol = atol = {tol:g}, float64\n")
+    out.append(f"{n} points per system, {len(rows)} systems, rtol = atol = {tol:g}, float64\n")
     out.append("| system | dynlearn run (s) | compile (s) | scipy DOP853 (s) | finite |")
     out.append("|---|---|---|---|---|")
     for name, runtime, compile_, peer, finite in rows:
         peer_text = "n/a" if peer is None else f"{peer:.3f}"
         out.append(f"| {name} | {runtime:.4f} | {compile_:.2f} | {peer_text} | {finite} |")
-    summary = [
-        f"dynlearn total over {len(rows)} systems: run {ours_run:.2f} s, "
-        f"compile {ours_compile:.1f} s (run + compile {ours_run + ours_compile:.1f} s)",
-    ]
+    state["per_system_total"] = ours_run + ours_compile
+    _emit(
+        out,
+        f"dynlearn trajectory, one compilation per system, {len(rows)} systems: run "
+        f"{ours_run:.2f} s, compile {ours_compile:.1f} s (total {ours_run + ours_compile:.1f} s); "
+        f"all finite: {all(r[4] for r in rows)}",
+        results,
+    )
     if scipy_total:
-        summary.append(
-            f"scipy DOP853 total on the {sum(r[3] is not None for r in rows)} systems it finished "
+        _emit(
+            out,
+            f"scipy DOP853 on the {sum(r[3] is not None for r in rows)} systems it finished "
             f"within the {cap:.0f} s cap: {scipy_total:.1f} s; dynlearn run on the same systems "
-            f"{ours_on_scipy:.2f} s: ratio scipy / dynlearn = {scipy_total / ours_on_scipy:.1f}x"
+            f"{ours_on_scipy:.2f} s: ratio scipy / dynlearn = {scipy_total / ours_on_scipy:.1f}x",
+            results,
         )
     if failed:
-        summary.append("dynlearn failures: " + "; ".join(failed))
-    dysts_lorenz = None
-    if dysts is not None:
-        dysts_names = ["Lorenz"] if args.quick else ["Lorenz", "Rossler"]
-        for name in dysts_names:
-            peer = time_dysts(name, n, 600.0)
-            ours = next((r for r in rows if r[0] == name), None)
-            if peer is None or ours is None:
-                summary.append(f"dysts make_trajectory {name}: over the cap or not measured")
-                continue
-            summary.append(
-                f"dysts make_trajectory({n}) {name}: {peer:.1f} s; dynlearn run {ours[1]:.4f} s "
-                f"(ratio {peer / ours[1]:.0f}x), run + compile {ours[1] + ours[2]:.2f} s "
-                f"(ratio {peer / (ours[1] + ours[2]):.1f}x)"
-            )
-            if name == "Lorenz":
-                per_system = dysts_lorenz = peer
-                summary.append(
-                    f"extrapolated dysts total for {len(rows)} systems at the Lorenz rate: "
-                    f"{per_system * len(rows):.0f} s vs dynlearn run + compile "
-                    f"{ours_run + ours_compile:.1f} s: ratio "
-                    f"{per_system * len(rows) / (ours_run + ours_compile):.0f}x"
-                )
+        _emit(out, "dynlearn failures: " + "; ".join(failed), results)
+
+
+def zoo_section(args, out, state, results):
+    names = _zoo_names(args)
+    n, tol = state["n"], state["tol"]
     zoo = [systems.get(name) for name in names]
     kwargs = dict(
         points_per_period=100, dtype=jnp.float64, rtol=tol, atol=tol, max_steps=1000 * n + 10_000
     )
     t0 = time.perf_counter()
-    jax.block_until_ready(systems.zoo_trajectories(zoo, n, **kwargs))
-    zoo_first = time.perf_counter() - t0
+    outs = jax.block_until_ready(systems.zoo_trajectories(zoo, n, **kwargs))
+    first = time.perf_counter() - t0
     t0 = time.perf_counter()
     jax.block_until_ready(systems.zoo_trajectories(zoo, n, **kwargs))
-    zoo_warm = time.perf_counter() - t0
-    summary.append(
-        f"dynlearn zoo_trajectories, all {len(zoo)} systems in one call: first call (compile + "
-        f"run) {zoo_first:.1f} s, warm call {zoo_warm:.1f} s"
+    warm = time.perf_counter() - t0
+    state["zoo_first"] = first
+    finite = all(bool(np.all(np.isfinite(np.asarray(o)))) for o in outs)
+    _emit(
+        out,
+        f"dynlearn zoo_trajectories, {len(zoo)} systems in one call ({n} points each): first "
+        f"call (compile + run) {first:.1f} s, warm call {warm:.1f} s; all finite: {finite}",
+        results,
     )
-    if dysts_lorenz is not None:
-        summary.append(
-            f"extrapolated dysts total / zoo_trajectories first call: "
-            f"{dysts_lorenz * len(zoo) / zoo_first:.0f}x"
-        )
-    for line in summary:
-        print(line)
-        out.append("\n" + line)
 
 
-def lyapunov_section(args, out):
+def dysts_section(args, out, state, results):
+    if _peer("dysts") is None:
+        return
+    n, tol = state["n"], state["tol"]
+    lorenz = systems.get("Lorenz")
+    runtime, compile_, _ = time_dynlearn(lorenz, n, tol, 1 if args.quick else 3)
+    peer = time_dysts("Lorenz", n, 1200.0)
+    if peer is None:
+        _emit(out, f"dysts make_trajectory({n}) Lorenz: over the 1200 s cap", results)
+        return
+    _emit(
+        out,
+        f"dysts make_trajectory({n}) Lorenz: {peer:.1f} s; dynlearn trajectory run "
+        f"{runtime:.4f} s (ratio {peer / runtime:.0f}x), run + compile {runtime + compile_:.2f} s "
+        f"(ratio {peer / (runtime + compile_):.1f}x)",
+        results,
+    )
+    count = len(_zoo_names(args))
+    for label, key in (
+        ("trajectory per system", "per_system_total"),
+        ("zoo_trajectories", "zoo_first"),
+    ):
+        if key in state:
+            _emit(
+                out,
+                f"all {count} systems: dysts extrapolated at its Lorenz time ({peer * count:.0f} s)"
+                f" / dynlearn {label} incl. compilation ({state[key]:.1f} s) = "
+                f"{peer * count / state[key]:.0f}x",
+                results,
+            )
+
+
+def lyapunov_section(args, out, state, results):
     from dynlearn.analysis import lyapunov_spectrum
 
     lorenz = systems.get("Lorenz")
@@ -283,27 +312,39 @@ def lyapunov_section(args, out):
             f"{peer / runtime:.1f}x (run + compile: {peer / first:.1f}x)"
         )
     for line in lines:
-        print(line)
-        out.append("\n" + line)
+        _emit(out, line, results)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10^3 points, 17 systems")
-    parser.add_argument("--only", choices=["trajectories", "lyapunov"], help="run one section only")
+    parser.add_argument(
+        "--only",
+        default="per-system,zoo,dysts,lyapunov",
+        help="comma-separated sections: per-system, zoo, dysts, lyapunov",
+    )
     args = parser.parse_args()
-    out = ["# dynlearn systems benchmark\n", f"jax {jax.__version__}, {jax.devices()[0]}\n"]
-    if args.only in (None, "trajectories"):
-        print("== trajectories ==")
-        trajectories_section(args, out)
-    if args.only in (None, "lyapunov"):
-        print("== Lorenz Lyapunov spectrum ==")
-        out.append("\n## Lorenz Lyapunov spectrum\n")
-        lyapunov_section(args, out)
+    sections = {
+        "per-system": per_system_section,
+        "zoo": zoo_section,
+        "dysts": dysts_section,
+        "lyapunov": lyapunov_section,
+    }
+    chosen = [name.strip() for name in args.only.split(",")]
+    unknown = [name for name in chosen if name not in sections]
+    if unknown:
+        parser.error(f"unknown sections {unknown}; choose from {list(sections)}")
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)
-    (results / "systems.md").write_text("\n".join(out) + "\n")
-    print(f"wrote {results / 'systems.md'}")
+    results = results / "systems.md"
+    out = ["# dynlearn systems benchmark\n", f"jax {jax.__version__}, {jax.devices()[0]}\n"]
+    state = {"n": 1000 if args.quick else 10_000, "tol": 1e-9}
+    for name in chosen:
+        print(f"== {name} ==", flush=True)
+        out.append(f"\n## {name}\n")
+        sections[name](args, out, state, results)
+    results.write_text("\n".join(out) + "\n")
+    print(f"wrote {results}")
 
 
 if __name__ == "__main__":
