@@ -9,6 +9,8 @@
 - `make_dataset`, `save_dataset`, `load_dataset`, `Dataset`: windowed train/val/test data.
 - Classic constructors: `harmonic_oscillator`, `pendulum`, `double_pendulum`, `henon_heiles`,
   `duffing`, `van_der_pol`, `lotka_volterra`, `fitzhugh_nagumo`, `lorenz96`.
+- PDE reference solvers (Fourier pseudo-spectral + ETDRK4): `kuramoto_sivashinsky`,
+  `allen_cahn`, `burgers`, `etdrk4`, `etdrk4_coefficients`, `periodic_grid`.
 """
 
 from . import _zoo as _zoo
