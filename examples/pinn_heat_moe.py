@@ -77,8 +77,11 @@ constraint_points = (interior, initial, boundary, mask)
 
 # %% Train the basis through the per-expert least-squares solves.
 basis = pinn.MLP(2, n_basis, width=32, depth=2, key=k_net)
-layer = pinn.MixtureOfExpertsLSQ(basis, equations, edges, coordinate=0, max_steps=200,
-                                 solver=optx.LevenbergMarquardt(rtol=1e-8, atol=1e-8))
+# a freshly initialised basis is very ill-conditioned (singular values from 1 down to 1e-14),
+# so Levenberg-Marquardt may need a few hundred iterations; we check the violation below.
+layer = pinn.MixtureOfExpertsLSQ(basis, equations, edges, coordinate=0, max_steps=1000,
+                                 solver=optx.LevenbergMarquardt(rtol=1e-7, atol=1e-7),
+                                 throw=False)
 fresh = pinn.uniform_points(4096, [0.0, 0.0], [1.0, 1.0], key=k_fit)
 
 

@@ -103,6 +103,8 @@ class MixtureOfExpertsLSQ(eqx.Module):
     - `ridge`: an optional Tikhonov term `ridge ||c||^2` added to every expert's problem. The
       implicit-function-theorem gradient is that of a unique minimiser: use more constraint
       rows than basis functions, or a ridge (the constraints then hold only up to `O(ridge)`).
+    - `throw`: raise when a solve does not converge within `max_steps` (otherwise return the
+      last iterate; check the constraint residuals yourself).
     """
 
     basis: eqx.Module
@@ -112,6 +114,7 @@ class MixtureOfExpertsLSQ(eqx.Module):
     solver: optx.AbstractLeastSquaresSolver
     max_steps: int = eqx.field(static=True)
     ridge: float
+    throw: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -123,6 +126,7 @@ class MixtureOfExpertsLSQ(eqx.Module):
         solver: optx.AbstractLeastSquaresSolver | None = None,
         max_steps: int = 64,
         ridge: float = 0.0,
+        throw: bool = True,
     ):
         edges = tuple(float(e) for e in edges)
         if len(edges) < 2 or any(b <= a for a, b in zip(edges[:-1], edges[1:])):
@@ -132,6 +136,7 @@ class MixtureOfExpertsLSQ(eqx.Module):
         self.solver = optx.LevenbergMarquardt(rtol=1e-6, atol=1e-6) if solver is None else solver
         self.max_steps = max_steps
         self.ridge = float(ridge)
+        self.throw = throw
 
     @property
     def n_experts(self) -> int:
@@ -174,7 +179,7 @@ class MixtureOfExpertsLSQ(eqx.Module):
             sol = optx.least_squares(
                 residuals, self.solver, c0, args=(self.basis, pts), max_steps=self.max_steps,
                 adjoint=optx.ImplicitAdjoint(lx.AutoLinearSolver(well_posed=False)),
-                throw=True,
+                throw=self.throw,
             )
             return sol.value
 
