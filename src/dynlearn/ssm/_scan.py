@@ -11,11 +11,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-# The fused kernels are used when this flag is on. It is off while `dynlearn.kernels`'s scans
-# fail under grad-of-vmap with shared (unbatched) parameters ("at vmap out_axes[0], got axis
-# spec None but output was batched on axis 0"), which is how every batched training loop calls
-# them; the reference implementations below have the same semantics.
-USE_KERNELS = False
+# Route to the fused kernels (on by default); the reference implementations below have the same
+# semantics and serve as the tests' baseline (tests switch this flag to compare both paths).
+USE_KERNELS = True
 
 try:  # the kernels subpackage's fused implementation
     from ..kernels import linear_scan as _kernel_linear_scan

@@ -105,12 +105,9 @@ def precision_divergence(
 
     **Returns:**
 
-    The relative divergence per position, shape `(L,)`, in the full-precision dtype.
+    The relative divergence, shape `ys.shape[:-1]`, in the full-precision dtype.
     """
     ys = fn(model, xs)
     ys_low = fn(_cast(model, low_dtype), _cast(xs, low_dtype)).astype(ys.dtype)
-    flat = ys.reshape(ys.shape[0], -1)
-    diff = (ys - ys_low).reshape(ys.shape[0], -1)
-    return jnp.linalg.norm(diff, axis=1) / jnp.maximum(
-        jnp.linalg.norm(flat, axis=1), jnp.finfo(ys.dtype).tiny
-    )
+    scale = jnp.maximum(jnp.linalg.norm(ys, axis=-1), jnp.finfo(ys.dtype).tiny)
+    return jnp.linalg.norm(ys - ys_low, axis=-1) / scale
