@@ -9,8 +9,9 @@ largest exponent) is reported with both thresholds, sMAPE < 30 and NRMSE < 0.5; 
 ten periods from the first test point is compared with the true orbit by D_stsp and D_H.
 
 Models: `linear` (linear VAR, ridge), `nvar`, `esn`, `sindy`, `plrnn_gtf` (clipped shPLRNN with
-adaptive GTF) — always; `neural_ode` (dynlearn.nde) when that subpackage is importable. Model
-families not wired into this script (S4D, Mamba, Koopman autoencoder) are reported as
+adaptive GTF) — always; `neural_ode` (dynlearn.nde), `s4d` and `mamba` (dynlearn.ssm: encoder,
+one block, decoder, trained one step ahead, forecasting through the block's recurrent `step`)
+and `koopman_ae` (dynlearn.koopman) when their subpackages are importable, else reported as
 'not available'.
 
 Writes benchmarks/results/forecast.csv, forecast.md and forecast.png. Fit times are wall-clock
@@ -24,6 +25,7 @@ and include compilation (the machine is shared: compare ratios, not absolute sec
 
 import argparse
 import csv
+import importlib
 import math
 import time
 import traceback
@@ -154,8 +156,100 @@ def fit_neural_ode(train, dt, key, cfg):
     return forecast
 
 
-def _not_wired(train, dt, key, cfg):
-    raise NotImplementedError
+def _ssm_forecaster(make_block):
+    """One-step-ahead SSM forecaster: encoder, one SSM block, decoder, residual on the state."""
+
+    def fit_ssm(train, dt, key, cfg):
+        import equinox as eqx
+
+        from dynlearn.train import fit
+
+        dim, width = train.shape[1], 32
+        k_enc, k_block, k_dec, k_fit = jax.random.split(key, 4)
+
+        class Forecaster(eqx.Module):
+            enc: eqx.nn.Linear
+            block: eqx.Module
+            dec: eqx.nn.Linear
+
+            def __call__(self, xs):
+                h = jax.vmap(self.enc)(xs)
+                y = jax.nn.gelu(self.block(h)) + h
+                return xs + jax.vmap(self.dec)(y)
+
+            def step(self, state, x):
+                h = self.enc(x)
+                state, y = self.block.step(state, h)
+                return state, x + self.dec(jax.nn.gelu(y) + h)
+
+        model = Forecaster(eqx.nn.Linear(dim, width, key=k_enc), make_block(width, k_block),
+                           eqx.nn.Linear(width, dim, key=k_dec))
+        windows = recon.trajectory_windows(train, 65, stride=4)
+
+        def loss(m, batch, *, key):
+            return jnp.mean((jax.vmap(m)(batch[:, :-1]) - batch[:, 1:]) ** 2)
+
+        steps = cfg["nn_steps"]
+        model, _ = fit(model, loss, windows, optax.adam(optax.cosine_decay_schedule(3e-3, steps)),
+                       steps=steps, batch_size=32, key=k_fit, progress=False, mesh=None,
+                       steps_per_dispatch=50)
+
+        @eqx.filter_jit
+        def run(m, context, n_steps):
+            def warm(state, x):
+                return m.step(state, x)
+
+            state, ys = jax.lax.scan(warm, m.block.init_state(), context)
+
+            def gen(carry, _):
+                state, x = carry
+                state, y = m.step(state, x)
+                return (state, y), y
+
+            _, rest = jax.lax.scan(gen, (state, ys[-1]), None, length=n_steps - 1)
+            return jnp.concatenate([ys[-1][None], rest], axis=0)
+
+        # warm up over one training-window length only: the block never saw longer histories
+        return lambda context, n_steps: run(model, context[-64:], n_steps)
+
+    return fit_ssm
+
+
+def _s4d_block(width, key):
+    from dynlearn.ssm import S4D
+
+    return S4D(width, 64, key=key)
+
+
+def _mamba_block(width, key):
+    from dynlearn.ssm import Mamba
+
+    return Mamba(width, 16, key=key)
+
+
+def fit_koopman_ae(train, dt, key, cfg):
+    import equinox as eqx
+
+    from dynlearn.koopman import KoopmanAutoencoder, koopman_autoencoder_loss
+    from dynlearn.train import fit
+
+    k_model, k_fit = jax.random.split(key)
+    model = KoopmanAutoencoder(train.shape[1], 16, 64, 2, key=k_model)
+    windows = recon.trajectory_windows(train, 21, stride=2)
+    steps = cfg["nn_steps"]
+    model, _ = fit(model, koopman_autoencoder_loss, windows,
+                   optax.adam(optax.cosine_decay_schedule(3e-3, steps)), steps=steps,
+                   batch_size=64, key=k_fit, progress=False, mesh=None, steps_per_dispatch=50)
+
+    @eqx.filter_jit
+    def run(m, context, n_steps):
+        def gen(z, _):
+            z = m.operator(z)
+            return z, m.decode(z)
+
+        return jax.lax.scan(gen, m.encode(context[-1]), None, length=n_steps)[1]
+
+    return lambda context, n_steps: run(model, context, n_steps)
 
 
 ADAPTERS = {
@@ -165,20 +259,28 @@ ADAPTERS = {
     "sindy": fit_sindy,
     "plrnn_gtf": fit_plrnn_gtf,
     "neural_ode": fit_neural_ode,
-    "s4d": _not_wired,
-    "mamba": _not_wired,
-    "koopman_ae": _not_wired,
+    "s4d": _ssm_forecaster(_s4d_block),
+    "mamba": _ssm_forecaster(_mamba_block),
+    "koopman_ae": fit_koopman_ae,
+}
+REQUIRES = {
+    "neural_ode": ("dynlearn.nde", ("NeuralODE", "FixedGrid")),
+    "s4d": ("dynlearn.ssm", ("S4D",)),
+    "mamba": ("dynlearn.ssm", ("Mamba",)),
+    "koopman_ae": ("dynlearn.koopman", ("KoopmanAutoencoder", "koopman_autoencoder_loss")),
 }
 
 
 def available(model):
-    if model == "neural_ode":
-        try:
-            from dynlearn.nde import FixedGrid, NeuralODE  # noqa: F401
-        except ImportError:
-            return False
+    """Whether the subpackage a model family needs can be imported (and has the names)."""
+    if model not in REQUIRES:
         return True
-    return ADAPTERS[model] is not _not_wired
+    module, names = REQUIRES[model]
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return False
+    return all(hasattr(mod, n) for n in names)
 
 
 # ------------------------------------------------------------------------------ evaluation
