@@ -168,3 +168,19 @@ def test_empty_sequence():
 def test_bad_input_raises(a, b, h0, method, match):
     with pytest.raises(ValueError, match=match):
         linear_scan(a, b, h0, method=method)
+
+
+def test_grad_of_vmap_with_shared_multipliers(x64):
+    """a shared across the batch (in_axes None): its cotangent is summed over the batch."""
+    rng = np.random.default_rng(3)
+    a, b, h0 = (jnp.asarray(x) for x in _problem(rng, 30, (2,), False, "full"))
+    bs = jnp.stack([b, -b, 0.5 * b])
+
+    def total(f):
+        return lambda a, bs: jnp.sum(jax.vmap(f, (None, 0, None))(a, bs, h0) ** 2)
+
+    for method in ["sequential", "chunked"]:
+        fast = lambda a, b, h0, method=method: linear_scan(a, b, h0, method=method)
+        got = jax.jit(jax.grad(total(fast)))(a, bs)
+        want = jax.jit(jax.grad(total(loop_reference)))(a, bs)
+        assert rel_err(got, want) < 1e-12

@@ -270,3 +270,21 @@ def test_bad_input_raises(change, match):
     kwargs.update(change)
     with pytest.raises(ValueError, match=match):
         selective_scan(**kwargs)
+
+
+def test_grad_of_vmap_with_shared_parameters(x64):
+    """A, D shared across the batch (in_axes None): their cotangents are summed over it."""
+    rng = np.random.default_rng(7)
+    args = _all_inputs(rng, False, length=9)
+    batched = [jnp.stack([x, -0.5 * x]) for x in args]
+    shared = (2, 5)  # A, D
+    in_axes = tuple(None if i in shared else 0 for i in range(len(args)))
+    for i in shared:
+        batched[i] = args[i]
+
+    def total(f):
+        return lambda *a: jnp.sum(jax.vmap(lambda *x: f(*x)[0], in_axes)(*a) ** 2)
+
+    got = jax.jit(jax.grad(total(_fast(4)), argnums=shared))(*batched)
+    want = jax.jit(jax.grad(total(_slow), argnums=shared))(*batched)
+    assert all(rel_err(g, w) < 1e-11 for g, w in zip(got, want))

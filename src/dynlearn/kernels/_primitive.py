@@ -14,9 +14,9 @@ Three primitives make that possible (the construction lineax uses for linear sol
 
 The JVP of `forward` emits `tangent`, so `jax.grad` transposes it into `backward`: the
 hand-written rule. Second-order rules (the derivative of `tangent` or `backward` with respect to
-the primal inputs) differentiate the pure-JAX implementations directly. Batching comes from
-`equinox.internal.create_vprim`, which vmaps every rule, so `vmap` never falls back to the
-plain implementation and later `grad`s still reach the fused backward pass.
+the primal inputs) differentiate the pure-JAX implementations directly. Batching binds the same
+primitive with an op whose rules are vmapped, so `vmap` never falls back to the plain
+implementation and later `grad`s still reach the fused backward pass.
 
 Each implementation is an ordinary pure-JAX function of arrays, which keeps the public kernels
 backend-neutral: a native kernel (XLA FFI on CPU, Pallas on GPU) can later replace any of them.
@@ -28,10 +28,12 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import equinox.internal as eqxi
 import jax
 import jax.core
+import jax.extend.core
 import jax.interpreters.ad as ad
+import jax.interpreters.batching as batching
+import jax.interpreters.mlir as mlir
 import jax.numpy as jnp
 
 Arrays = tuple[Any, ...]
@@ -170,13 +172,60 @@ def _backward_transpose(cts, *values, op, n_inputs, n_outputs):
     ]
 
 
-_forward_p = eqxi.create_vprim(
+_BATCHED: dict[FusedOp, FusedOp] = {}
+
+
+def _batched(op: FusedOp) -> FusedOp:
+    """`op` with every rule vmapped over a new leading axis of all inputs (built once)."""
+    if op not in _BATCHED:
+
+        def forward(*inputs):
+            return jax.vmap(op.forward)(*inputs)
+
+        def tangent(inputs, outputs, tangents):
+            return jax.vmap(op.jvp_outputs)(inputs, outputs, tangents)
+
+        def backward(inputs, outputs, cotangents):
+            return jax.vmap(op.backward)(inputs, outputs, cotangents)
+
+        _BATCHED[op] = FusedOp(f"vmap({op.name})", forward, backward, tangent)
+    return _BATCHED[op]
+
+
+def _make_batch_rule(primitive):
+    def rule(args, dims, *, op, **params):
+        # Every input gets a leading batch axis (unbatched ones are broadcast), so all
+        # cotangents come back batched and JAX's transpose of the broadcast sums them.
+        size = next(x.shape[d] for x, d in zip(args, dims) if d is not None)
+        args = [
+            jnp.broadcast_to(x, (size, *x.shape)) if d is None else jnp.moveaxis(x, d, 0)
+            for x, d in zip(args, dims)
+        ]
+        out = primitive.bind(*args, op=_batched(op), **params)
+        return out, [0] * len(out)
+
+    return rule
+
+
+def _primitive(name, impl, abstract, jvp, transpose):
+    primitive = jax.extend.core.Primitive(name)
+    primitive.multiple_results = True
+    primitive.def_impl(impl)
+    primitive.def_abstract_eval(abstract)
+    ad.primitive_jvps[primitive] = jvp
+    ad.primitive_transposes[primitive] = transpose
+    batching.primitive_batchers[primitive] = _make_batch_rule(primitive)
+    mlir.register_lowering(primitive, mlir.lower_fun(impl, multiple_results=True))
+    return primitive
+
+
+_forward_p = _primitive(
     "dynlearn_fused_forward", _forward_impl, _forward_abstract, _forward_jvp, _forward_transpose
 )
-_tangent_p = eqxi.create_vprim(
+_tangent_p = _primitive(
     "dynlearn_fused_tangent", _tangent_impl, _tangent_abstract, _tangent_jvp, _tangent_transpose
 )
-_backward_p = eqxi.create_vprim(
+_backward_p = _primitive(
     "dynlearn_fused_backward",
     _backward_impl,
     _backward_abstract,

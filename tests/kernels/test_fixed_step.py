@@ -1,0 +1,225 @@
+"""odeint_fixed and iterate: plain-loop references, convergence orders, derivatives through the
+checkpointed scan, PyTree states, transforms and input errors."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dynlearn.kernels import ButcherTableau, iterate, odeint_fixed
+from dynlearn.kernels._butcher import TABLEAUX
+from dynlearn.kernels._fixed_step import _block_length
+
+from tests.helpers import rel_err, tree_allclose
+
+METHODS = ["euler", "midpoint", "heun", "rk4", "tsit5", "dopri5"]
+
+
+def rotation_field(t, y, args):
+    """Damped, forced oscillator: a smooth problem with a closed-form solution family."""
+    omega, forcing = args
+    return jnp.stack([omega * y[1], -omega * y[0] + forcing * jnp.cos(t)])
+
+
+def loop_reference(f, y0, ts, args, tableau, steps):
+    """Textbook explicit Runge-Kutta, one stage at a time, no FSAL, plain Python loops."""
+    ys = [y0]
+    y = y0
+    for i in range(len(ts) - 1):
+        dt = (ts[i + 1] - ts[i]) / steps
+        for j in range(steps):
+            t = ts[i] + j * dt
+            ks = []
+            for s in range(tableau.stages):
+                y_stage = y
+                for coef, k in zip(tableau.a[s - 1] if s else (), ks):
+                    y_stage = y_stage + dt * coef * k
+                ks.append(f(t + tableau.c[s] * dt, y_stage, args))
+            for coef, k in zip(tableau.b, ks):
+                y = y + dt * coef * k
+        ys.append(y)
+    return jnp.stack(ys)
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=st.sampled_from(METHODS),
+    num_times=st.sampled_from([1, 2, 5]),
+    steps=st.sampled_from([1, 3, 7]),
+    seed=st.integers(0, 2**16),
+)
+def test_equals_python_loop(x64, method, num_times, steps, seed):
+    rng = np.random.default_rng(seed)
+    ts = jnp.asarray(np.sort(rng.uniform(0, 2, num_times)) + np.arange(num_times))
+    y0 = jnp.asarray(rng.normal(size=2))
+    args = (jnp.asarray(1.3), jnp.asarray(0.4))
+    ys = odeint_fixed(rotation_field, y0, ts, args, method=method, steps_per_interval=steps)
+    expected = loop_reference(rotation_field, y0, ts, args, TABLEAUX[method], steps)
+    assert ys.shape == (num_times, 2)
+    assert rel_err(ys, expected) < 1e-12
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_convergence_order(x64, method):
+    """Slope of log(error) against log(dt) on y' = A y (rotation), exact exp(tA) y0."""
+    omega = 2.0
+    y0 = jnp.array([1.0, 0.5])
+    t1 = 1.0
+    exact = np.array(
+        [
+            np.cos(omega * t1) * 1.0 + np.sin(omega * t1) * 0.5,
+            -np.sin(omega * t1) * 1.0 + np.cos(omega * t1) * 0.5,
+        ]
+    )
+    order = TABLEAUX[method].order
+    steps = [8, 16, 32] if order >= 4 else [32, 64, 128]
+    solve = jax.jit(
+        lambda n: odeint_fixed(
+            rotation_field,
+            y0,
+            jnp.array([0.0, t1]),
+            (omega, 0.0),
+            method=method,
+            steps_per_interval=n,
+        ),
+        static_argnums=0,
+    )
+    errors = [np.max(np.abs(np.asarray(solve(n))[-1] - exact)) for n in steps]
+    slope = np.polyfit(np.log(t1 / np.array(steps)), np.log(errors), 1)[0]
+    assert abs(slope - order) < 0.3, (method, slope, errors)
+
+
+def test_pytree_state_and_float32():
+    def field(t, y, args):
+        return {"x": y["v"], "v": -y["x"] * args}
+
+    y0 = {"x": jnp.ones(3, jnp.float32), "v": jnp.zeros(3, jnp.float32)}
+    ts = jnp.linspace(0.0, 1.0, 5)
+    ys = odeint_fixed(field, y0, ts, jnp.float32(1.0), method="tsit5", steps_per_interval=4)
+    assert ys["x"].shape == (5, 3) and ys["x"].dtype == jnp.float32
+    np.testing.assert_allclose(ys["x"][:, 0], np.cos(np.asarray(ts)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method, steps", [("rk4", 13), ("tsit5", 4), ("heun", 1)])
+def test_gradients_and_transforms(x64, method, steps):
+    """grad w.r.t. y0, args and ts equals autodiff through the loop; vmap, jvp, jvp of grad."""
+    ts = jnp.array([0.0, 0.4, 1.1])
+    y0 = jnp.array([0.3, -0.7])
+    args = (jnp.asarray(1.3), jnp.asarray(0.4))
+    tableau = TABLEAUX[method]
+
+    def loss(solver):
+        return lambda y0, args, ts: jnp.sum(jnp.sin(solver(y0, args, ts)))
+
+    fast = loss(
+        lambda y0, args, ts: odeint_fixed(
+            rotation_field, y0, ts, args, method=method, steps_per_interval=steps
+        )
+    )
+    slow = loss(lambda y0, args, ts: loop_reference(rotation_field, y0, ts, args, tableau, steps))
+    g_fast = jax.jit(jax.grad(fast, argnums=(0, 1, 2)))
+    g_slow = jax.jit(jax.grad(slow, argnums=(0, 1, 2)))
+    assert tree_allclose(g_fast(y0, args, ts), g_slow(y0, args, ts), rtol=1e-11, atol=1e-13)
+
+    tangents = (jnp.array([1.0, 2.0]), (jnp.asarray(0.5), jnp.asarray(-1.0)), jnp.zeros(3))
+    jvp = lambda f: jax.jit(lambda p, t: jax.jvp(f, p, t)[1])
+    primals = (y0, args, ts)
+    assert rel_err(jvp(fast)(primals, tangents), jvp(slow)(primals, tangents)) < 1e-11
+    got = jvp(jax.grad(fast))(primals, tangents)
+    want = jvp(jax.grad(slow))(primals, tangents)
+    assert rel_err(got, want) < 1e-10
+
+    y0s = jnp.stack([y0, 2 * y0, -y0])
+    batched = jax.jit(jax.vmap(jax.vmap(fast, (0, None, None)), (None, 0, None)))
+    omegas = (jnp.array([1.3, 0.5]), jnp.array([0.4, 0.4]))
+    values = batched(y0s, omegas, ts)
+    assert values.shape == (2, 3)
+    assert abs(values[1, 2] - slow(-y0, (0.5, 0.4), ts)) < 1e-12
+
+
+def test_backward_memory_grows_like_sqrt_of_steps():
+    """Residuals kept for reverse mode: ~2 sqrt(n) states, not n (checkpointed blocks)."""
+    field = lambda t, y, args: -args * y
+
+    def residual_size(n):
+        loss = lambda y0, k: jnp.sum(
+            odeint_fixed(field, y0, jnp.array([0.0, 1.0]), k, method="rk4", steps_per_interval=n)
+        )
+        res = jax.eval_shape(lambda y0, k: jax.vjp(loss, y0, k)[1], jnp.ones(64), jnp.asarray(1.0))
+        return sum(x.size for x in jax.tree_util.tree_leaves(res))
+
+    small, large = residual_size(100), residual_size(10_000)
+    assert large < 64 * 300  # 100x the steps: about 10x the states, far below 10_000 states
+    assert large / small < 20
+
+
+@pytest.mark.parametrize("total, per_interval", [(13, 13), (1000, 1), (1000, 1000), (40, 8)])
+def test_block_length(total, per_interval):
+    block = _block_length(total, per_interval)
+    assert 1 <= block <= per_interval
+    blocks = total // per_interval * -(-per_interval // block)
+    assert blocks + block <= 4 * np.sqrt(total) + 2
+
+
+def test_custom_tableau_and_iterate():
+    ralston = ButcherTableau("ralston", c=(0.0, 2 / 3), a=((2 / 3,),), b=(0.25, 0.75), order=2)
+    ys = odeint_fixed(
+        lambda t, y, a: -y,
+        jnp.ones(1),
+        jnp.array([0.0, 1.0]),
+        method=ralston,
+        steps_per_interval=200,
+    )
+    np.testing.assert_allclose(ys[-1, 0], np.exp(-1.0), rtol=1e-5)
+
+    logistic = lambda x: 3.9 * x * (1 - x)
+    orbit = iterate(logistic, jnp.asarray(0.3), 20)
+    x, expected = 0.3, [0.3]
+    for _ in range(20):
+        x = 3.9 * x * (1 - x)
+        expected.append(x)
+    assert orbit.shape == (21,)
+    np.testing.assert_allclose(orbit, expected, rtol=1e-4)
+    tree = iterate(lambda s: {"a": s["a"] * 2.0}, {"a": jnp.ones(2)}, 3)
+    np.testing.assert_allclose(tree["a"][:, 0], [1, 2, 4, 8])
+    assert iterate(logistic, jnp.asarray(0.3), 0).shape == (1,)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(ts=jnp.array([0.0, 1.0, 0.5])), "strictly increasing"),
+        (dict(ts=jnp.array([0.0, 0.0])), "strictly increasing"),
+        (dict(ts=jnp.zeros((2, 2))), r"ts.shape=\(2, 2\)"),
+        (dict(ts=jnp.zeros((0,))), r"ts.shape=\(0,\)"),
+        (dict(ts=jnp.array([0, 1])), "ts must be real floating"),
+        (dict(steps_per_interval=0), "steps_per_interval must be >= 1"),
+        (dict(steps_per_interval=1.5), "steps_per_interval must be an int"),
+        (dict(method="rk45"), "method must be one of"),
+        (dict(y0=jnp.ones(2, jnp.int32)), r"y0 must have a floating.*shape \(2,\)"),
+        (dict(y0=jnp.ones(3)), "must return a PyTree with the structure and shapes of y0"),
+    ],
+)
+def test_bad_input_raises(kwargs, match):
+    call = dict(y0=jnp.ones(2), ts=jnp.array([0.0, 1.0]), method="rk4", steps_per_interval=2)
+    call.update(kwargs)
+    field = lambda t, y, args: jnp.stack([y[0], y[1]])
+    with pytest.raises(ValueError, match=match):
+        odeint_fixed(field, call.pop("y0"), call.pop("ts"), **call)
+
+
+def test_traced_non_increasing_ts_raise_at_run_time():
+    solve = jax.jit(lambda ts: odeint_fixed(lambda t, y, a: -y, jnp.ones(1), ts))
+    with pytest.raises(Exception, match="strictly increasing"):
+        solve(jnp.array([0.0, 1.0, 0.5])).block_until_ready()
+
+
+def test_iterate_bad_input():
+    with pytest.raises(ValueError, match="n must be a non-negative int"):
+        iterate(lambda x: x, jnp.ones(2), -1)
+    with pytest.raises(ValueError, match="map_fn must return a PyTree like x0"):
+        iterate(lambda x: x[:1], jnp.ones(2), 3)
