@@ -140,35 +140,65 @@ class ResDMD(eqx.Module):
         return self._residuals_orthonormal(eigenvalues, vectors)
 
     def pseudospectrum(
-        self, grid: Inexact[ArrayLike, "..."], *, batch_size: int = 256
+        self,
+        grid: Inexact[ArrayLike, "..."],
+        *,
+        iterations: int = 25,
+        block_size: int = 4,
+        batch_size: int = 512,
     ) -> Float[Array, "..."]:
         """Smallest singular value of `(K - z)` restricted to the dictionary, at every grid point.
 
         `z` lies in the approximate `epsilon`-pseudospectrum where the value is below `epsilon`;
         these sets converge from above to the true pseudospectra as the dictionary and data grow.
+        The value is `sqrt` of the smallest eigenvalue of the Hermitian matrix
+        `B(z)* B(z) = (A - z)* (A - z) + R2* R2` (with `B(z) = [A - z I; R2]`), found by block
+        inverse (subspace) iteration on its Cholesky factor: `O(N^2)` per iteration instead of a
+        full SVD per point. Values are accurate to about `1e-8` absolute in float64 (squared
+        form); use `residuals` for exact small residuals of given pairs.
 
         **Arguments:**
 
         - `grid`: complex points `z`, any shape (e.g. `xs[None, :] + 1j * ys[:, None]`).
+        - `iterations`: inverse-iteration steps (convergence rate: ratio of the smallest to the
+          `block_size + 1`-th eigenvalue per step).
+        - `block_size`: number of vectors iterated together.
         - `batch_size`: grid points handled per vectorised batch (bounds memory).
 
         **Returns:** the values, same shape as `grid`.
         """
         grid = jnp.asarray(grid).astype(jnp.complex128)
-        flat = grid.reshape(-1)
         a = self.operator.astype(jnp.complex128)
         r2 = self.remainder.astype(jnp.complex128)
-        eye = jnp.eye(a.shape[0], dtype=jnp.complex128)
-
-        def smallest(z):
-            stacked = jnp.concatenate([a - z * eye, r2])
-            return jnp.linalg.svd(stacked, compute_uv=False)[-1]
-
-        values = jax.lax.map(smallest, flat, batch_size=batch_size)
-        return values.reshape(grid.shape)
-
+        n = a.shape[0]
+        block = min(block_size, n)
+        gram = a.conj().T @ a + r2.conj().T @ r2
+        eye = jnp.eye(n, dtype=jnp.complex128)
+        shift = 1e-14 * jnp.real(jnp.trace(gram)) / n  # keeps the Cholesky factor finite
+        start = jnp.linalg.qr(
+            jax.random.normal(jax.random.key(0), (n, block), jnp.float64).astype(jnp.complex128)
+        )[0]
+        return _pseudospectrum(a, gram, eye, shift, start, grid, iterations, batch_size)
 
 @eqx.filter_jit
+def _pseudospectrum(a, gram, eye, shift, start, grid, iterations, batch_size):
+    def smallest(z):
+        m = gram - z * a.conj().T - jnp.conj(z) * a + (jnp.abs(z) ** 2 + shift) * eye
+        chol = jnp.linalg.cholesky(m)  # m = chol chol*
+
+        def inverse_step(basis, _):
+            y = jax.scipy.linalg.solve_triangular(chol, basis, lower=True)
+            y = jax.scipy.linalg.solve_triangular(chol.conj().T, y, lower=False)
+            return jnp.linalg.qr(y)[0], None
+
+        basis, _ = jax.lax.scan(inverse_step, start, None, length=iterations)
+        ritz = jnp.linalg.eigvalsh(basis.conj().T @ m @ basis)[0]
+        return jnp.sqrt(jnp.maximum(ritz - shift, 0.0))
+
+    values = jax.lax.map(smallest, grid.reshape(-1), batch_size=batch_size)
+    return values.reshape(grid.shape)
+
+
 def resdmd(
     dictionary: AbstractDictionary,
     X: Float[ArrayLike, "samples state"],
