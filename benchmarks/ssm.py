@@ -75,7 +75,9 @@ def mamba_loss_steps(block, xs, cot):
 
 
 def fwd_bwd(loss):
-    return eqx.filter_grad(loss)
+    # A fresh function object per variant, so no trace is shared between variants (the kernel
+    # switch is read while tracing).
+    return eqx.filter_grad(lambda block, xs, cot: loss(block, xs, cot))
 
 
 def mambapy_runner(batch, length, d_model, state):

@@ -117,3 +117,17 @@ def test_bad_input_names_shapes(getkey):
         block(jnp.zeros(7))
     with pytest.raises(ValueError, match=r"\(4,\).*\(1, 4\)"):
         block.step(block.init_state(), jnp.zeros((1, 4)))
+
+
+def test_batched_gradient_through_kernels(getkey, monkeypatch):
+    """Training batches with vmap: the gradient through the kernels under vmap (shared
+    parameters) equals the reference path's."""
+    block = ssm.Mamba(4, state_size=4, key=getkey())
+    xs = jax.random.normal(getkey(), (3, 12, 4))
+    loss = lambda m: jnp.sum(jnp.sin(jax.vmap(m)(xs)))
+    monkeypatch.setattr(_scan, "USE_KERNELS", True)
+    g_ker = eqx.filter_grad(loss)(block)
+    monkeypatch.setattr(_scan, "USE_KERNELS", False)
+    g_ref = eqx.filter_grad(loss)(block)
+    for a, b in zip(jax.tree.leaves(g_ker), jax.tree.leaves(g_ref)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
