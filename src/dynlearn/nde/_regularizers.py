@@ -98,7 +98,9 @@ def _solve_with_steps(model: NeuralODE, ts, y0, args, extra_ts=None):
         )
     # Step i runs from starts[i] to ends[i]; unused slots (index >= n) are padded with inf.
     n = sol.stats["num_accepted_steps"]
-    ends = sol.ts[1]
+    # Step times are the controller's choices: constants for the penalty (as in Pal et al.),
+    # which also keeps gradients from flowing through the step-size controller.
+    ends = jax.lax.stop_gradient(sol.ts[1])
     ys_end = sol.ys[1]
     index = jnp.arange(ends.shape[0])
     valid = index < n
@@ -138,7 +140,9 @@ def local_regularization(
     **Returns:** `(solution, penalty)`, the `ODESolution` and a scalar.
     """
     ts = jnp.asarray(ts)
-    t_s = jax.random.uniform(key, (1,), dtype=ts.dtype, minval=ts[0], maxval=ts[-1])
+    t_s = jax.lax.stop_gradient(
+        jax.random.uniform(key, (1,), dtype=ts.dtype, minval=ts[0], maxval=ts[-1])
+    )
     solution, (t, y, dt, valid, n, ends), y_s = _solve_with_steps(
         model, ts, y0, args, extra_ts=None if biased else t_s
     )

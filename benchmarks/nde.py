@@ -1,0 +1,224 @@
+"""Neural ODE speed: NeuralODE against raw diffrax, torchdiffeq and diffrax fixed steps.
+
+1. diffrax's "small neural ODE" setting: MLP 4-32-32-4 (softplus, tanh output), batch 64, Dopri5,
+   rtol = atol = 1e-6, t in [0, 10]. Forward and forward+gradient of dynlearn's NeuralODE against
+   the same solve written directly with diffrax (overhead target <= 5%) and against torchdiffeq on
+   the CPU (target >= 100x faster for forward+gradient; diffrax measures ~1000x here).
+2. Fixed-grid training: 1000 RK4 steps of the same network through `FixedGrid` (the fused
+   `dynlearn.kernels.odeint_fixed`) against diffrax Tsit5 with ConstantStepSize (target >= 2x).
+
+Prints medians after compilation, compile times separately and the ratios; writes
+benchmarks/results/nde.md. `--quick` uses fewer repeats.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import diffrax as dfx
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dynlearn.nde import FixedGrid, NeuralODE
+
+
+class Field(eqx.Module):
+    mlp: eqx.nn.MLP
+
+    def __call__(self, t, y, args):
+        return self.mlp(y)
+
+
+def make_field(key):
+    return Field(
+        eqx.nn.MLP(4, 4, 32, 2, activation=jax.nn.softplus, final_activation=jnp.tanh, key=key)
+    )
+
+
+def timed(*pairs, repeats):
+    """Compile each `(fn, arg)`, then time them interleaved (the machine is shared and noisy).
+
+    Returns `[(median_seconds, compile_seconds), ...]` in the order given.
+    """
+    compile_s = []
+    for fn, arg in pairs:
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(arg))
+        compile_s.append(time.perf_counter() - t0)
+    times = [[] for _ in pairs]
+    for _ in range(repeats):
+        for i, (fn, arg) in enumerate(pairs):
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn(arg))
+            times[i].append(time.perf_counter() - t0)
+    return [(float(np.median(t)), c) for t, c in zip(times, compile_s)]
+
+
+def dynlearn_fns(field, y0s, ts, solver, controller, dt0):
+    model = NeuralODE(field, solver=solver, stepsize_controller=controller, dt0=dt0)
+
+    def loss(m):
+        return jnp.sum(jax.vmap(lambda y: m(ts, y))(y0s) ** 2)
+
+    fwd = eqx.filter_jit(lambda m: jax.vmap(lambda y: m(ts, y))(y0s))
+    grad = eqx.filter_jit(eqx.filter_grad(loss))
+    return (fwd, model), (grad, model)
+
+
+def diffrax_fns(field, y0s, ts, solver, controller, dt0):
+    def solve(f, y0):
+        return dfx.diffeqsolve(
+            dfx.ODETerm(f),
+            solver,
+            ts[0],
+            ts[-1],
+            dt0,
+            y0,
+            saveat=dfx.SaveAt(ts=ts),
+            stepsize_controller=controller,
+            max_steps=4096,
+        ).ys
+
+    def loss(f):
+        return jnp.sum(jax.vmap(lambda y: solve(f, y))(y0s) ** 2)
+
+    fwd = eqx.filter_jit(lambda f: jax.vmap(lambda y: solve(f, y))(y0s))
+    grad = eqx.filter_jit(eqx.filter_grad(loss))
+    return (fwd, field), (grad, field)
+
+
+def torchdiffeq_times(field, y0s, ts, repeats):
+    try:
+        import torch
+        import torchdiffeq
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    layers = field.mlp.layers
+    net = torch.nn.Sequential(
+        torch.nn.Linear(4, 32),
+        torch.nn.Softplus(),
+        torch.nn.Linear(32, 32),
+        torch.nn.Softplus(),
+        torch.nn.Linear(32, 4),
+        torch.nn.Tanh(),
+    )
+    with torch.no_grad():
+        for lin, layer in zip([net[0], net[2], net[4]], layers):
+            lin.weight.copy_(torch.tensor(np.asarray(layer.weight)))
+            lin.bias.copy_(torch.tensor(np.asarray(layer.bias)))
+
+    class F(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, t, y):
+            return self.net(y)
+
+    f = F()
+    y0 = torch.tensor(np.asarray(y0s))
+    t = torch.tensor(np.asarray(ts))
+
+    def fwd():
+        with torch.no_grad():
+            return torchdiffeq.odeint(f, y0, t, rtol=1e-6, atol=1e-6, method="dopri5")
+
+    def grad():
+        f.zero_grad()
+        out = torchdiffeq.odeint(f, y0, t, rtol=1e-6, atol=1e-6, method="dopri5")
+        (out**2).sum().backward()
+
+    res = {}
+    for name, fn in (("forward", fwd), ("gradient", grad)):
+        fn()
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        res[name] = float(np.median(times))
+    return res
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    args = parser.parse_args()
+    repeats = 5 if args.quick else 20
+    key = jax.random.key(0)
+    field = make_field(key)
+    y0s = jax.random.normal(jax.random.key(1), (64, 4))
+    lines = []
+
+    # 1. small neural ODE, adaptive Dopri5
+    ts = jnp.linspace(0.0, 10.0, 2)
+    ctrl = dfx.PIDController(rtol=1e-6, atol=1e-6)
+    dl_fwd, dl_grad = dynlearn_fns(field, y0s, ts, dfx.Dopri5(), ctrl, None)
+    dx_fwd, dx_grad = diffrax_fns(field, y0s, ts, dfx.Dopri5(), ctrl, None)
+    f_dl, f_dx = timed(dl_fwd, dx_fwd, repeats=repeats)
+    g_dl, g_dx = timed(dl_grad, dx_grad, repeats=repeats)
+    rows = {"dynlearn NeuralODE": (f_dl, g_dl), "raw diffrax": (f_dx, g_dx)}
+    lines += [
+        "## Small neural ODE (MLP 4-32-32-4, batch 64, Dopri5, rtol=atol=1e-6, t1=10)",
+        "",
+        "| implementation | forward | forward+gradient | compile fwd | compile grad |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, ((f, fc), (g, gc)) in rows.items():
+        lines.append(f"| {name} | {f * 1e3:.2f} ms | {g * 1e3:.2f} ms | {fc:.2f} s | {gc:.2f} s |")
+    torch_res = torchdiffeq_times(field, y0s, ts, max(2, repeats // 5))
+    dl_f, dl_g = rows["dynlearn NeuralODE"][0][0], rows["dynlearn NeuralODE"][1][0]
+    dx_f, dx_g = rows["raw diffrax"][0][0], rows["raw diffrax"][1][0]
+    if torch_res is None:
+        lines.append("| torchdiffeq | peer not installed | | | |")
+    else:
+        lines.append(
+            f"| torchdiffeq (CPU) | {torch_res['forward'] * 1e3:.1f} ms | "
+            f"{torch_res['gradient'] * 1e3:.1f} ms | - | - |"
+        )
+    lines += [
+        "",
+        f"overhead dynlearn / diffrax: forward {dl_f / dx_f:.3f}x, gradient {dl_g / dx_g:.3f}x "
+        "(target <= 1.05)",
+    ]
+    if torch_res is not None:
+        lines.append(
+            f"speed-up vs torchdiffeq: forward {torch_res['forward'] / dl_f:.0f}x, "
+            f"forward+gradient {torch_res['gradient'] / dl_g:.0f}x (target >= 100x)"
+        )
+
+    # 2. fixed grid, 1000 steps
+    ts = jnp.linspace(0.0, 10.0, 11)
+    _, kernel_grad = dynlearn_fns(field, y0s, ts, FixedGrid("rk4", 100), None, None)
+    _, diffrax_grad = diffrax_fns(field, y0s, ts, dfx.Tsit5(), dfx.ConstantStepSize(), 0.01)
+    k_res, d_res = timed(kernel_grad, diffrax_grad, repeats=max(3, repeats // 2))
+    fixed = {
+        "dynlearn FixedGrid rk4 (fused kernel)": k_res,
+        "diffrax Tsit5 ConstantStepSize": d_res,
+    }
+    lines += [
+        "",
+        "## Fixed grid: 1000 steps, forward+gradient, batch 64",
+        "",
+        "| implementation | forward+gradient | compile |",
+        "| --- | --- | --- |",
+    ]
+    for name, (g, gc) in fixed.items():
+        lines.append(f"| {name} | {g * 1e3:.1f} ms | {gc:.2f} s |")
+    ratio = (
+        fixed["diffrax Tsit5 ConstantStepSize"][0]
+        / fixed["dynlearn FixedGrid rk4 (fused kernel)"][0]
+    )
+    lines.append(f"\nspeed-up FixedGrid vs diffrax ConstantStepSize: {ratio:.2f}x (target >= 2x)")
+    text = "\n".join(lines)
+    print(text)
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "nde.md").write_text("# Neural ODE benchmark\n\n" + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
