@@ -23,6 +23,12 @@ and include compilation (the machine is shared: compare ratios, not absolute sec
     python benchmarks/forecast.py --full                   # all chaotic flows of the zoo
 """
 
+import os
+
+# On a shared, oversubscribed machine multithreaded OpenBLAS spins: a 3000x28 float64 matmul then
+# takes 0.4 s instead of 0.1 ms. One BLAS thread for every library alike (set before numpy loads).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import csv
 import importlib
