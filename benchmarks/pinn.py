@@ -103,9 +103,9 @@ DEEPXDE_SCRIPT = textwrap.dedent(
 
 
 def time_deepxde(short, long_):
-    try:
-        import deepxde  # noqa: F401
-    except Exception:
+    import importlib.util
+
+    if importlib.util.find_spec("deepxde") is None or importlib.util.find_spec("torch") is None:
         return None
     env = dict(os.environ, DDE_BACKEND="pytorch", OMP_NUM_THREADS="2")
     proc = subprocess.run(
