@@ -115,7 +115,9 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 5))
 circle = np.exp(1j * np.linspace(0, 2 * np.pi, 400))
 ax = axes[0]
 ax.plot(circle.real, circle.imag, "k-", lw=0.8)
-sc = ax.scatter(lam.real, lam.imag, c=np.log10(residuals + 1e-16), cmap="viridis", s=14)
+sc = ax.scatter(
+    lam.real, lam.imag, c=np.log10(residuals + 1e-16), cmap="viridis", s=14, vmin=-4, vmax=0
+)
 ax.scatter(
     lam_kept.real,
     lam_kept.imag,

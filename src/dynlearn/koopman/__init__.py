@@ -100,3 +100,15 @@ from ._latent import (
 from ._resdmd import ResDMD as ResDMD
 from ._resdmd import resdmd as resdmd
 from ._snapshots import snapshot_pairs as snapshot_pairs
+from ._spectral_measure import (
+    autocorrelations as autocorrelations,
+)
+from ._spectral_measure import (
+    cosine_filter as cosine_filter,
+)
+from ._spectral_measure import (
+    fejer_filter as fejer_filter,
+)
+from ._spectral_measure import (
+    spectral_measure as spectral_measure,
+)

@@ -180,6 +180,7 @@ class ResDMD(eqx.Module):
         )[0]
         return _pseudospectrum(a, gram, eye, shift, start, grid, iterations, batch_size)
 
+
 @eqx.filter_jit
 def _pseudospectrum(a, gram, eye, shift, start, grid, iterations, batch_size):
     def smallest(z):
