@@ -91,8 +91,19 @@ print(
 # ## The second eigenfunction with eigenvalue near 1 over the phase plane
 
 # %%
-second = int(np.argsort(np.abs(lam - 1.0))[1])
-print(f"eigenfunction plotted: lambda = {lam[second].real:+.5f}{lam[second].imag:+.5f}j")
+# Skip the constant (residual ~0) and complex pairs; eigenvalues with |lambda| > 1 and large
+# residuals are spurious (the system is dissipative), as ResDMD's residuals show.
+real = np.flatnonzero((np.abs(lam.imag) < 1e-9) & (residuals > 1e-10) & (np.abs(lam) <= 1.0))
+second = int(real[np.argmin(np.abs(lam[real] - 1.0))])
+spurious = int(np.sum(np.abs(lam) > 1.0 + 1e-9))
+print(
+    f"eigenvalues outside the unit disc (spurious for this dissipative system): {spurious}, "
+    f"smallest residual among them {residuals[np.abs(lam) > 1 + 1e-9].min(initial=np.inf):.2e}"
+)
+print(
+    f"eigenfunction plotted: lambda = {lam[second].real:+.5f}{lam[second].imag:+.5f}j "
+    f"(residual {residuals[second]:.2e})"
+)
 xs = np.linspace(-2, 2, 120)
 grid = jnp.asarray(np.stack(np.meshgrid(xs, xs), -1).reshape(-1, 2))
 phi = np.asarray(jax.vmap(decomposition.eigenfunctions)(grid))[:, second].real.reshape(120, 120)
@@ -101,7 +112,7 @@ im = axes[0].pcolormesh(xs, xs, phi, cmap="coolwarm", shading="auto")
 fig.colorbar(im, ax=axes[0])
 for traj in np.asarray(test[:30]):
     axes[0].plot(traj[:, 0], traj[:, 1], "k-", lw=0.4)
-axes[0].set_title("Koopman eigenfunction near lambda = 1: basins of (+-1, 0)")
+axes[0].set_title(f"Koopman eigenfunction, lambda = {lam[second].real:.4f}")
 axes[0].set_xlabel("x")
 axes[0].set_ylabel("x'")
 sc = axes[1].scatter(lam.real, lam.imag, c=np.log10(residuals + 1e-16), s=10, cmap="viridis")
