@@ -54,7 +54,7 @@ def ma_fbm_weights(
 ) -> Float[Array, " K"]:
     """Closed-form optimal weights `ω = A^-1 b` of the Markov approximation on `[0, horizon]`.
 
-    `A` is badly conditioned for many processes; the solve is a diagonally scaled least squares
+    `A` is badly conditioned for many processes; the solve is diagonally scaled
     (use float64 for K > 5). Differentiable in `hurst` (for a learnable Hurst index).
 
     **Arguments:**
@@ -69,7 +69,7 @@ def ma_fbm_weights(
     b = _cross(jnp.asarray(hurst, gammas.dtype), gammas, horizon)
     d = 1 / jnp.sqrt(jnp.diag(a))
     scaled = a * d[:, None] * d[None, :]
-    return d * jnp.linalg.lstsq(scaled, b * d, rcond=1e-12)[0]
+    return d * jnp.linalg.solve(scaled, b * d)
 
 
 def ou_covariance(
@@ -146,6 +146,12 @@ class MarkovFBM(eqx.Module):
     def weights(self) -> Float[Array, " K"]:
         """The optimal weights `ω(H)`, differentiable in `H`."""
         return ma_fbm_weights(self.hurst, jax.lax.stop_gradient(self.gammas), self.horizon)
+
+    def covariance(self, s: Float[Array, ""], t: Float[Array, ""]) -> Float[Array, ""]:
+        """`Cov(B̂_H(s), B̂_H(t)) = ω^T Cov(Y(s), Y(t)) ω` of the approximation, differentiable
+        in `H` (the speeds `γ_k` are fixed)."""
+        w = self.weights()
+        return w @ ou_covariance(jax.lax.stop_gradient(self.gammas), s, t) @ w
 
     def sample(self, ts: Float[Array, " time"], *, key: Key) -> Float[Array, " time"]:
         """Exact Gaussian sample of `Σ_k ω_k Y_k` at increasing `ts` (starting from `Y(0) = 0`).
