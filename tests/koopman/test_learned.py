@@ -74,8 +74,8 @@ def test_koopman_autoencoder_trains(getkey):
 
 
 def test_koopman_vae_regular_and_irregular(getkey):
-    data = _linear_trajectories(getkey(), batch=32, length=10)
-    model = dk.KoopmanVAE(2, 4, hidden_dim=16, width=16, depth=1, key=getkey())
+    data = _linear_trajectories(getkey(), batch=16, length=10)
+    model = dk.KoopmanVAE(2, 4, hidden_dim=8, width=8, depth=1, key=getkey())
     loss, aux = dk.kvae_loss(model, data, key=getkey())
     assert np.isfinite(float(loss)) and set(aux) == {
         "reconstruction",
@@ -83,7 +83,7 @@ def test_koopman_vae_regular_and_irregular(getkey):
         "predictive",
         "spectral",
     }
-    times = jnp.sort(jax.random.uniform(getkey(), (32, 10), maxval=9.0), axis=1)
+    times = jnp.sort(jax.random.uniform(getkey(), (16, 10), maxval=9.0), axis=1)
     irregular_loss, _ = dk.kvae_loss(model, (data, times), key=getkey())
     assert np.isfinite(float(irregular_loss))
     assert model.sample(times[0], key=getkey()).shape == (10, 2)
@@ -93,11 +93,11 @@ def test_koopman_vae_regular_and_irregular(getkey):
         model,
         loss_fn,
         data,
-        optax.adam(3e-3),
+        optax.adam(1e-2),
         steps=100,
         batch_size=16,
         key=getkey(),
-        steps_per_dispatch=50,
+        steps_per_dispatch=100,
         progress=False,
     )
     assert history[-1]["reconstruction"] < 0.5 * history[0]["reconstruction"]

@@ -184,7 +184,8 @@ class ResDMD(eqx.Module):
 @eqx.filter_jit
 def _pseudospectrum(a, gram, eye, shift, start, grid, iterations, batch_size):
     def smallest(z):
-        m = gram - z * a.conj().T - jnp.conj(z) * a + (jnp.abs(z) ** 2 + shift) * eye
+        diagonal = (jnp.abs(z) ** 2 + shift).astype(eye.dtype)
+        m = gram - z * a.conj().T - jnp.conj(z) * a + diagonal * eye
         chol = jnp.linalg.cholesky(m)  # m = chol chol*
 
         def inverse_step(basis, _):
