@@ -168,7 +168,9 @@ def odeint_fixed(
         def one_step(j, state):
             y, k = state
             index = first_index + j
-            t = t_start + index.astype(dt.dtype) * dt
+            # Padding steps (index >= per_interval) sit at the interval's end with dt = 0, so
+            # an FSAL stage carried out of them is evaluated at the right time.
+            t = t_start + jnp.minimum(index, per_interval).astype(dt.dtype) * dt
             step_dt = jnp.where(index < per_interval, dt, jnp.zeros_like(dt))
             y_next, k_next = _rk_step(tableau, vf, t, step_dt, y, k if tableau.fsal else vf(t, y))
             return y_next, (k_next if tableau.fsal else ())
