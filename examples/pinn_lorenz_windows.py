@@ -75,20 +75,19 @@ key = jax.random.key(args.seed)
 
 
 def train_window(k, t0, t1, previous):
+    # hard initial condition: u(t) = u(t_k) + (t - t_k) * SCALE * net(t), so only the (causally
+    # weighted) residual is trained; each window's network starts from the previous one's
     start = jax.lax.stop_gradient(y0 if previous is None else previous(jnp.array([t0])))
     kk = jax.random.fold_in(key, k)
-    field = previous if previous is not None else Scaled(
+    net = previous.network if previous is not None else Scaled(
         pinn.MLP(1, 3, width=64, depth=3, embedding=pinn.FourierFeatures(1, 16, 1.0, key=kk),
                  key=kk))
+    field = pinn.HardConstraint(net, particular=lambda p: start, distance=lambda p: p[0] - t0)
     loss = pinn.PINNLoss(
-        {"residual": pinn.Residual(residual),
-         "initial": pinn.InitialCondition(lambda p: start)},
-        weighting=pinn.FixedWeights({"initial": 100.0}),
+        {"residual": pinn.Residual(residual)},
         causal=pinn.CausalWeights(n_chunks=16, eps=1.0, t_range=(t0, t1)),
     )
-    data = pinn.collocation_data(
-        residual=jnp.linspace(t0, t1, 1024)[:, None], initial=jnp.full((1, 1), t0)
-    )
+    data = {"residual": jnp.linspace(t0, t1, 1024)[:, None]}
     field, hist = pinn.fit_causal(
         field, loss, data, optax.adam(1e-3), steps_per_eps=steps_per_eps, batch_size=256,
         key=kk, eps_schedule=(1e-1, 1.0, 1e1, 1e2), progress=False,

@@ -9,6 +9,11 @@ builds the full Hessian or higher tensors, and reverse mode is never nested.
 
 Every operator takes either one point `(d,)` or a batch of collocation points `(n, d)`, in which
 case it is vectorized with `jax.vmap`.
+
+The default is nested forward mode: on XLA's CPU backend it measured ~10x faster than `jet` for
+4th-order derivatives of an MLP (XLA fuses the nested JVPs well, while `jet`'s rules for
+transcendental functions expand into many small operations); `mode="taylor"` is available and
+agrees to round-off (see `benchmarks/pinn.py`).
 """
 
 from __future__ import annotations
@@ -95,12 +100,12 @@ def _check_orders(orders: Sequence[int], d: int) -> tuple[int, ...]:
 
 
 def partial_derivative(
-    field: Callable, x: ArrayLike, orders: Sequence[int], *, mode: Mode = "taylor"
+    field: Callable, x: ArrayLike, orders: Sequence[int], *, mode: Mode = "forward"
 ) -> Array:
     """The mixed partial derivative `d^|a| u / dx_1^a_1 ... dx_d^a_d` at one or many points.
 
-    Each coordinate's pure derivative takes one Taylor-mode pass (or `a_i` nested JVPs with
-    `mode="forward"`); the passes for different coordinates are nested.
+    Each coordinate's pure derivative takes `a_i` nested JVPs (or one Taylor-mode pass with
+    `mode="taylor"`); the passes for different coordinates are nested.
 
     **Arguments:**
 
@@ -108,7 +113,7 @@ def partial_derivative(
     - `x`: one point `(d,)` or collocation points `(n, d)`.
     - `orders`: the multi-index `a`, one non-negative order per coordinate, e.g. `(2, 0)` for
       `u_xx` of a field `u(x, t)`.
-    - `mode`: `"taylor"` (jet) or `"forward"` (nested jvp).
+    - `mode`: `"forward"` (nested jvp, default) or `"taylor"` (jet).
 
     **Returns:** the derivative, shaped like `u(x)` (with a leading `n` for a batch).
     """
@@ -184,9 +189,9 @@ def laplacian(
     x: ArrayLike,
     *,
     coordinates: Sequence[int] | None = None,
-    mode: Mode = "taylor",
+    mode: Mode = "forward",
 ) -> Array:
-    """The Laplacian `sum_i d^2 u / d x_i^2`, by second-order Taylor (or nested forward) mode.
+    """The Laplacian `sum_i d^2 u / d x_i^2`, by nested forward (or second-order Taylor) mode.
 
     **Arguments:**
 
@@ -194,7 +199,7 @@ def laplacian(
     - `x`: one point `(d,)` or collocation points `(n, d)`.
     - `coordinates`: the coordinates to sum over (default: all; pass the spatial ones for a
       space-time field).
-    - `mode`: `"taylor"` or `"forward"`.
+    - `mode`: `"forward"` (default) or `"taylor"`.
 
     **Returns:** shaped like `u(x)` (with a leading `n` for a batch).
     """
@@ -208,9 +213,9 @@ def laplacian(
 
 
 def directional_derivatives(
-    field: Callable, x: ArrayLike, direction: ArrayLike, order: int, *, mode: Mode = "taylor"
+    field: Callable, x: ArrayLike, direction: ArrayLike, order: int, *, mode: Mode = "forward"
 ) -> Array:
-    """All derivatives `d^k/ds^k u(x + s v)` at `s = 0` for `k = 0..order`, in one Taylor pass.
+    """All derivatives `d^k/ds^k u(x + s v)` at `s = 0` for `k = 0..order`.
 
     **Arguments:**
 
@@ -218,7 +223,7 @@ def directional_derivatives(
     - `x`: one point `(d,)` or collocation points `(n, d)`.
     - `direction`: the direction `v`, shape `(d,)`.
     - `order`: the highest order.
-    - `mode`: `"taylor"` (one jet pass) or `"forward"` (nested jvps).
+    - `mode`: `"forward"` (nested jvps, default) or `"taylor"` (one jet pass).
 
     **Returns:** shape `(order + 1, *u.shape)` (with a leading `n` for a batch).
     """
