@@ -35,7 +35,7 @@ parser.add_argument("--out", default="dynlearn-out")
 args = parser.parse_args()
 
 width, depth = (128, 4) if args.full else (64, 3)
-steps = args.steps or (40000 if args.full else 3000)
+steps = args.steps or (40000 if args.full else 4000)
 batch = 2048 if args.full else 512
 n_chunks = 32 if args.full else 16
 eps_schedule = (1e-2, 1e-1, 1.0, 1e1, 1e2)
