@@ -81,7 +81,8 @@ def test_elbo_below_exact_log_likelihood(x64, model):
     assert float(jnp.mean(elbos)) < exact
 
 
-def test_loss_gradients_and_missing_values(model, getkey):
+def test_loss_gradients_and_missing_values(getkey):
+    model = LatentSDE(1, 2, 2, width=4, depth=1, key=getkey(), dt0=0.1)
     ts = jnp.tile(jnp.linspace(0.0, 1.0, 6), (3, 1))
     xs = jax.random.normal(getkey(), (3, 6, 1)).at[0, 2, 0].set(jnp.nan)
     loss, aux = eqx.filter_jit(latent_sde_loss)(model, {"ts": ts, "xs": xs}, key=getkey())
