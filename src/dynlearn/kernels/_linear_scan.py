@@ -91,8 +91,8 @@ def linear_scan(
     - `reverse`: run the recurrence from the last time step to the first.
     - `method`: `"sequential"` (one `lax.scan` step per time step), `"associative"`
       (`lax.associative_scan`, the parallel prefix), `"chunked"` (sequential inside chunks,
-      vectorized across chunks and combined at chunk boundaries) or `"auto"` (chunked on CPU
-      for long sequences, associative on GPU/TPU).
+      vectorized across chunks and combined at chunk boundaries) or `"auto"` (sequential on
+      CPU, where it measured fastest, associative on GPU/TPU).
 
     **Returns:**
 
