@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import statistics
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _timing import fmt_ms, side_by_side
 
 from dynlearn.kernels import linear_scan, odeint_fixed, selective_scan
 
@@ -54,21 +54,8 @@ def compile_jax(fn, *args):
     return compiled, seconds, peak
 
 
-def side_by_side(fns: dict, repeats: int) -> dict:
-    """Median seconds of each zero-argument callable, run round-robin after one warm-up."""
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def fmt_ms(seconds):
-    return f"{1e3 * seconds:.1f} ms"
 
 
 # --- selective scan ------------------------------------------------------------------------

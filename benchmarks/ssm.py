@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 from pathlib import Path
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from _timing import fmt_ms, side_by_side
 
 import dynlearn.ssm as ssm
 from dynlearn.ssm import _scan
@@ -44,20 +44,8 @@ def compile_jax(fn, *args):
     return compiled, time.perf_counter() - start
 
 
-def side_by_side(fns: dict, repeats: int) -> dict:
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def fmt_ms(seconds):
-    return f"{1e3 * seconds:.1f} ms"
 
 
 # --- Mamba block ----------------------------------------------------------------------------
