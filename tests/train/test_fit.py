@@ -30,8 +30,14 @@ def mse(model, batch, *, key):
 def test_fit_recovers_linear_regression_weights():
     model, data, (w, b) = _problem()
     model, hist = fit(
-        model, mse, data, optax.adam(5e-2), steps=400, batch_size=32,
-        key=jax.random.key(1), progress=False,
+        model,
+        mse,
+        data,
+        optax.adam(5e-2),
+        steps=400,
+        batch_size=32,
+        key=jax.random.key(1),
+        progress=False,
     )
     assert np.allclose(model.weight, w.T, atol=1e-2)
     assert np.allclose(model.bias, b, atol=1e-2)
@@ -44,8 +50,15 @@ def test_fit_equals_handwritten_loop():
     model, data, _ = _problem(n=32)
     opt = optax.sgd(0.1)
     trained, _ = fit(
-        model, mse, data, opt, steps=20, batch_size=32, key=jax.random.key(0),
-        progress=False, steps_per_dispatch=7,
+        model,
+        mse,
+        data,
+        opt,
+        steps=20,
+        batch_size=32,
+        key=jax.random.key(0),
+        progress=False,
+        steps_per_dispatch=7,
     )
     ref = model
     for _ in range(20):  # full batch: order of the permutation does not change the mean
@@ -84,8 +97,16 @@ def test_nonfinite_stops_with_step_and_keeps_checkpoint(tmp_path):
     ckpt = tmp_path / "ckpt.dlc"
     with pytest.raises(NonFiniteLossError, match=r"non-finite loss or gradient at step \d+") as err:
         fit(
-            model, mse, (x, y), optax.adam(1e-2), steps=200, batch_size=16,
-            key=jax.random.key(5), progress=False, checkpoint_path=ckpt, checkpoint_every=1,
+            model,
+            mse,
+            (x, y),
+            optax.adam(1e-2),
+            steps=200,
+            batch_size=16,
+            key=jax.random.key(5),
+            progress=False,
+            checkpoint_path=ckpt,
+            checkpoint_every=1,
             steps_per_dispatch=1,
         )
     bad = err.value.step
@@ -101,8 +122,15 @@ def test_skip_nonfinite_keeps_parameters_finite():
     model, (x, y), _ = _problem(n=64)
     y = y.at[3].set(jnp.inf)
     trained, hist = fit(
-        model, mse, (x, y), optax.adam(1e-2), steps=40, batch_size=16,
-        key=jax.random.key(6), progress=False, skip_nonfinite=True,
+        model,
+        mse,
+        (x, y),
+        optax.adam(1e-2),
+        steps=40,
+        batch_size=16,
+        key=jax.random.key(6),
+        progress=False,
+        skip_nonfinite=True,
     )
     skipped = [r for r in hist if r.get("skipped")]
     assert skipped, "some batch must have drawn the bad sample"
@@ -118,8 +146,16 @@ def test_aux_values_validation_and_callbacks_are_logged():
 
     seen = []
     _, hist = fit(
-        model, loss_aux, data, optax.adam(1e-2), steps=20, batch_size=16,
-        key=jax.random.key(7), progress=False, val_data=data, val_every=10,
+        model,
+        loss_aux,
+        data,
+        optax.adam(1e-2),
+        steps=20,
+        batch_size=16,
+        key=jax.random.key(7),
+        progress=False,
+        val_data=data,
+        val_every=10,
         callbacks=[lambda step, m, h: seen.append(step)],
     )
     assert np.allclose(np.sqrt(hist.column("loss")), hist.column("rmse"), rtol=1e-5)
@@ -130,8 +166,15 @@ def test_aux_values_validation_and_callbacks_are_logged():
 def test_callback_can_stop_training():
     model, data, _ = _problem()
     _, hist = fit(
-        model, mse, data, optax.adam(1e-2), steps=100, batch_size=16,
-        key=jax.random.key(8), progress=False, steps_per_dispatch=5,
+        model,
+        mse,
+        data,
+        optax.adam(1e-2),
+        steps=100,
+        batch_size=16,
+        key=jax.random.key(8),
+        progress=False,
+        steps_per_dispatch=5,
         callbacks=[lambda step, m, h: step >= 10],
     )
     assert hist[-1]["step"] == 10
@@ -139,8 +182,16 @@ def test_callback_can_stop_training():
 
 def test_history_writes_jsonl_and_csv(tmp_path):
     model, data, _ = _problem()
-    _, hist = fit(model, mse, data, optax.sgd(1e-2), steps=5, batch_size=8,
-                  key=jax.random.key(9), progress=False)
+    _, hist = fit(
+        model,
+        mse,
+        data,
+        optax.sgd(1e-2),
+        steps=5,
+        batch_size=8,
+        key=jax.random.key(9),
+        progress=False,
+    )
     hist.to_jsonl(tmp_path / "h.jsonl")
     hist.to_csv(tmp_path / "h.csv")
     assert len((tmp_path / "h.jsonl").read_text().splitlines()) == 5
@@ -166,8 +217,16 @@ def test_bad_arguments_raise(kwargs, match):
 def test_mismatched_data_lengths_raise():
     model, (x, y), _ = _problem()
     with pytest.raises(ValueError, match=r"different leading lengths .*128.*100"):
-        fit(model, mse, (x, y[:100]), optax.sgd(1e-2), steps=5, batch_size=8,
-            key=jax.random.key(0), progress=False)
+        fit(
+            model,
+            mse,
+            (x, y[:100]),
+            optax.sgd(1e-2),
+            steps=5,
+            batch_size=8,
+            key=jax.random.key(0),
+            progress=False,
+        )
 
 
 def test_non_scalar_loss_raises():
@@ -178,5 +237,78 @@ def test_non_scalar_loss_raises():
         return (jax.vmap(model)(x) - y) ** 2
 
     with pytest.raises(ValueError, match=r"must return a scalar .* shape \(8, 1\)"):
-        fit(model, bad, data, optax.sgd(1e-2), steps=5, batch_size=8,
-            key=jax.random.key(0), progress=False)
+        fit(
+            model,
+            bad,
+            data,
+            optax.sgd(1e-2),
+            steps=5,
+            batch_size=8,
+            key=jax.random.key(0),
+            progress=False,
+        )
+
+
+def test_fit_reuses_compiled_step_across_calls():
+    # The compiled step depends only on the loss, optimizer, model structure and shapes: a second
+    # fit with the same ones must not compile it again. Traces are counted by a Python side effect;
+    # each call traces the loss once more only for its cheap output-shape check.
+    traces = []
+
+    def loss_fn(model, batch, *, key):
+        traces.append(1)
+        x, y = batch
+        return jnp.mean((jax.vmap(model)(x) - y) ** 2)
+
+    x = jnp.linspace(-1.0, 1.0, 32)[:, None]
+    data = (x, 3.0 * x)
+    model = eqx.nn.Linear(1, 1, key=jax.random.key(0))
+    opt = optax.sgd(0.1)
+    first, _ = fit(
+        model, loss_fn, data, opt, steps=8, batch_size=8, key=jax.random.key(1), progress=False
+    )
+    count = len(traces)
+    assert count == 2  # shape check + compiled step
+    second, _ = fit(
+        model, loss_fn, data, opt, steps=8, batch_size=8, key=jax.random.key(1), progress=False
+    )
+    assert len(traces) == count + 1
+    assert jnp.array_equal(first.weight, second.weight)
+    # New data of the same shape is an argument, not a baked-in constant: still no retrace, and
+    # the result follows the new data.
+    third, _ = fit(
+        model,
+        loss_fn,
+        (x, -2.0 * x),
+        opt,
+        steps=8,
+        batch_size=8,
+        key=jax.random.key(1),
+        progress=False,
+    )
+    assert len(traces) == count + 2
+    assert float(third.weight[0, 0]) < 0.0 < float(first.weight[0, 0])
+
+
+def test_fit_with_frozen_array_leaves():
+    # Arrays rejected by `trainable` stay fixed and are not hashed as static values.
+    model = eqx.nn.Linear(1, 1, key=jax.random.key(0))
+    x = jnp.linspace(-1.0, 1.0, 16)[:, None]
+
+    def loss_fn(model, batch, *, key):
+        return jnp.mean((jax.vmap(model)(batch) - 2.0 * batch) ** 2)
+
+    only_weight = lambda leaf: eqx.is_inexact_array(leaf) and leaf.ndim == 2
+    trained, _ = fit(
+        model,
+        loss_fn,
+        x,
+        optax.sgd(0.1),
+        steps=20,
+        batch_size=16,
+        key=jax.random.key(2),
+        progress=False,
+        trainable=only_weight,
+    )
+    assert jnp.array_equal(trained.bias, model.bias)
+    assert not jnp.array_equal(trained.weight, model.weight)

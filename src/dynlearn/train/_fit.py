@@ -76,6 +76,83 @@ def _resolve_mesh(mesh, batch_size: int) -> Mesh | None:
     return mesh
 
 
+class _ById:
+    """Hash and compare an object by identity (losses or optimizers need not be hashable)."""
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __eq__(self, other):
+        return isinstance(other, _ById) and other.obj is self.obj
+
+
+def _hashable(obj):
+    try:
+        hash(obj)
+    except TypeError:
+        return _ById(obj)
+    return obj
+
+
+class _Run(eqx.Module):
+    """What one training run compiles against. Every field is static and hashable, so calling
+    `fit` again with the same loss, optimizer, model structure and batch shape reuses the
+    compiled step instead of compiling it anew."""
+
+    loss_fn: _ById = eqx.field(static=True)
+    optimizer: _ById = eqx.field(static=True)
+    skeleton: Any = eqx.field(static=True)  # the model's non-array parts
+    batch_size: int = eqx.field(static=True)
+    n: int = eqx.field(static=True)
+    mesh: Any = eqx.field(static=True)
+
+    def loss_of(self, p, frozen, batch, k):
+        skeleton = self.skeleton.obj if isinstance(self.skeleton, _ById) else self.skeleton
+        model = eqx.combine(p, frozen, skeleton)
+        return _split_output(self.loss_fn.obj(model, batch, key=k))
+
+
+def _one_step(run: _Run, frozen, data, data_key, loss_key, carry, step):
+    p, o = carry
+    batch = sample_batch(data, jax.random.fold_in(data_key, step), run.batch_size, run.n)
+    if run.mesh is not None:
+        batch = jax.lax.with_sharding_constraint(batch, batch_sharding(run.mesh))
+    (loss, aux), grads = jax.value_and_grad(run.loss_of, has_aux=True)(
+        p, frozen, batch, jax.random.fold_in(loss_key, step)
+    )
+    # optax mixes Python floats with int32 step counts, which strict promotion rejects;
+    # the optimizer's internals are not ours to police, so trace them under standard rules.
+    with jax.numpy_dtype_promotion("standard"):
+        updates, new_o = run.optimizer.obj.update(grads, o, p)
+    new_p = eqx.apply_updates(p, updates)
+    finite = jnp.isfinite(loss)
+    for g in jax.tree_util.tree_leaves(grads):
+        finite = finite & jnp.all(jnp.isfinite(g))
+    keep = lambda new, old: jnp.where(finite, new, old)
+    new_p = jax.tree_util.tree_map(keep, new_p, p)
+    new_o = jax.tree_util.tree_map(keep, new_o, o)
+    scalars = {k: v for k, v in aux.items() if jnp.ndim(v) == 0}
+    return (new_p, new_o), (loss, scalars, finite)
+
+
+# Data and keys are arguments, not closure constants: closed-over arrays would be baked into the
+# compiled program (slow to compile, duplicated in memory) and force a recompile on every call.
+@eqx.filter_jit
+def _run_chunk(p, o, frozen, data, data_key, loss_key, first_step, length, *, run: _Run):
+    steps_ = first_step + jnp.arange(length.shape[0], dtype=jnp.int32)
+    body = lambda carry, step: _one_step(run, frozen, data, data_key, loss_key, carry, step)
+    return jax.lax.scan(body, (p, o), steps_)
+
+
+@eqx.filter_jit
+def _val_loss(p, frozen, val_data, key, *, run: _Run):
+    loss, _ = run.loss_of(p, frozen, val_data, key)
+    return loss
+
+
 def fit(
     model,
     loss_fn: Callable[..., Any],
@@ -159,49 +236,22 @@ def fit(
         params, static = eqx.partition(model, trainable)
         data_key, loss_key, val_key = jax.random.split(key, 3)
 
+    # Frozen arrays (leaves `trainable` rejects) travel as arguments; the rest is static.
+    frozen, skeleton = eqx.partition(static, eqx.is_array)
     mesh = _resolve_mesh(mesh, batch_size)
     if mesh is not None:
         rep = replicated(mesh)
-        params, opt_state, data = jax.device_put((params, opt_state, data), rep)
+        params, opt_state, frozen, data = jax.device_put((params, opt_state, frozen, data), rep)
         if val_data is not None:
             val_data = jax.device_put(val_data, rep)
 
-    def loss_of(p, batch, k):
-        out = loss_fn(eqx.combine(p, static), batch, key=k)
-        loss, aux = _split_output(out)
-        return loss, aux
+    run = _Run(_ById(loss_fn), _ById(optimizer), _hashable(skeleton), batch_size, n, mesh)
 
-    def one_step(carry, step):
-        p, o = carry
-        batch = sample_batch(data, jax.random.fold_in(data_key, step), batch_size, n)
-        if mesh is not None:
-            batch = jax.lax.with_sharding_constraint(batch, batch_sharding(mesh))
-        (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(
-            p, batch, jax.random.fold_in(loss_key, step)
-        )
-        # optax mixes Python floats with int32 step counts, which strict promotion rejects;
-        # the optimizer's internals are not ours to police, so trace them under standard rules.
-        with jax.numpy_dtype_promotion("standard"):
-            updates, new_o = optimizer.update(grads, o, p)
-        new_p = eqx.apply_updates(p, updates)
-        finite = jnp.isfinite(loss)
-        for g in jax.tree_util.tree_leaves(grads):
-            finite = finite & jnp.all(jnp.isfinite(g))
-        keep = lambda new, old: jnp.where(finite, new, old)
-        new_p = jax.tree_util.tree_map(keep, new_p, p)
-        new_o = jax.tree_util.tree_map(keep, new_o, o)
-        scalars = {k: v for k, v in aux.items() if jnp.ndim(v) == 0}
-        return (new_p, new_o), (loss, scalars, finite)
-
-    @eqx.filter_jit
     def run_chunk(p, o, first_step, length):
-        steps_ = first_step + jnp.arange(length.shape[0], dtype=jnp.int32)
-        return jax.lax.scan(one_step, (p, o), steps_)
+        return _run_chunk(p, o, frozen, data, data_key, loss_key, first_step, length, run=run)
 
-    @eqx.filter_jit
     def val_loss_fn(p, step):
-        loss, _ = loss_of(p, val_data, jax.random.fold_in(val_key, step))
-        return loss
+        return _val_loss(p, frozen, val_data, jax.random.fold_in(val_key, step), run=run)
 
     history = History()
     bar = tqdm(total=steps, initial=start, disable=not progress, desc="fit", leave=True)
