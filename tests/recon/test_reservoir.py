@@ -23,9 +23,10 @@ def _closed_form(features, targets, ridge):
     return np.linalg.lstsq(aug_x, aug_y, rcond=None)[0].T
 
 
-def test_esn_readout_equals_closed_form_ridge(x64, getkey):
+@pytest.mark.parametrize("topology", ["random", "circulant"])
+def test_esn_readout_equals_closed_form_ridge(x64, getkey, topology):
     us = _rotation_series()
-    esn = EchoStateNetwork(3, 50, spectral_radius=0.8, key=getkey())
+    esn = EchoStateNetwork(3, 50, spectral_radius=0.8, topology=topology, key=getkey())
     fitted = fit_readout(esn, us, ridge=1e-3, washout=20)
     states = esn(us)
     feats = jax.vmap(esn.features)(states, us)[:-1][20:]
@@ -35,16 +36,28 @@ def test_esn_readout_equals_closed_form_ridge(x64, getkey):
     np.testing.assert_allclose(ridge_regression(feats, us[1:][20:], 1e-3), expected, atol=1e-7)
 
 
-def test_esn_reservoir_properties(getkey):
-    esn = EchoStateNetwork(2, 80, spectral_radius=0.7, density=0.2, key=getkey())
-    radius = np.max(np.abs(np.linalg.eigvals(np.asarray(esn.w, dtype=np.float64))))
+@pytest.mark.parametrize("topology", ["random", "circulant"])
+def test_esn_reservoir_properties(getkey, topology):
+    esn = EchoStateNetwork(2, 80, spectral_radius=0.7, density=0.2, topology=topology, key=getkey())
+    w = np.asarray(esn.w, dtype=np.float64)
+    radius = np.max(np.abs(np.linalg.eigvals(w)))
     np.testing.assert_allclose(radius, 0.7, rtol=1e-4)
+    if topology == "circulant":
+        # 16 distinct shifts: every row and every column holds exactly 16 non-zeros
+        assert len(esn.shifts) == 16
+        np.testing.assert_array_equal((w != 0).sum(0), 16)
+        np.testing.assert_array_equal((w != 0).sum(1), 16)
+    # the recurrent input (shifted products for the circulant topology) is the matrix product
+    r = jax.random.normal(getkey(), (80,))
+    np.testing.assert_allclose(esn.recurrent(r), w @ np.asarray(r), rtol=1e-5, atol=1e-5)
     us = jax.random.normal(getkey(), (30, 2))
     states = esn(us)
-    r = jnp.zeros(80)
+    # reference: a plain loop with the dense matrix
+    r = np.zeros(80)
+    w_in, b = np.asarray(esn.w_in), np.asarray(esn.bias)
     for t in range(30):
-        r = esn.step(r, us[t])
-    np.testing.assert_allclose(states[-1], r, rtol=1e-5, atol=1e-6)
+        r = np.tanh(w @ r + w_in @ np.asarray(us[t]) + b)
+    np.testing.assert_allclose(states[-1], r, rtol=1e-5, atol=1e-5)
 
 
 def test_nvar_readout_closed_form_and_linear_system_exact(x64):
@@ -90,5 +103,7 @@ def test_bad_input(getkey):
         NVAR(2, delays=4, skip=3).forecast(jnp.ones((5, 2)), 3)
     with pytest.raises(ValueError, match="delays"):
         NVAR(2, delays=0)
+    with pytest.raises(ValueError, match="topology"):
+        EchoStateNetwork(2, 10, topology="ring", key=getkey())
     with pytest.raises(ValueError, match="leak_rate"):
         EchoStateNetwork(2, 10, leak_rate=0.0, key=getkey())
