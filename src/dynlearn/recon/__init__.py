@@ -27,7 +27,9 @@ from ._sindy_library import ConcatLibrary as ConcatLibrary
 from ._sindy_library import CustomLibrary as CustomLibrary
 from ._sindy_library import FourierLibrary as FourierLibrary
 from ._sindy_library import PolynomialLibrary as PolynomialLibrary
+from ._sindy_optimizers import RVM as RVM
 from ._sindy_optimizers import SR3 as SR3
 from ._sindy_optimizers import STLSQ as STLSQ
 from ._sindy_optimizers import AbstractSparseOptimizer as AbstractSparseOptimizer
 from ._sindy_optimizers import Ensemble as Ensemble
+from ._sindy_optimizers import RVMPosterior as RVMPosterior
