@@ -1,12 +1,12 @@
 """`odeint_fixed` and `iterate`: fixed-grid integration of flows and iteration of maps.
 
 Every step of an explicit Runge-Kutta method (Butcher tableaux in `_butcher`) runs inside one
-nested `lax.scan`, saving at the requested times. For the backward pass the steps are grouped
-into blocks of about sqrt(n) steps wrapped in `jax.checkpoint`: reverse mode keeps only the
-state at block boundaries and recomputes one block at a time, so memory grows like sqrt(n)
-instead of n (Griewank & Walther, "Evaluating Derivatives", 2008, Chapter 12; the
-"recursive checkpointing" of diffrax with one level). Plain JAX otherwise, so `jvp`, `vmap`
-and higher derivatives need no special rules.
+nested `lax.scan`, saving at the requested times. The backward pass is hand-written
+(`_rk_xla.backward`, the discrete adjoint of the steps): the forward pass keeps the state at the
+start of blocks of about sqrt(n) steps, and the backward pass recomputes one block at a time, so
+memory grows like sqrt(n) instead of n (Griewank & Walther, "Evaluating Derivatives", 2008,
+Chapter 12). The operation is bound through `_primitive.fused_call`, so `jvp`, `vmap` and
+higher derivatives keep working.
 """
 
 from __future__ import annotations
@@ -21,37 +21,9 @@ import numpy as np
 from jax import lax
 
 from .._types import Array, ArrayLike, PyTree
+from . import _rk_xla
 from ._butcher import TABLEAUX, ButcherTableau
-
-
-def _axpy(y, dt, coefs, ks):
-    """y + dt * sum_j coefs[j] * ks[j], leafwise, skipping zero coefficients."""
-
-    def leaf(y_leaf, *k_leaves):
-        acc = None
-        for coef, k in zip(coefs, k_leaves):
-            if coef == 0.0:
-                continue
-            term = coef * k
-            acc = term if acc is None else acc + term
-        if acc is None:
-            return y_leaf
-        return y_leaf + dt.astype(y_leaf.dtype) * acc.astype(y_leaf.dtype)
-
-    return jax.tree_util.tree_map(leaf, y, *ks)
-
-
-def _rk_step(tableau: ButcherTableau, vf, t, dt, y, k_first):
-    """One step; `k_first = vf(t, y)`. Returns y_next and, for FSAL methods, vf(t + dt, y_next)."""
-    ks = [k_first]
-    for i in range(1, tableau.stages):
-        if tableau.fsal and i == tableau.stages - 1:
-            break
-        y_stage = _axpy(y, dt, tableau.a[i - 1], ks)
-        ks.append(vf(t + tableau.c[i] * dt, y_stage))
-    y_next = _axpy(y, dt, tableau.b, ks)
-    k_next = vf(t + dt, y_next) if tableau.fsal else None
-    return y_next, k_next
+from ._primitive import FusedOp, fused_call
 
 
 def _block_length(total: int, per_interval: int) -> int:
@@ -86,10 +58,11 @@ def odeint_fixed(
     """Integrate `dy/dt = vector_field(t, y, args)` with a fixed-step explicit Runge-Kutta method.
 
     Each interval `[ts[i], ts[i+1]]` is cut into `steps_per_interval` equal steps; the solution
-    is saved at every `ts[i]`. All steps run in one nested `lax.scan`; the backward pass
-    recomputes blocks of about `sqrt(n)` steps (`jax.checkpoint`), so its memory grows like
-    `sqrt(n)` rather than `n`. Works with `jit`, `grad`, `jvp` and `vmap`, and with respect to
-    `y0`, `args` and `ts`.
+    is saved at every `ts[i]`. All steps run in one nested `lax.scan`. The backward pass is
+    the hand-written discrete adjoint of the steps: it recomputes blocks of about `sqrt(n)`
+    steps from stored block-start states, so its memory grows like `sqrt(n)` rather than `n`.
+    Works with `jit`, `grad`, `jvp` and `vmap`, and with respect to `y0`, `args`, `ts` and
+    arrays the vector field closes over (e.g. the parameters of an equinox module).
 
     **Arguments:**
 
@@ -153,43 +126,69 @@ def odeint_fixed(
     if num_intervals == 0:
         return jax.tree_util.tree_map(lambda y: y[None], y0)
     per_interval = int(steps_per_interval)
-    block = _block_length(num_intervals * per_interval, per_interval)
-    blocks_per_interval = -(-per_interval // block)
-    # Steps past per_interval in the last block of an interval have dt = 0 (identity steps).
+    schedule = _rk_xla.Schedule(
+        per_interval, _block_length(num_intervals * per_interval, per_interval)
+    )
+    # Closed-over arrays (e.g. the parameters of an equinox module) become explicit inputs, so
+    # that the hand-written backward pass can differentiate with respect to them.
+    fn = eqx.filter_closure_convert(vector_field, ts[0], y0, args)
+    dynamic, static = eqx.partition((fn, args), eqx.is_inexact_array)
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(static)):
+        # Traced integer or boolean arrays (e.g. under vmap) cannot be closed over by the fused
+        # operation: differentiate the plain forward scan instead (memory linear in steps).
+        fn, args = eqx.combine(dynamic, static)
+        f = lambda t, y: _cast_like(fn(t, y, args), y)
+        return _rk_xla.forward(tableau, schedule, f, ts, y0)[0]
+    y_leaves, y_def = jax.tree_util.tree_flatten(y0)
+    p_leaves, p_def = jax.tree_util.tree_flatten(dynamic)
+    op = _make_op(tableau, schedule, static, y_def, p_def, len(y_leaves))
+    outputs = fused_call(op, ts, *y_leaves, *p_leaves)
+    return jax.tree_util.tree_unflatten(y_def, outputs[: len(y_leaves)])
 
-    def vf(t, y):
-        out = vector_field(t, y, args)
-        # Keep the state's dtypes (a float32 state under float64 times stays float32).
-        return jax.tree_util.tree_map(lambda o, y_leaf: o.astype(y_leaf.dtype), out, y)
 
-    @jax.checkpoint
-    def run_block(carry, t_start, dt, first_index):
-        # carry = (y, vf(t, y)) for FSAL methods, (y, ()) otherwise.
-        def one_step(j, state):
-            y, k = state
-            index = first_index + j
-            # Padding steps (index >= per_interval) sit at the interval's end with dt = 0, so
-            # an FSAL stage carried out of them is evaluated at the right time.
-            t = t_start + jnp.minimum(index, per_interval).astype(dt.dtype) * dt
-            step_dt = jnp.where(index < per_interval, dt, jnp.zeros_like(dt))
-            y_next, k_next = _rk_step(tableau, vf, t, step_dt, y, k if tableau.fsal else vf(t, y))
-            return y_next, (k_next if tableau.fsal else ())
+def _cast_like(out, y):
+    # Keep the state's dtypes (a float32 state under float64 times stays float32).
+    return jax.tree_util.tree_map(lambda o, y_leaf: o.astype(y_leaf.dtype), out, y)
 
-        return lax.fori_loop(0, block, one_step, carry)
 
-    def interval(carry, t_pair):
-        t0, t1 = t_pair
-        dt = (t1 - t0) / per_interval
+def _make_op(tableau, schedule, static, y_def, p_def, n_y) -> FusedOp:
+    """The fused operation (ts, y0 leaves, parameter leaves) -> (ys leaves, block starts)."""
+    unflatten = jax.tree_util.tree_unflatten
+    leaves = jax.tree_util.tree_leaves
 
-        def block_step(c, b):
-            return run_block(c, t0, dt, b * block), None
+    def f_params(params, t, y):
+        fn, args = eqx.combine(params, static)
+        return _cast_like(fn(t, y, args), y)
 
-        carry, _ = lax.scan(block_step, carry, jnp.arange(blocks_per_interval))
-        return carry, carry[0]
+    def split(inputs):
+        ts, rest = inputs[0], inputs[1:]
+        return ts, unflatten(y_def, rest[:n_y]), unflatten(p_def, rest[n_y:])
 
-    k0 = vf(ts[0], y0) if tableau.fsal else ()
-    _, ys = lax.scan(interval, (y0, k0), (ts[:-1], ts[1:]))
-    return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), y0, ys)
+    def forward(*inputs):
+        ts, y0, params = split(inputs)
+        f = lambda t, y: f_params(params, t, y)
+        ys, starts = _rk_xla.forward(tableau, schedule, f, ts, y0)
+        return (*leaves(ys), *leaves(starts))
+
+    def backward(inputs, outputs, cotangents):
+        ts, y0, params = split(inputs)
+        starts = unflatten(y_def, outputs[n_y:])
+        g_ys = unflatten(y_def, cotangents[:n_y])
+        g_params, g_ts, g_y0 = _rk_xla.backward(
+            tableau, schedule, f_params, params, ts, y0, starts, g_ys
+        )
+        return (g_ts, *leaves(g_y0), *leaves(g_params))
+
+    def abstract(ts, *leaves):
+        intervals = ts.shape[0] - 1
+        y_leaves = leaves[:n_y]
+        ys = [jax.ShapeDtypeStruct((ts.shape[0],) + y.shape, y.dtype) for y in y_leaves]
+        starts = [
+            jax.ShapeDtypeStruct((intervals, schedule.blocks) + y.shape, y.dtype) for y in y_leaves
+        ]
+        return ys + starts
+
+    return FusedOp(f"odeint_fixed[{tableau.name}]", forward, backward, abstract=abstract)
 
 
 def iterate(map_fn: Callable[[PyTree], PyTree], x0: PyTree, n: int) -> PyTree:

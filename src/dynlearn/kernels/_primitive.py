@@ -45,7 +45,9 @@ class FusedOp:
 
     - `forward(*inputs) -> outputs`;
     - `tangent(inputs, outputs, tangents) -> output tangents` (default: `jax.jvp(forward)`);
-    - `backward(inputs, outputs, cotangents) -> input cotangents`.
+    - `backward(inputs, outputs, cotangents) -> input cotangents`;
+    - `abstract(*input_structs) -> output ShapeDtypeStructs` (default: `jax.eval_shape` of
+      `forward`, which traces it; give it when tracing `forward` is expensive).
 
     All take and return tuples of arrays and are pure JAX. `outputs` are the forward outputs,
     handed to the derivative rules so that they need not be recomputed; an op may return
@@ -56,6 +58,7 @@ class FusedOp:
     forward: Callable[..., Arrays]
     backward: Callable[[Arrays, Arrays, Arrays], Arrays]
     tangent: Callable[[Arrays, Arrays, Arrays], Arrays] | None = None
+    abstract: Callable[..., Sequence[Any]] | None = None
 
     def jvp_outputs(self, inputs: Arrays, outputs: Arrays, tangents: Arrays) -> Arrays:
         if self.tangent is not None:
@@ -91,6 +94,8 @@ def _forward_impl(*inputs, op):
 
 
 def _forward_abstract(*inputs, op):
+    if op.abstract is not None:
+        return _shaped(op.abstract(*_avals(inputs)))
     return _shaped(jax.eval_shape(op.forward, *_avals(inputs)))
 
 

@@ -1,0 +1,258 @@
+"""Pure-XLA fixed-step explicit Runge-Kutta integration with a hand-written discrete adjoint.
+
+Private: `dynlearn.kernels.odeint_fixed` validates its input and calls `forward` / `backward`
+through `_primitive.fused_call`, which adds `jvp`, `vmap` and higher derivatives.
+
+Layout. The `(T - 1) * per_interval` steps are grouped per interval into blocks of `block`
+steps (about sqrt(total) steps; a block may end with identity steps of size zero when `block`
+does not divide `per_interval`). The forward pass is one nested `lax.scan` (intervals, blocks,
+steps) that keeps the state at every save time and at the start of every block.
+
+Backward pass (the discrete adjoint of the Runge-Kutta steps; Griewank & Walther, "Evaluating
+Derivatives", 2008, Chapter 12 for the checkpointing; Hairer, Norsett & Wanner, "Solving ODEs
+I", Section II.3 for the adjoint of an explicit RK step): a reverse scan over blocks. For each
+block it recomputes the steps from the stored block-start state under `jax.vjp` (so only one
+block of residuals is alive at a time: memory ~ sqrt(n)), and pulls the adjoint of the
+block-end state back to the block start. The derivative with respect to the vector field's
+parameters is *not* accumulated step by step: every evaluation `k = f(t, y) + e` inside the
+block carries a zero perturbation `e`, whose cotangent is the cotangent of that evaluation;
+the parameter gradient of the whole block is then one batched `vjp` of `vmap(f)` over all of
+the block's stage inputs. On CPUs this turns many tiny weight-gradient products into one large
+one, which is where most of the speed-up over autodiff through the checkpointed scan comes
+from (benchmarks/kernels.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ._butcher import ButcherTableau
+
+tree_map = jax.tree_util.tree_map
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """Static layout of the steps: `per_interval` steps per interval, in blocks of `block`."""
+
+    per_interval: int
+    block: int
+
+    @property
+    def blocks(self) -> int:
+        return -(-self.per_interval // self.block)
+
+    @property
+    def padded(self) -> bool:
+        return self.blocks * self.block != self.per_interval
+
+
+def _axpy(y, dt, coefs, ks):
+    """y + dt * sum_j coefs[j] * ks[j], leafwise, skipping zero coefficients."""
+
+    def leaf(y_leaf, *k_leaves):
+        acc = None
+        for coef, k in zip(coefs, k_leaves):
+            if coef == 0.0:
+                continue
+            term = k if coef == 1.0 else coef * k
+            acc = term if acc is None else acc + term
+        if acc is None:
+            return y_leaf
+        return y_leaf + dt.astype(y_leaf.dtype) * acc
+
+    return tree_map(leaf, y, *ks)
+
+
+def num_evaluations(tableau: ButcherTableau) -> int:
+    """Vector-field evaluations per step (first-same-as-last methods reuse their last stage)."""
+    return tableau.stages - 1 if tableau.fsal else tableau.stages
+
+
+def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None):
+    """One explicit RK step from (t, y) with step dt.
+
+    `k_first` is `f(t, y)` for first-same-as-last methods (carried from the previous step) and
+    `()` otherwise. `perturb`, if given, is a tuple with one PyTree like `y` per evaluation,
+    added to that evaluation's value (zeros: their cotangents are the evaluations').
+    Returns `(y_next, k_next, stage_inputs, stage_times)`, `k_next = f(t + dt, y_next)` for
+    first-same-as-last methods and `()` otherwise; the last two list every evaluation's inputs.
+    """
+    ks, inputs, times = [], [], []
+    evaluation = 0
+
+    def evaluate(time, y_stage):
+        nonlocal evaluation
+        k = f(time, y_stage)
+        if perturb is not None:
+            k = tree_map(jnp.add, k, perturb[evaluation])
+        inputs.append(y_stage)
+        times.append(time)
+        evaluation += 1
+        return k
+
+    if tableau.fsal:
+        ks.append(k_first)
+    else:
+        ks.append(evaluate(t, y))
+    for i in range(1, tableau.stages):
+        if tableau.fsal and i == tableau.stages - 1:
+            break
+        y_stage = _axpy(y, dt, tableau.a[i - 1], ks)
+        ks.append(evaluate(t + tableau.c[i] * dt, y_stage))
+    y_next = _axpy(y, dt, tableau.b, ks)
+    k_next = evaluate(t + dt, y_next) if tableau.fsal else ()
+    return y_next, k_next, tuple(inputs), tuple(times)
+
+
+def _run_block(tableau, schedule: Schedule, f, carry, b, t0, dt, perturb=None):
+    """`schedule.block` steps of the interval starting at t0, from step `b * block`.
+
+    Returns the carry `(y, k)` after the block and, stacked over the block's steps, the stage
+    inputs and times of every evaluation (only used when `perturb` is given).
+    """
+    block, per_interval = schedule.block, schedule.per_interval
+
+    def one_step(state, x):
+        y, k = state
+        j, e = x
+        index = b * block + j
+        if schedule.padded:
+            # Padding steps (index >= per_interval) sit at the interval's end with dt = 0, so
+            # an FSAL stage carried out of them is evaluated at the right time.
+            t = t0 + jnp.minimum(index, per_interval).astype(dt.dtype) * dt
+            step_dt = jnp.where(index < per_interval, dt, jnp.zeros_like(dt))
+        else:
+            t = t0 + index.astype(dt.dtype) * dt
+            step_dt = dt
+        y_next, k_next, inputs, times = rk_step(tableau, f, t, step_dt, y, k, e)
+        stacked = () if e is None else (_stack(inputs), jnp.stack(times))
+        return (y_next, k_next), stacked
+
+    steps = jnp.arange(block)
+    carry, stacked = lax.scan(one_step, carry, (steps, perturb))
+    return carry, stacked
+
+
+def _stack(trees):
+    return tree_map(lambda *leaves: jnp.stack(leaves), *trees)
+
+
+def forward(tableau: ButcherTableau, schedule: Schedule, f, ts, y0):
+    """(ys at ts, block-start states y of shape (T - 1, blocks, ...))."""
+    t0s = ts[:-1]
+    dts = (ts[1:] - ts[:-1]) / schedule.per_interval
+    k0 = f(ts[0], y0) if tableau.fsal else ()
+
+    def interval(carry, x):
+        t0, dt = x
+
+        def block_step(c, b):
+            c_next, _ = _run_block(tableau, schedule, f, c, b, t0, dt)
+            return c_next, c[0]
+
+        carry, starts = lax.scan(block_step, carry, jnp.arange(schedule.blocks))
+        return carry, (carry[0], starts)
+
+    _, (ys, starts) = lax.scan(interval, (y0, k0), (t0s, dts))
+    ys = tree_map(lambda a, b: jnp.concatenate([a[None], b]), y0, ys)
+    return ys, starts
+
+
+def backward(
+    tableau: ButcherTableau,
+    schedule: Schedule,
+    f_params: Callable[[Any, Any, Any], Any],
+    params,
+    ts,
+    y0,
+    starts,
+    g_ys,
+):
+    """Cotangents of (params, ts, y0) from the cotangents `g_ys` of the saved states.
+
+    `f_params(params, t, y)` is the vector field as a function of its differentiable
+    parameters; `starts` are the block-start states from `forward`.
+    """
+    n_eval = num_evaluations(tableau)
+    per_interval, block = schedule.per_interval, schedule.block
+
+    def f(t, y):
+        return f_params(params, t, y)
+
+    def param_vjp(inputs, times, cts):
+        """Parameter cotangent of all evaluations of a block: one batched vjp."""
+        _, pull = jax.vjp(lambda p: jax.vmap(lambda t, y: f_params(p, t, y))(times, inputs), params)
+        return pull(cts)[0]
+
+    def flat(x):
+        return x.reshape((block * n_eval,) + x.shape[2:])
+
+    def block_back(carry, x):
+        g_y, g_params, g_t0, g_dt, t0, dt = carry
+        y_start, b = x
+        # Zero perturbations, one per evaluation, stacked over the block's steps.
+        perturb = tuple(
+            tree_map(lambda leaf: jnp.zeros((block,) + leaf.shape, leaf.dtype), y0)
+            for _ in range(n_eval)
+        )
+        perturb_first = tree_map(jnp.zeros_like, y0)
+
+        def run(y, e_first, e, t0, dt):
+            t_start = t0 + (b * block).astype(dt.dtype) * dt
+            if tableau.fsal:
+                # The first stage of the block, recomputed (the forward pass carried it over
+                # from the previous block): its cotangent then needs no carry between blocks.
+                k = tree_map(jnp.add, f(t_start, y), e_first)
+            else:
+                k = ()
+            (y_end, _), (inputs, times) = _run_block(tableau, schedule, f, (y, k), b, t0, dt, e)
+            if tableau.fsal:
+                inputs = tree_map(
+                    lambda i, y_leaf: jnp.concatenate([flat(i), y_leaf[None]]), inputs, y
+                )
+                times = jnp.concatenate([flat(times), t_start[None]])
+            else:
+                inputs, times = tree_map(flat, inputs), flat(times)
+            return y_end, (inputs, times)
+
+        _, pull, (inputs, times) = jax.vjp(
+            run, y_start, perturb_first, perturb, t0, dt, has_aux=True
+        )
+        g_y, g_first, g_e, gt0, gdt = pull(g_y)
+        cts = tree_map(lambda *leaves: flat(jnp.stack(leaves, axis=1)), *g_e)
+        if tableau.fsal:
+            cts = tree_map(lambda c, g: jnp.concatenate([c, g[None]]), cts, g_first)
+        g_params = tree_map(jnp.add, g_params, param_vjp(inputs, times, cts))
+        return (g_y, g_params, g_t0 + gt0, g_dt + gdt, t0, dt), None
+
+    def interval_back(carry, x):
+        g_y, g_params = carry
+        t0, dt, g_save, starts_i = x
+        g_y = tree_map(jnp.add, g_y, g_save)
+        zero = jnp.zeros_like(t0)
+        init = (g_y, g_params, zero, zero, t0, dt)
+        (g_y, g_params, g_t0, g_dt, _, _), _ = lax.scan(
+            block_back, init, (starts_i, jnp.arange(schedule.blocks)), reverse=True
+        )
+        return (g_y, g_params), (g_t0, g_dt)
+
+    def schedule_times(ts):
+        return ts[:-1], (ts[1:] - ts[:-1]) / per_interval
+
+    (t0s, dts), pull_times = jax.vjp(schedule_times, ts)
+    g_later = tree_map(lambda g: g[1:], g_ys)
+    g_y = tree_map(jnp.zeros_like, y0)
+    g_params = tree_map(jnp.zeros_like, params)
+    (g_y, g_params), (g_t0s, g_dts) = lax.scan(
+        interval_back, (g_y, g_params), (t0s, dts, g_later, starts), reverse=True
+    )
+    (g_ts,) = pull_times((g_t0s, g_dts))
+    g_y = tree_map(lambda a, g: a + g[0], g_y, g_ys)
+    return g_params, g_ts, g_y
