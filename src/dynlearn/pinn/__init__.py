@@ -36,6 +36,7 @@ from ._nets import PeriodicEmbedding as PeriodicEmbedding
 from ._sampling import collocation_data as collocation_data
 from ._sampling import grid_points as grid_points
 from ._sampling import uniform_points as uniform_points
+from ._training import TimeWindow as TimeWindow
 from ._training import WindowedField as WindowedField
 from ._training import fit_causal as fit_causal
 from ._training import lbfgs as lbfgs

@@ -177,7 +177,11 @@ class MixtureOfExpertsLSQ(eqx.Module):
         def one(pts):
             c0 = jnp.zeros(n_basis, x0.dtype)
             sol = optx.least_squares(
-                residuals, self.solver, c0, args=(self.basis, pts), max_steps=self.max_steps,
+                residuals,
+                self.solver,
+                c0,
+                args=(self.basis, pts),
+                max_steps=self.max_steps,
                 adjoint=optx.ImplicitAdjoint(lx.AutoLinearSolver(well_posed=False)),
                 throw=self.throw,
             )

@@ -154,9 +154,7 @@ def gradient(field: Callable, x: ArrayLike, *, coordinates: Sequence[int] | None
     return _pointwise("gradient", op, field, x)
 
 
-def divergence(
-    field: Callable, x: ArrayLike, *, coordinates: Sequence[int] | None = None
-) -> Array:
+def divergence(field: Callable, x: ArrayLike, *, coordinates: Sequence[int] | None = None) -> Array:
     """The divergence `sum_i d u_i / d x_i` of a vector field (forward mode).
 
     **Arguments:**

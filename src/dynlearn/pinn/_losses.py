@@ -198,8 +198,7 @@ class PINNLoss(eqx.Module):
             for name in (causal.term, causal.initial_term):
                 if name is not None and name not in terms:
                     raise ValueError(
-                        f"PINNLoss: causal weighting names term {name!r}, not among "
-                        f"{sorted(terms)}"
+                        f"PINNLoss: causal weighting names term {name!r}, not among {sorted(terms)}"
                     )
         self.terms = dict(terms)
         self.weighting = FixedWeights() if weighting is None else weighting

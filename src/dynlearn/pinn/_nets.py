@@ -254,8 +254,7 @@ class ModifiedMLP(eqx.Module):
         sizes = [d] + [width] * depth + [1 if out_size == "scalar" else out_size]
         keys = jax.random.split(key, len(sizes) - 1)
         self.layers = tuple(
-            DenseLayer(a, b, factorization=f, key=k)
-            for a, b, k in zip(sizes[:-1], sizes[1:], keys)
+            DenseLayer(a, b, factorization=f, key=k) for a, b, k in zip(sizes[:-1], sizes[1:], keys)
         )
         self.embedding, self.activation = embedding, activation
         self.in_size, self.out_size = in_size, out_size

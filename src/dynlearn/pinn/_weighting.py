@@ -51,9 +51,7 @@ class FixedWeights(AbstractWeighting):
                 f"FixedWeights: weights given for unknown terms {sorted(unknown)}; the loss has "
                 f"terms {sorted(losses)}"
             )
-        return {
-            k: jnp.asarray(self.weights.get(k, 1.0), dtype=v.dtype) for k, v in losses.items()
-        }
+        return {k: jnp.asarray(self.weights.get(k, 1.0), dtype=v.dtype) for k, v in losses.items()}
 
 
 def _norm(tree) -> Array:
@@ -149,7 +147,9 @@ class CausalWeights(eqx.Module):
     coordinate; `L_i` is the mean squared residual in chunk `i` (an empty chunk counts 0) and the
     term's loss becomes `(1/n_chunks) sum_i w_i L_i` with `w = causal_weights(L, eps)`.
     Minibatches may therefore be random: chunks need not be filled evenly. With
-    `initial_term`, that term's loss is added in front of the sum, as the paper allows.
+    `initial_term`, that term's loss (times `initial_weight`, usually the weight it has in the
+    total loss) is added in front of the sum, as the paper allows: no chunk then gets weight
+    before the initial condition is fitted.
 
     **Arguments:**
 
@@ -159,6 +159,7 @@ class CausalWeights(eqx.Module):
     - `term`: name of the term to reweight.
     - `time_index`: which coordinate is time (default: the last).
     - `initial_term`: optionally the name of the initial-condition term to prepend.
+    - `initial_weight`: the factor on the prepended initial-condition loss.
     """
 
     n_chunks: int = eqx.field(static=True)
@@ -167,6 +168,7 @@ class CausalWeights(eqx.Module):
     term: str = eqx.field(default="residual", static=True)
     time_index: int = eqx.field(default=-1, static=True)
     initial_term: str | None = eqx.field(default=None, static=True)
+    initial_weight: float = 1.0
 
     def __check_init__(self):
         if self.n_chunks < 1:
@@ -195,6 +197,6 @@ class CausalWeights(eqx.Module):
         if initial is None:
             w = causal_weights(chunks, self.eps)
         else:
-            ext = jnp.concatenate([jnp.reshape(initial, (1,)), chunks])
+            ext = jnp.concatenate([jnp.reshape(self.initial_weight * initial, (1,)), chunks])
             w = causal_weights(ext, self.eps)[1:]
         return jnp.mean(w * chunks), w
