@@ -4,10 +4,17 @@ h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t ;  y_t = C_t . h_t   (2 Re(C_t 
 
 Follows the hardware-aware algorithm of Gu & Dao (2023), "Mamba: Linear-Time Sequence Modeling
 with Selective State Spaces", Section 3.3: the (L, D, N) tensors exp(delta A), delta B u and h
-are never materialized over the whole sequence. Time is cut into chunks; per chunk the
-discretization is computed as large vectorized operations, only the recurrence itself runs
-sequentially, and only the chunk-entry states are kept for the backward pass, which recomputes
-the states inside each chunk and runs the adjoint recurrence backwards.
+are never materialized over the whole sequence, and only the chunk-entry states are kept for
+the backward pass. Each step discretizes, updates the state and contracts it with C_t inside
+one loop body, so its (D, N) values stay in cache. The backward pass recomputes, per chunk, the
+states before each step (one (chunk, D, N) array), then one reverse loop runs the adjoint
+recurrence mu_t = scale C_t gy_t + exp(delta_{t+1} A) mu_{t+1} and every per-step gradient,
+recomputing exp(delta_t A) instead of storing it.
+
+Measured on CPUs (benchmarks/kernels.py): computing exp(delta A) and delta B u for a whole
+chunk as large vectorized operations, or the gradient contractions as einsums over a chunk,
+was slower than this fused form, because each extra (chunk, D, N) array is a round trip
+through memory while the fused loop body works in cache.
 
 Private: `dynlearn.kernels.selective_scan` validates inputs and adds D, z and delta_bias.
 """
@@ -17,7 +24,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-DEFAULT_CHUNK = 32
+DEFAULT_CHUNK = 128
 
 
 def _pad_chunks(x, pad: int, num_chunks: int, chunk: int):
@@ -32,25 +39,18 @@ def _layout(length: int, chunk: int):
     return chunk, num_chunks, num_chunks * chunk - length
 
 
-def _project(hs, C, state_dtype, out_dtype):
-    y = jnp.einsum("kdn,kn->kd", hs, C)
+def _step(A, h, u_t, d_t, B_t, state_dtype):
+    """One step of the recurrence: (exp(d_t A), h_t)."""
+    dA = jnp.exp(d_t.astype(state_dtype)[:, None] * A)
+    h = dA * h + (d_t * u_t).astype(state_dtype)[:, None] * B_t[None, :]
+    return dA, h
+
+
+def _output(h, C_t, state_dtype, out_dtype):
+    y = jnp.sum(h * C_t[None, :], axis=1)
     if jnp.issubdtype(state_dtype, jnp.complexfloating):
         y = 2 * y.real
     return y.astype(out_dtype)
-
-
-def _discretize(u_c, delta_c, A, B_c, state_dtype):
-    dA = jnp.exp(delta_c.astype(state_dtype)[:, :, None] * A[None])
-    dBu = (delta_c * u_c).astype(state_dtype)[:, :, None] * B_c[:, None, :]
-    return dA, dBu
-
-
-def _states(dA, dBu, h):
-    def step(h, ab):
-        h = ab[0] * h + ab[1]
-        return h, h
-
-    return lax.scan(step, h, (dA, dBu))
 
 
 def forward(u, delta, A, B, C, h0, *, chunk: int = DEFAULT_CHUNK):
@@ -60,11 +60,14 @@ def forward(u, delta, A, B, C, h0, *, chunk: int = DEFAULT_CHUNK):
     chunk, num_chunks, pad = _layout(length, chunk)
     xs = tuple(_pad_chunks(x, pad, num_chunks, chunk) for x in (u, delta, B, C))
 
+    def step(h, x):
+        u_t, d_t, B_t, C_t = x
+        _, h = _step(A, h, u_t, d_t, B_t, state_dtype)
+        return h, _output(h, C_t, state_dtype, u.dtype)
+
     def chunk_step(h, x):
-        u_c, delta_c, B_c, C_c = x
-        dA, dBu = _discretize(u_c, delta_c, A, B_c, state_dtype)
-        h_end, hs = _states(dA, dBu, h)
-        return h_end, (_project(hs, C_c, state_dtype, u.dtype), h)
+        h_end, y = lax.scan(step, h, x)
+        return h_end, (y, h)
 
     h_last, (y, entries) = lax.scan(chunk_step, h0, xs)
     return y.reshape(num_chunks * chunk, -1)[:length], h_last, entries
@@ -90,34 +93,37 @@ def backward(inputs, outputs, cotangents, *, chunk: int = DEFAULT_CHUNK):
     def chunk_step(carry, x):
         rho, g_A = carry
         (u_c, delta_c, B_c, C_c, gy_c), h_start, g_entry = x
-        Bc = B_c.astype(state_dtype)
-        Cc = C_c.astype(state_dtype)
-        dA, dBu = _discretize(u_c, delta_c, Ac, Bc, state_dtype)
-        _, hs = _states(dA, dBu, h_start)
-        gyc = gy_c.astype(state_dtype)
+        B_c = B_c.astype(state_dtype)
+        C_c = C_c.astype(state_dtype)
 
-        h_prev = jnp.concatenate([h_start[None], hs[:-1]], axis=0)
-        deltas = delta_c.astype(state_dtype)
-        us = u_c.astype(state_dtype)
+        # Recompute the states inside the chunk, keeping the state before each step.
+        def state_step(h, x):
+            u_t, d_t, B_t = x
+            _, h_next = _step(Ac, h, u_t, d_t, B_t, state_dtype)
+            return h_next, h
 
-        # One reverse loop does the adjoint recurrence and every per-step gradient, so each
-        # step's slices are used while they are in cache (several vectorized passes over the
-        # chunk were slower on CPU).
-        def fused_step(carry, x):
+        _, h_prevs = lax.scan(state_step, h_start, (u_c, delta_c, B_c))
+
+        # One reverse loop runs the adjoint recurrence and every per-step gradient while the
+        # step's values are in cache; exp(delta A) and h_t are recomputed, not stored.
+        def adjoint_step(carry, x):
             m, g_A = carry
-            dA_k, h_prev_k, h_k, gy_k, C_k, B_k, d_k, u_k = x
-            mu = scale * gy_k[:, None] * C_k[None, :] + m
-            ct_x = mu * h_prev_k * dA_k
-            mu_B = jnp.sum(mu * B_k[None, :], axis=1)
-            g_delta = jnp.sum(ct_x * Ac, axis=1) + mu_B * u_k
-            g_B = jnp.sum(mu * (d_k * u_k)[:, None], axis=0)
-            g_C = scale * jnp.sum(h_k * gy_k[:, None], axis=0)
-            new = (dA_k * mu, g_A + ct_x * d_k[:, None])
-            return new, (mu_B * d_k, g_delta, g_B, g_C)
+            h_prev, u_t, d_t, B_t, C_t, gy_t = x
+            dA, h = _step(Ac, h_prev, u_t, d_t, B_t, state_dtype)
+            d = d_t.astype(state_dtype)
+            du = (d_t * u_t).astype(state_dtype)
+            gy = gy_t.astype(state_dtype)
+            mu = scale * gy[:, None] * C_t[None, :] + m
+            ct_x = mu * h_prev * dA
+            mu_B = jnp.sum(mu * B_t[None, :], axis=1)
+            g_delta = jnp.sum(ct_x * Ac, axis=1) + mu_B * u_t.astype(state_dtype)
+            g_B = jnp.sum(mu * du[:, None], axis=0)
+            g_C = scale * jnp.sum(h * gy[:, None], axis=0)
+            new = (dA * mu, g_A + ct_x * d[:, None])
+            return new, (mu_B * d, g_delta, g_B, g_C)
 
-        xs_k = (dA, h_prev, hs, gyc, Cc, Bc, deltas, us)
         (rho_new, g_A), (g_u, g_delta, g_B, g_C) = lax.scan(
-            fused_step, (rho, g_A), xs_k, reverse=True
+            adjoint_step, (rho, g_A), (h_prevs, u_c, delta_c, B_c, C_c, gy_c), reverse=True
         )
         outs = (g_u.real, g_delta.real, g_B, g_C)
         return (rho_new + g_entry, g_A), outs
