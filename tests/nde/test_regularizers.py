@@ -30,18 +30,34 @@ def test_error_estimates_on_linear_decay(x64):
     ts = jnp.array([0.0, n * h])
     y0 = jnp.array([2.0])
     starts = jnp.linspace(0.0, (n - 1) * h, n)
-    per_step = jax.vmap(lambda t: step_error(model, t, y0 * jnp.exp(-t), jnp.array(h)))(starts)
-    _, total = global_error_regularization(model, ts, y0)
+    keys = jax.random.split(jax.random.key(0), 3)
+
+    @eqx.filter_jit
+    def everything(m):  # one compiled call: compiling the solves dominates this test's time
+        per_step = jax.vmap(lambda t: step_error(m, t, y0 * jnp.exp(-t), jnp.array(h)))(starts)
+        total = global_error_regularization(m, ts, y0)[1]
+        biased = jax.vmap(lambda k: local_regularization(m, ts, y0, key=k, biased=True)[1])(keys)
+        unbiased = jax.vmap(lambda k: local_regularization(m, ts, y0, key=k)[1])(keys)
+        t_s = jax.vmap(
+            lambda k: jax.random.uniform(k, (1,), dtype=ts.dtype, minval=0.0, maxval=n * h)[0]
+        )(keys)
+        expected = jax.vmap(lambda t: step_error(m, t, y0 * jnp.exp(-t), jnp.array(h)))(t_s)
+        # only the one sampled step is differentiated by default: y(t_s) is a constant
+        local = lambda y, d: local_regularization(m, ts, y, key=keys[0], differentiate_state=d)  # noqa: E731
+        grads = [jax.grad(lambda y, d=d: local(y, d)[1])(y0) for d in (False, True)]
+        chain = jax.grad(lambda y: step_error(m, t_s[0], y * jnp.exp(-t_s[0]), jnp.array(h)))(y0)
+        return per_step, total, biased, unbiased, expected, grads, chain
+
+    per_step, total, biased, unbiased, expected, grads, chain = everything(model)
+    np.testing.assert_allclose(grads[0], 0.0)
+    np.testing.assert_allclose(grads[1], chain, rtol=1e-6)
+    assert float(jnp.abs(chain[0])) > 0
     np.testing.assert_allclose(total, jnp.sum(per_step), rtol=1e-6)
-    local = eqx.filter_jit(local_regularization)
-    for seed in range(3):
-        key = jax.random.key(seed)
-        _, biased = local(model, ts, y0, key=key, biased=True)
-        assert np.min(np.abs(per_step - biased) / per_step) < 1e-6
-        _, unbiased = local(model, ts, y0, key=key)
-        t_s = jax.random.uniform(key, (1,), dtype=ts.dtype, minval=0.0, maxval=n * h)[0]
-        expected = step_error(model, t_s, y0 * jnp.exp(-t_s), jnp.array(h))
-        np.testing.assert_allclose(unbiased, expected, rtol=1e-6)
+    for b in biased:
+        assert np.min(np.abs(per_step - b) / per_step) < 1e-6
+    # the three sampled times differ, so the unbiased penalties differ too
+    assert len(set(np.round(np.asarray(unbiased), 12))) == 3
+    np.testing.assert_allclose(unbiased, expected, rtol=1e-6)
 
 
 def test_local_error_order(x64):
@@ -65,18 +81,19 @@ def test_adaptive_penalties_are_differentiable(getkey):
     key = getkey()
 
     @eqx.filter_jit
-    @eqx.filter_grad
     def grads(m):
-        sol, p_local = local_regularization(m, ts, y0, key=key)
-        _, p_global = global_error_regularization(m, ts, y0)
-        return jnp.sum(sol.ys**2) + p_local + p_global
+        def loss(mm):
+            sol, p_local = local_regularization(mm, ts, y0, key=key)
+            _, p_global = global_error_regularization(mm, ts, y0)
+            return jnp.sum(sol.ys**2) + p_local + p_global, p_global
 
-    g = grads(model)
+        return eqx.filter_grad(loss, has_aux=True)(m)
+
+    g, p_global = grads(model)
     leaves = jax.tree_util.tree_leaves(eqx.filter(g, eqx.is_inexact_array))
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in leaves)
     assert any(float(jnp.max(jnp.abs(x))) > 0 for x in leaves)
     # accepted steps each have EEst <= 1, so the global penalty is at most t1 - t0
-    _, p_global = eqx.filter_jit(global_error_regularization)(model, ts, y0)
     assert 0 < float(p_global) <= 2.0
 
 

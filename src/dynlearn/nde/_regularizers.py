@@ -122,6 +122,7 @@ def local_regularization(
     *,
     key: Key,
     biased: bool = False,
+    differentiate_state: bool = False,
 ) -> tuple[ODESolution, Float[Array, ""]]:
     """Solve `model` and return the local regularization penalty of Pal et al. (2023).
 
@@ -130,12 +131,17 @@ def local_regularization(
     sampling picks one accepted step uniformly. The penalty is `EEst * dt` of one differentiable
     step of the embedded pair from there (see `step_error`). Add `weight * penalty` to the loss.
 
+    As in the paper only that one step is differentiated: `y(t_s)` and `dt` are constants for
+    the penalty's gradient, which then reaches the parameters through the vector field alone
+    (cheap, and it does not fight the task loss along the whole trajectory).
+
     **Arguments:**
 
     - `model`: a `NeuralODE` with an adaptive diffrax solver (not `BacksolveAdjoint`).
     - `ts`, `y0`, `args`: as in `NeuralODE.solve`.
     - `key`: PRNG key for the sampled time.
     - `biased`: sample accepted steps instead of uniform times.
+    - `differentiate_state`: also backpropagate the penalty through the solve up to `y(t_s)`.
 
     **Returns:** `(solution, penalty)`, the `ODESolution` and a scalar.
     """
@@ -146,12 +152,13 @@ def local_regularization(
     solution, (t, y, dt, valid, n, ends), y_s = _solve_with_steps(
         model, ts, y0, args, extra_ts=None if biased else t_s
     )
+    state = (lambda v: v) if differentiate_state else jax.lax.stop_gradient
     if biased:
         i = jax.random.randint(key, (), 0, jnp.maximum(n, 1))
-        penalty = step_error(model, t[i], y[i], dt[i], args)
+        penalty = step_error(model, t[i], state(y[i]), dt[i], args)
     else:
         i = jnp.minimum(jnp.searchsorted(ends, t_s[0]), jnp.maximum(n - 1, 0))
-        penalty = step_error(model, t_s[0], y_s[0], dt[i], args)
+        penalty = step_error(model, t_s[0], state(y_s[0]), dt[i], args)
     return solution, penalty
 
 
