@@ -14,13 +14,15 @@ one block, decoder, trained one step ahead, forecasting through the block's recu
 and `koopman_ae` (dynlearn.koopman) when their subpackages are importable, else reported as
 'not available'.
 
-Writes benchmarks/results/forecast.csv, forecast.md and forecast.png. Fit times are wall-clock
-and include compilation (the machine is shared: compare ratios, not absolute seconds).
+Writes benchmarks/results/forecast.csv, forecast.md and forecast.png (`--name` changes the stem).
+Fit times are wall-clock and include compilation (the machine is shared: compare ratios, not
+absolute seconds). `--full` is every dysts flow of the zoo: 129 ODEs and 6 delay equations.
 
     python benchmarks/forecast.py                          # small default, a few minutes
     python benchmarks/forecast.py --quick                  # smoke run
     python benchmarks/forecast.py --systems Lorenz Rossler --models esn nvar sindy
-    python benchmarks/forecast.py --full                   # all chaotic flows of the zoo
+    python benchmarks/forecast.py --full                   # all 135 dysts flows of the zoo
+    python benchmarks/forecast.py --full --dry-run         # list them, run nothing
 """
 
 import os
@@ -313,6 +315,11 @@ def evaluate(data, forecast):
     return vpt_s, vpt_n, d_stsp, d_h
 
 
+def full_systems():
+    """Every dysts flow of the zoo: the 129 ODEs and the 6 delay equations (135 systems)."""
+    return systems.names("flows") + systems.names("delay")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", default=None,
@@ -321,7 +328,12 @@ def main():
     parser.add_argument("--models", nargs="+", default=None,
                         help=f"models (default all): {', '.join(ALL_MODELS)}")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
-    parser.add_argument("--full", action="store_true", help="every chaotic flow of the zoo")
+    parser.add_argument("--full", action="store_true",
+                        help="all 135 dysts flows of the zoo (129 ODEs, 6 delay equations)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the resolved systems and models, run nothing")
+    parser.add_argument("--name", default="forecast",
+                        help="results file stem (default forecast: forecast.csv/.md/.png)")
     parser.add_argument("--train-periods", type=int, default=None)
     parser.add_argument("--n-tests", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -336,17 +348,7 @@ def main():
     if args.systems:
         names = split(args.systems)
     elif args.full:
-        names = []
-        for n in systems.names():
-            try:
-                s = systems.get(n)
-            except Exception:  # noqa: BLE001 - zoo entries that cannot be built are skipped
-                continue
-            meta = getattr(s, "metadata", None) or {}
-            if (not getattr(s, "discrete", True) and getattr(s, "period", None)
-                    and (meta.get("maximum_lyapunov_estimated") or 0) > 0
-                    and type(s).__name__ == "Flow"):
-                names.append(n)
+        names = full_systems()
     else:
         names = list(DEFAULT_SYSTEMS)
     if args.quick:
@@ -357,9 +359,14 @@ def main():
         nn_steps=200 if args.quick else (4000 if args.full else 1500),
         esn_size=200 if args.quick else 400,
     )
-    print(f"systems: {', '.join(names)}")
+    print(f"systems ({len(names)}): {', '.join(names)}")
     print(f"models: {', '.join(models)}; train {cfg['train_periods']} periods at {PPP} points "
           f"per period, {cfg['n_tests']} test windows of 6 periods")
+    if args.dry_run:
+        missing = [n for n in names if n not in systems.names()]
+        print(f"unknown systems: {missing}" if missing else "all systems resolve in the zoo")
+        print("not available: " + (", ".join(m for m in models if not available(m)) or "none"))
+        return
 
     rows = []
     key = jax.random.key(args.seed)
@@ -395,14 +402,14 @@ def main():
                   f"VPT sMAPE {row['vpt_smape']:5.2f}  VPT NRMSE {row['vpt_nrmse']:5.2f}  "
                   f"D_stsp {row['d_stsp']:7.3f}  D_H {row['d_h']:.3f}")
 
-    write_results(rows, models, Path(args.out))
+    write_results(rows, models, Path(args.out), args.name)
 
 
-def write_results(rows, models, out):
+def write_results(rows, models, out, stem="forecast"):
     out.mkdir(parents=True, exist_ok=True)
     fields = ["system", "model", "status", "fit_s", "vpt_smape", "vpt_nrmse", "d_stsp", "d_h",
               "vpts_nrmse"]
-    with (out / "forecast.csv").open("w", newline="") as f:
+    with (out / f"{stem}.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
@@ -431,7 +438,7 @@ def write_results(rows, models, out):
         summary[m] = (ok, med)
         lines.append(f"| {m} | {len(ok)} | {med['vpt_smape']:.2f} | {med['vpt_nrmse']:.2f} | "
                      f"{med['d_stsp']:.3f} | {med['d_h']:.3f} |")
-    (out / "forecast.md").write_text("\n".join(lines) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[-(len(models) + 2):]))
 
     import matplotlib
@@ -453,8 +460,8 @@ def write_results(rows, models, out):
         for ax in axes:
             ax.set_xticks(range(1, len(names) + 1), names, rotation=30)
         fig.tight_layout()
-        fig.savefig(out / "forecast.png", dpi=120)
-    print(f"wrote {out / 'forecast.csv'}, {out / 'forecast.md'}, {out / 'forecast.png'}")
+        fig.savefig(out / f"{stem}.png", dpi=120)
+    print(f"wrote {out / stem}.csv, .md, .png")
 
 
 if __name__ == "__main__":
