@@ -41,7 +41,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--full", action="store_true", help="more windows and steps")
 parser.add_argument("--windows", type=int, default=None, help="time-marching windows")
 parser.add_argument("--steps", type=int, default=None, help="Adam steps per window")
-parser.add_argument("--batch", type=int, default=256, help="collocation points per step")
+parser.add_argument("--batch", type=int, default=None, help="collocation points per step")
 parser.add_argument("--eps", type=float, default=10.0, help="causality parameter")
 parser.add_argument("--ablation", action="store_true", help="also run windows-only and causal-only")
 parser.add_argument("--seed", type=int, default=0)
@@ -52,7 +52,7 @@ n_windows = args.windows or (10 if args.full else 8)
 steps_per_window = args.steps or (2000 if args.full else 500)
 total_steps = n_windows * steps_per_window
 width, depth, harmonics = 128, 3, 4
-batch = args.batch
+batch = args.batch or (512 if args.full else 256)
 n_chunks = 16
 
 # %% Reference solution (Fourier pseudo-spectral + ETDRK4).

@@ -34,6 +34,33 @@ def test_causal_chunks_from_random_points():
     np.testing.assert_allclose(loss, jnp.mean(w * chunks), rtol=1e-6)
 
 
+def test_causal_initial_term_prepended_with_weight():
+    cw = pinn.CausalWeights(
+        n_chunks=2, eps=1.0, t_range=(0.0, 1.0), initial_term="ic", initial_weight=10.0
+    )
+    pts = jnp.array([[0.0, 0.25], [0.0, 0.75]])
+    _, w = cw(jnp.array([1.0, 2.0]), pts, jnp.asarray(0.5))
+    # the first chunk already waits for the weighted initial loss 10 * 0.5
+    np.testing.assert_allclose(w, jnp.exp(-jnp.array([5.0, 6.0])), rtol=1e-6)
+
+
+def test_time_window_chain_rule(x64):
+    # network of local time s: g(x, s) = x s^2; on [t0, t1] = [2, 2.5], u = x ((t - 2) / 0.5)^2
+    window = pinn.TimeWindow(lambda q: q[0] * q[1] ** 2, 2.0, 2.5)
+    p = jnp.array([3.0, 2.2])
+    s = (2.2 - 2.0) / 0.5
+    np.testing.assert_allclose(window(p), 3.0 * s**2, rtol=1e-12)
+    np.testing.assert_allclose(
+        pinn.partial_derivative(window, p, (0, 1)), 3.0 * 2 * s / 0.5, rtol=1e-12
+    )
+    with pytest.raises(ValueError, match="t1 > t0"):
+        pinn.TimeWindow(lambda q: q[0], 1.0, 1.0)
+    marched = pinn.WindowedField(
+        (window, pinn.TimeWindow(lambda q: q[1], 2.5, 3.0)), (2.0, 2.5, 3.0)
+    )
+    np.testing.assert_allclose(marched(jnp.array([3.0, 2.75])), 0.5, rtol=1e-12)
+
+
 def test_periodic_embedding_exactly_periodic(getkey, x64):
     embed = pinn.PeriodicEmbedding(2, periods=(2.0, None), harmonics=3)
     field = pinn.ModifiedMLP(2, "scalar", width=16, depth=2, embedding=embed, key=getkey())
@@ -71,8 +98,7 @@ def _heat_loss(weighting=None):
         "residual": pinn.Residual(heat),
         "initial": pinn.InitialCondition(lambda p: jnp.sin(p[0])),
         "boundary": pinn.Dirichlet(lambda p: jnp.zeros((), p.dtype)),
-        "flux": pinn.Neumann(lambda p: jnp.array([-1.0, 0.0], p.dtype),
-                             lambda p: -jnp.exp(-p[1])),
+        "flux": pinn.Neumann(lambda p: jnp.array([-1.0, 0.0], p.dtype), lambda p: -jnp.exp(-p[1])),
     }
     return pinn.PINNLoss(terms, weighting=weighting)
 
@@ -108,9 +134,9 @@ def test_weightings_balance(getkey):
     params, static = eqx.partition(field, eqx.is_inexact_array)
     norms = []
     for name in ("residual", "initial"):
-        g = jax.jit(jax.grad(
-            lambda p, n=name: loss.term_losses(eqx.combine(p, static), batch)[0][n]
-        ))(params)
+        g = jax.jit(
+            jax.grad(lambda p, n=name: loss.term_losses(eqx.combine(p, static), batch)[0][n])
+        )(params)
         flat = jnp.concatenate([x.ravel() for x in jax.tree_util.tree_leaves(g)])
         norms.append(float(aux[f"weight_{name}"] * jnp.linalg.norm(flat)))
     np.testing.assert_allclose(norms[0], norms[1], rtol=1e-4)
@@ -132,8 +158,9 @@ def test_bad_input(getkey):
             field, {"data": (jnp.ones((3, 2)), jnp.zeros(3))}
         )
     with pytest.raises(ValueError, match=r"set 'data' contains 1 non-finite"):
-        pinn.collocation_data(residual=jnp.ones((4, 2)),
-                              data=(jnp.ones((2, 2)), jnp.array([0.0, jnp.inf])))
+        pinn.collocation_data(
+            residual=jnp.ones((4, 2)), data=(jnp.ones((2, 2)), jnp.array([0.0, jnp.inf]))
+        )
     with pytest.raises(ValueError, match="causal weighting names term"):
         pinn.PINNLoss({"r": pinn.Observations()}, causal=pinn.CausalWeights(4, 1.0, (0.0, 1.0)))
 
@@ -143,16 +170,19 @@ def test_adam_then_lbfgs_and_causal_fit(getkey):
     def ode(field, p):
         return pinn.partial_derivative(field, p, (1,)) + field(p)
 
-    loss = pinn.PINNLoss({
-        "residual": pinn.Residual(ode),
-        "initial": pinn.InitialCondition(lambda p: jnp.ones((), p.dtype)),
-    })
+    loss = pinn.PINNLoss(
+        {
+            "residual": pinn.Residual(ode),
+            "initial": pinn.InitialCondition(lambda p: jnp.ones((), p.dtype)),
+        }
+    )
     data = pinn.collocation_data(
         residual=jnp.linspace(0.0, 2.0, 64)[:, None], initial=jnp.zeros((1, 1))
     )
     field = pinn.MLP(1, "scalar", width=16, depth=2, key=getkey())
-    field, hist = fit(field, loss, data, optax.adam(1e-2), steps=200, batch_size=64,
-                      key=getkey(), progress=False)
+    field, hist = fit(
+        field, loss, data, optax.adam(1e-2), steps=200, batch_size=64, key=getkey(), progress=False
+    )
     field, lb = pinn.lbfgs(field, loss, data, steps=100)
     assert lb[-1]["loss"] < min(1e-4, hist[-1]["loss"])
     t = jnp.linspace(0.0, 2.0, 9)[:, None]
@@ -160,8 +190,17 @@ def test_adam_then_lbfgs_and_causal_fit(getkey):
 
     causal = pinn.PINNLoss(loss.terms, causal=pinn.CausalWeights(8, 1.0, (0.0, 2.0)))
     field0 = pinn.MLP(1, "scalar", width=16, depth=2, key=getkey())
-    _, ch = pinn.fit_causal(field0, causal, data, optax.adam(1e-2), steps_per_eps=64,
-                            batch_size=64, key=getkey(), eps_schedule=(0.1, 10.0),
-                            steps_per_dispatch=32, progress=False)
+    _, ch = pinn.fit_causal(
+        field0,
+        causal,
+        data,
+        optax.adam(1e-2),
+        steps_per_eps=64,
+        batch_size=64,
+        key=getkey(),
+        eps_schedule=(0.1, 10.0),
+        steps_per_dispatch=32,
+        progress=False,
+    )
     assert {r["eps"] for r in ch} <= {0.1, 10.0} and "causal_min_weight" in ch[-1]
     assert ch[0]["eps"] == 0.1

@@ -16,6 +16,7 @@ from ._derivatives import gradient as gradient
 from ._derivatives import laplacian as laplacian
 from ._derivatives import partial_derivative as partial_derivative
 from ._inverse import FieldWithCoefficients as FieldWithCoefficients
+from ._inverse import coefficient_optimizer as coefficient_optimizer
 from ._lagrangian import LagrangianPINN as LagrangianPINN
 from ._lagrangian import lagrangian_convection_diffusion as lagrangian_convection_diffusion
 from ._lagrangian import lagrangian_to_eulerian as lagrangian_to_eulerian
