@@ -1,5 +1,5 @@
 # %% [markdown]
-"""EnKF + sparse regression (MEDIDA) finds the missing -0.5 u_xx term of an imperfect KS model.
+"""EnKF + relevance vector machine (MEDIDA): the missing -0.5 u_xx term of an imperfect KS model.
 
 Mojgani, Chattopadhyay & Hassanzadeh (Chaos 2022): the truth is the Kuramoto–Sivashinsky
 equation `u_t = -u u_x - u_xx - u_xxxx` on a periodic domain of length 22 (64 Fourier modes,
