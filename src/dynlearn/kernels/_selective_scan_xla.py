@@ -7,9 +7,9 @@ with Selective State Spaces", Section 3.3: the (L, D, N) tensors exp(delta A), d
 are never materialized over the whole sequence, and only the chunk-entry states are kept for
 the backward pass. Each step discretizes, updates the state and contracts it with C_t inside
 one loop body, so its (D, N) values stay in cache. The backward pass recomputes, per chunk, the
-states before each step (one (chunk, D, N) array), then one reverse loop runs the adjoint
-recurrence mu_t = scale C_t gy_t + exp(delta_{t+1} A) mu_{t+1} and every per-step gradient,
-recomputing exp(delta_t A) instead of storing it.
+state before each step and exp(delta_t A) (two (chunk, D, N) arrays), then one reverse loop runs
+the adjoint recurrence mu_t = scale C_t gy_t + exp(delta_{t+1} A) mu_{t+1} and every per-step
+gradient.
 
 Measured on CPUs (benchmarks/kernels.py): computing exp(delta A) and delta B u for a whole
 chunk as large vectorized operations, or the gradient contractions as einsums over a chunk,
@@ -24,7 +24,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-DEFAULT_CHUNK = 128
+DEFAULT_CHUNK = 64
 
 
 def _pad_chunks(x, pad: int, num_chunks: int, chunk: int):
@@ -96,23 +96,24 @@ def backward(inputs, outputs, cotangents, *, chunk: int = DEFAULT_CHUNK):
         B_c = B_c.astype(state_dtype)
         C_c = C_c.astype(state_dtype)
 
-        # Recompute the states inside the chunk, keeping the state before each step.
+        # Recompute the chunk, keeping the state before each step and exp(delta_t A): two
+        # (chunk, D, N) arrays, the only per-step values stored.
         def state_step(h, x):
             u_t, d_t, B_t = x
-            _, h_next = _step(Ac, h, u_t, d_t, B_t, state_dtype)
-            return h_next, h
+            dA, h_next = _step(Ac, h, u_t, d_t, B_t, state_dtype)
+            return h_next, (h, dA)
 
-        _, h_prevs = lax.scan(state_step, h_start, (u_c, delta_c, B_c))
+        _, (h_prevs, dAs) = lax.scan(state_step, h_start, (u_c, delta_c, B_c))
 
         # One reverse loop runs the adjoint recurrence and every per-step gradient while the
-        # step's values are in cache; exp(delta A) and h_t are recomputed, not stored.
+        # step's values are in cache.
         def adjoint_step(carry, x):
             m, g_A = carry
-            h_prev, u_t, d_t, B_t, C_t, gy_t = x
-            dA, h = _step(Ac, h_prev, u_t, d_t, B_t, state_dtype)
+            h_prev, dA, u_t, d_t, B_t, C_t, gy_t = x
             d = d_t.astype(state_dtype)
             du = (d_t * u_t).astype(state_dtype)
             gy = gy_t.astype(state_dtype)
+            h = dA * h_prev + du[:, None] * B_t[None, :]
             mu = scale * gy[:, None] * C_t[None, :] + m
             ct_x = mu * h_prev * dA
             mu_B = jnp.sum(mu * B_t[None, :], axis=1)
@@ -122,8 +123,9 @@ def backward(inputs, outputs, cotangents, *, chunk: int = DEFAULT_CHUNK):
             new = (dA * mu, g_A + ct_x * d[:, None])
             return new, (mu_B * d, g_delta, g_B, g_C)
 
+        xs_k = (h_prevs, dAs, u_c, delta_c, B_c, C_c, gy_c)
         (rho_new, g_A), (g_u, g_delta, g_B, g_C) = lax.scan(
-            adjoint_step, (rho, g_A), (h_prevs, u_c, delta_c, B_c, C_c, gy_c), reverse=True
+            adjoint_step, (rho, g_A), xs_k, reverse=True
         )
         outs = (g_u.real, g_delta.real, g_B, g_C)
         return (rho_new + g_entry, g_A), outs
