@@ -163,8 +163,9 @@ def test_gradient_through_closed_over_arrays(x64, method):
 
     fast = lambda f, y0, ts: odeint_fixed(f, y0, ts, method=method, steps_per_interval=3)
     slow = lambda f, y0, ts: loop_reference(f, y0, ts, None, TABLEAUX[method], 3)
+    scale = jnp.asarray(0.7)
     grads = [
-        eqx.filter_jit(eqx.filter_grad(lambda m, s, sol=sol: loss(m, s, sol)))(mlp, jnp.asarray(0.7))
+        eqx.filter_jit(eqx.filter_grad(lambda m, s, sol=sol: loss(m, s, sol)))(mlp, scale)
         for sol in (fast, slow)
     ]
     assert tree_allclose(grads[0], grads[1], rtol=1e-10, atol=1e-13)
