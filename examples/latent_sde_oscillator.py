@@ -4,12 +4,16 @@ Li, Wong, Chen, Duvenaud (AISTATS 2020), "Scalable Gradients for Stochastic Diff
 Equations": a posterior SDE (drift sees a backward-GRU context of the data) and a prior SDE share
 one diffusion; the ELBO is the log-likelihood minus KL(q(z0)||p(z0)) minus E ∫ |u|^2 / 2 dt.
 Data: the position of a stochastic damped oscillator `dq = p dt, dp = (-w^2 q - c p) dt + s dW`,
-observed with noise. Prints the ELBO terms and the held-out reconstruction error, and writes
-./dynlearn-out/latent_sde_oscillator.png with posterior reconstructions and prior samples.
+observed with noise.
 
-Status: at the small default (and with 500 steps, lr 1e-2, dt0 0.1) the model collapses to the
-mean: held-out reconstruction MSE ~0.16, about the signal variance. Longer training, KL annealing
-or a fixed observation noise are the next things to try.
+Two things keep the posterior from collapsing to the mean (which a learned observation noise
+otherwise explains away): the observation noise is fixed at its true value, and the KL terms are
+annealed (weight 0.1 -> 0.5 -> 1 over three phases, the last one the true ELBO), as in Li et al.
+The posterior drift is the prior drift plus a data-driven correction (`residual_posterior=True`),
+so the Girsanov KL pushes the shared dynamics into the prior.
+Prints the ELBO terms and two checks: the held-out posterior reconstruction error against a
+mean-only predictor (the per-time mean of the training data), and the per-time variance of prior
+samples against that of the data. Writes ./dynlearn-out/latent_sde_oscillator.png.
 """
 
 # %%
@@ -61,19 +65,33 @@ key = jax.random.key(args.seed)
 k_train, k_test, k_model, k_fit, k_eval = jax.random.split(key, 5)
 train = simulate(k_train, n_train)
 test = simulate(k_test, 64)
-model = LatentSDE(1, 4, 8, width=32, depth=2, key=k_model, dt0=0.05, obs_std=0.1)
-
-# %%
-model, history = fit(
-    model,
-    latent_sde_loss,
-    train,
-    optax.adam(5e-3),
-    steps=steps,
-    batch_size=16,
-    key=k_fit,
-    progress=False,
+model = LatentSDE(
+    1, 4, 8, width=32, depth=2, key=k_model, dt0=0.05, obs_std=OBS, residual_posterior=True
 )
+
+
+# %% Observation noise fixed at its true value; KL annealed over three phases.
+def frozen_noise_loss(kl_weight):
+    def loss(m, batch, *, key):
+        m = eqx.tree_at(lambda mm: mm.obs_logstd, m, jax.lax.stop_gradient(m.obs_logstd))
+        return latent_sde_loss(m, batch, key=key, kl_weight=kl_weight)
+
+    return loss
+
+
+history = []
+for phase, kl_weight in enumerate((0.1, 0.5, 1.0)):
+    model, hist = fit(
+        model,
+        frozen_noise_loss(kl_weight),
+        train,
+        optax.adam(1e-2 if phase < 2 else 3e-3),
+        steps=steps // 3,
+        batch_size=16,
+        key=jax.random.fold_in(k_fit, phase),
+        progress=False,
+    )
+    history += list(hist)
 last = history[-1]
 print(
     f"final -ELBO {last['loss']:.2f}: loglik {last['loglik']:.2f}, KL(z0) {last['kl_z0']:.2f}, "
@@ -83,25 +101,32 @@ recon = eqx.filter_jit(
     jax.vmap(lambda m, t, x, k: m.reconstruct(t, x, key=k)[1], in_axes=(None, 0, 0, 0))
 )(model, test["ts"], test["xs"], jax.random.split(k_eval, 64))
 mse = float(jnp.mean((recon - test["xs"]) ** 2))
+mean_only = float(jnp.mean((jnp.mean(train["xs"], axis=0) - test["xs"]) ** 2))
 print(
-    f"held-out reconstruction MSE {mse:.4f} (observation noise variance {OBS**2:.4f}, "
-    f"signal variance {float(jnp.var(test['xs'])):.3f})"
+    f"held-out posterior reconstruction MSE {mse:.4f} vs mean-only predictor {mean_only:.4f} "
+    f"(ratio {mse / mean_only:.3f}; observation noise variance {OBS**2:.4f})"
 )
 
-# %%
+# %% Prior samples against the data: the per-time variance (the oscillator's spread).
 prior = eqx.filter_jit(jax.vmap(lambda m, k: m.sample_prior(ts, key=k)[1], in_axes=(None, 0)))(
-    model, jax.random.split(jax.random.key(7), 8)
+    model, jax.random.split(jax.random.key(7), 256)
+)
+prior_var = float(jnp.mean(jnp.var(prior[:, :, 0], axis=0)))
+data_var = float(jnp.mean(jnp.var(test["xs"][:, :, 0], axis=0)))
+print(
+    f"prior-sample variance {prior_var:.4f} vs data variance {data_var:.4f} "
+    f"(ratio {prior_var / data_var:.2f}; a mean-collapsed model gives ~0)"
 )
 fig, axes = plt.subplots(1, 3, figsize=(14, 4))
 for i in range(3):
     axes[0].plot(ts, test["xs"][i, :, 0], ".", color=f"C{i}")
     axes[0].plot(ts, recon[i, :, 0], "-", color=f"C{i}")
 axes[0].set_title("held-out data (dots) and posterior reconstructions")
-axes[1].plot(ts, prior[:, :, 0].T, lw=1)
+axes[1].plot(ts, prior[:8, :, 0].T, lw=1)
 axes[1].plot(ts, train["xs"][:8, :, 0].T, "k", lw=0.5, alpha=0.4)
 axes[1].set_title("prior samples (colour) vs data (grey)")
-axes[2].plot([-r["loss"] for r in history])
-axes[2].set_title("ELBO during training")
+axes[2].plot(range(20, len(history)), [-r["loss"] for r in history[20:]])
+axes[2].set_title("annealed ELBO (KL weight 0.1, 0.5, 1)")
 os.makedirs("dynlearn-out", exist_ok=True)
 fig.tight_layout()
 fig.savefig("dynlearn-out/latent_sde_oscillator.png", dpi=120)

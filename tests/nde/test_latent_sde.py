@@ -60,9 +60,17 @@ def test_girsanov_kl_closed_form(x64, model):
     ts = jnp.linspace(0.0, 1.5, 4)
     xs = jnp.ones((4, 1))
     m = linear_gaussian(model, posterior_shift=0.6)
-    _, aux = eqx.filter_jit(lambda mm, k: mm.elbo(ts, xs, key=k))(m, jax.random.key(0))
-    np.testing.assert_allclose(aux["kl_path"], 0.5 * 0.6**2 * 1.5, rtol=1e-9)
-    np.testing.assert_allclose(aux["kl_z0"], 0.0, atol=1e-12)
+    # residual posterior: the posterior drift is prior drift + correction (here SIGMA * 0.6)
+    residual = linear_gaussian(
+        LatentSDE(
+            1, 1, 1, width=4, depth=1, key=jax.random.key(3), dt0=0.01, residual_posterior=True
+        )
+    )
+    residual = eqx.tree_at(lambda mm: mm.posterior_drift, residual, lambda t, z, c: SIGMA * 0.6)
+    both = eqx.filter_jit(lambda ms, k: [mm.elbo(ts, xs, key=k) for mm in ms])
+    for _, aux in both([m, residual], jax.random.key(0)):
+        np.testing.assert_allclose(aux["kl_path"], 0.5 * 0.6**2 * 1.5, rtol=1e-9)
+        np.testing.assert_allclose(aux["kl_z0"], 0.0, atol=1e-12)
 
 
 def test_elbo_below_exact_log_likelihood(x64, model):

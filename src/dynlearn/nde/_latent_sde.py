@@ -62,6 +62,9 @@ class LatentSDE(eqx.Module):
     - `dt0`: Euler–Maruyama step (Itô).
     - `obs_std`: initial observation noise standard deviation (learned, through its log).
     - `max_steps`: at least `(t1 - t0) / dt0`.
+    - `residual_posterior`: the posterior drift is `prior_drift(t, z) + posterior_drift(t, z, c)`
+      (so the Girsanov KL penalises only the data-driven correction, and the dynamics the data
+      share must be learned by the prior); default `False`: `posterior_drift(t, z, c)` alone.
 
     Fields `prior_drift(t, z)`, `posterior_drift(t, z, c)`, `diffusion(t, z)` (positive, shape
     `(latent,)`), `decoder(z)`, `encoder(ts, xs) -> (contexts, z0_params)` can be replaced with
@@ -79,6 +82,7 @@ class LatentSDE(eqx.Module):
     latent_size: int = eqx.field(static=True)
     dt0: float = eqx.field(static=True)
     max_steps: int = eqx.field(static=True)
+    residual_posterior: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -92,6 +96,7 @@ class LatentSDE(eqx.Module):
         dt0: float = 0.01,
         obs_std: float = 0.1,
         max_steps: int = 4096,
+        residual_posterior: bool = False,
     ):
         for name, v in (
             ("data_size", data_size),
@@ -120,6 +125,7 @@ class LatentSDE(eqx.Module):
         self.latent_size = latent_size
         self.dt0 = float(dt0)
         self.max_steps = int(max_steps)
+        self.residual_posterior = bool(residual_posterior)
 
     def _solve(self, ts, z0, drift, key, with_kl: bool):
         d = self.latent_size
@@ -186,7 +192,8 @@ class LatentSDE(eqx.Module):
 
         def posterior(t, z):
             i = jnp.clip(jnp.searchsorted(ts, t, side="left"), 0, ts.shape[0] - 1)
-            return self.posterior_drift(t, z, contexts[i])
+            drift = self.posterior_drift(t, z, contexts[i])
+            return drift + self.prior_drift(t, z) if self.residual_posterior else drift
 
         zs, kl_path = self._solve(ts, z0, posterior, k1, True)
         loglik = self.log_likelihood(zs, xs)
@@ -225,7 +232,8 @@ class LatentSDE(eqx.Module):
 
         def posterior(t, z):
             i = jnp.clip(jnp.searchsorted(ts, t, side="left"), 0, ts.shape[0] - 1)
-            return self.posterior_drift(t, z, contexts[i])
+            drift = self.posterior_drift(t, z, contexts[i])
+            return drift + self.prior_drift(t, z) if self.residual_posterior else drift
 
         zs, _ = self._solve(ts, z0, posterior, k1, False)
         return zs, jax.vmap(self.decoder)(zs)
