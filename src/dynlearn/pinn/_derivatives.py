@@ -85,6 +85,26 @@ def _pure(field: Callable, x: Array, direction: Array, n: int, mode: Mode) -> Ar
     raise ValueError(f"derivative mode must be 'taylor' or 'forward', got {mode!r}")
 
 
+def _all_orders(field: Callable, direction: Array, n: int) -> Callable:
+    """`y -> (u, u', ..., u^(n))` along `direction`, from ONE nested forward-mode pass.
+
+    `F_0 = (u,)`; `F_k = jvp(F_{k-1})`: its primals are `F_{k-1}` and the tangent of the
+    highest entry is the new order, so the orders share all their intermediate work.
+    """
+
+    def extend(prev):
+        def nxt(y):
+            primals, tangents = jax.jvp(prev, (y,), (direction,))
+            return (*primals, tangents[-1])
+
+        return nxt
+
+    stack = lambda y: (field(y),)
+    for _ in range(n):
+        stack = extend(stack)
+    return stack
+
+
 def _unit(d: int, i: int, dtype) -> Array:
     return jnp.zeros(d, dtype=dtype).at[i].set(1)
 
@@ -233,6 +253,8 @@ def directional_derivatives(
             zeros = jnp.zeros_like(vv)
             primal, series = jet.jet(field, (p,), ([vv] + [zeros] * (order - 1),))
             return jnp.stack([primal, *series])
-        return jnp.stack([_pure(field, p, vv, k, mode) for k in range(order + 1)])
+        if mode != "forward":
+            raise ValueError(f"derivative mode must be 'taylor' or 'forward', got {mode!r}")
+        return jnp.stack(_all_orders(field, vv, order)(p))
 
     return _pointwise("directional_derivatives", op, field, x)
