@@ -33,6 +33,7 @@ import numpy as np
 from _timing import fmt_ms, side_by_side
 
 from dynlearn.kernels import linear_scan, odeint_fixed, selective_scan
+from dynlearn.kernels._butcher import TSIT5
 
 RESULTS = Path(__file__).parent / "results" / "kernels.md"
 
@@ -290,6 +291,24 @@ def bench_odeint(quick: bool, rows: list):
         return jnp.mean(y**2)
 
     impls["plain lax.scan RK4"] = scan_rk4_loss
+
+    def scan_tsit5_loss(params, y0):
+        # The same Tsit5 steps, autodiff through one lax.scan: no checkpointing (memory linear
+        # in the steps), a reference for what compiling a Tsit5 forward+gradient costs at all.
+        dt = t1 / steps
+        a, b, c = TSIT5.a, TSIT5.b, TSIT5.c
+
+        def step(y, i):
+            t = i * dt
+            ks = [field(t, y, params)]
+            for row, c_i in zip(a[:-1], c[1:-1]):
+                ks.append(field(t + c_i * dt, y + dt * sum(w * k for w, k in zip(row, ks)), params))
+            return y + dt * sum(w * k for w, k in zip(b, ks)), None
+
+        y, _ = jax.lax.scan(step, y0, jnp.arange(steps, dtype=jnp.float32))
+        return jnp.mean(y**2)
+
+    impls["plain lax.scan Tsit5 (no ckpt)"] = scan_tsit5_loss
     # Compile times are noisy on a shared machine: each is the best of two cold compiles
     # (lowering + XLA compilation of the jitted forward+gradient), taken in turn.
     for _ in range(2):
