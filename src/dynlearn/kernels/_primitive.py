@@ -177,12 +177,12 @@ def _backward_transpose(cts, *values, op, n_inputs, n_outputs):
     ]
 
 
-_BATCHED: dict[FusedOp, FusedOp] = {}
-
-
 def _batched(op: FusedOp) -> FusedOp:
     """`op` with every rule vmapped over a new leading axis of all inputs (built once)."""
-    if op not in _BATCHED:
+    # Cached on the op itself (not in a global dict), so ops built per call, like those of
+    # odeint_fixed, are freed with their batched versions.
+    batched = op.__dict__.get("_batched")
+    if batched is None:
 
         def forward(*inputs):
             return jax.vmap(op.forward)(*inputs)
@@ -193,8 +193,9 @@ def _batched(op: FusedOp) -> FusedOp:
         def backward(inputs, outputs, cotangents):
             return jax.vmap(op.backward)(inputs, outputs, cotangents)
 
-        _BATCHED[op] = FusedOp(f"vmap({op.name})", forward, backward, tangent)
-    return _BATCHED[op]
+        batched = FusedOp(f"vmap({op.name})", forward, backward, tangent)
+        object.__setattr__(op, "_batched", batched)
+    return batched
 
 
 def _make_batch_rule(primitive):
