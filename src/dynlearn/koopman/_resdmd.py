@@ -71,42 +71,13 @@ class ResDMD(eqx.Module):
     remainder: Float[Array, "features features"]
     readout: Float[Array, "features state"]
 
-    def _residuals_orthonormal(self, eigenvalues: Array, vectors: Array) -> Array:
-        a = self.operator.astype(vectors.dtype)
-        top = a @ vectors - eigenvalues[None, :] * vectors
-        bottom = self.remainder.astype(vectors.dtype) @ vectors
-        numerator = jnp.sqrt(
-            jnp.sum(jnp.abs(top) ** 2, axis=0) + jnp.sum(jnp.abs(bottom) ** 2, axis=0)
-        )
-        return numerator / jnp.linalg.norm(vectors, axis=0)
-
     def decomposition(self) -> KoopmanDecomposition:
         """EDMD eigenpairs with their residuals.
 
         **Returns:** a `KoopmanDecomposition` with `residuals` set; `filter(epsilon)` then removes
         the spurious eigenvalues (those with residual above `epsilon`).
         """
-        eigenvalues, vectors = eigenpairs(self.operator)
-        eigenvalues, vectors = sort_eigenpairs(eigenvalues, vectors, continuous=False)
-        residuals = self._residuals_orthonormal(eigenvalues, vectors)
-        r = self.triangular.astype(vectors.dtype)
-        coefficients = jax.vmap(
-            lambda v: (
-                lx.linear_solve(
-                    lx.MatrixLinearOperator(r, lx.upper_triangular_tag), v, lx.Triangular()
-                ).value
-            ),
-            in_axes=1,
-            out_axes=1,
-        )(vectors)
-        modes = jax.vmap(
-            lambda column: lx.linear_solve(lx.MatrixLinearOperator(vectors), column, lx.LU()).value,
-            in_axes=1,
-            out_axes=1,
-        )(self.readout.astype(vectors.dtype))
-        return KoopmanDecomposition(
-            eigenvalues, coefficients, modes, self.dictionary, residuals=residuals, continuous=False
-        )
+        return _decomposition(self)
 
     def residuals(
         self,
@@ -136,8 +107,9 @@ class ResDMD(eqx.Module):
                 f"residuals: need eigenvalues (pairs,) and coefficients ({n}, pairs); got "
                 f"{eigenvalues.shape} and {coefficients.shape}"
             )
-        vectors = self.triangular.astype(ctype) @ coefficients
-        return self._residuals_orthonormal(eigenvalues, vectors)
+        return _candidate_residuals(
+            self.triangular, self.operator, self.remainder, eigenvalues, coefficients
+        )
 
     def pseudospectrum(
         self,
@@ -181,6 +153,66 @@ class ResDMD(eqx.Module):
         return _pseudospectrum(a, gram, eye, shift, start, grid, iterations, batch_size)
 
 
+def _real_times(matrix: Array, vectors: Array) -> Array:
+    # A real matrix times complex vectors as two real products (half the flops of a complex one).
+    matrix = jnp.real(matrix)
+    return jax.lax.complex(matrix @ jnp.real(vectors), matrix @ jnp.imag(vectors))
+
+
+def _residuals_orthonormal(operator: Array, remainder: Array, eigenvalues: Array, vectors: Array):
+    # All pairs at once: |(C1 - lambda Q) v| = |[A v - lambda v; R2 v]|, one stacked product.
+    # (Never the squared Gram form v*(L - lambda A* - conj(lambda) A + |lambda|^2 G) v, which
+    # cancels catastrophically and cannot resolve residuals below ~1e-8.)
+    n = operator.shape[0]
+    stacked = _real_times(jnp.concatenate([operator, remainder]), vectors)
+    top = stacked[:n] - eigenvalues[None, :] * vectors
+    numerator = jnp.sqrt(
+        jnp.sum(jnp.abs(top) ** 2, axis=0) + jnp.sum(jnp.abs(stacked[n:]) ** 2, axis=0)
+    )
+    return numerator / jnp.linalg.norm(vectors, axis=0)
+
+
+@jax.jit
+def _candidate_residuals(triangular, operator, remainder, eigenvalues, coefficients):
+    vectors = _real_times(triangular, coefficients)
+    return _residuals_orthonormal(operator, remainder, eigenvalues, vectors)
+
+
+@eqx.filter_jit
+def _decomposition(verified: ResDMD) -> KoopmanDecomposition:
+    eigenvalues, vectors = eigenpairs(verified.operator)
+    eigenvalues, vectors = sort_eigenpairs(eigenvalues, vectors, continuous=False)
+    residuals = _residuals_orthonormal(verified.operator, verified.remainder, eigenvalues, vectors)
+    r = lx.MatrixLinearOperator(verified.triangular.astype(vectors.dtype), lx.upper_triangular_tag)
+    coefficients = jax.vmap(
+        lambda v: lx.linear_solve(r, v, lx.Triangular()).value, in_axes=1, out_axes=1
+    )(vectors)
+    modes = jax.vmap(
+        lambda column: lx.linear_solve(lx.MatrixLinearOperator(vectors), column, lx.LU()).value,
+        in_axes=1,
+        out_axes=1,
+    )(verified.readout.astype(vectors.dtype))
+    return KoopmanDecomposition(
+        eigenvalues, coefficients, modes, verified.dictionary, residuals=residuals, continuous=False
+    )
+
+
+@eqx.filter_jit
+def _qr_form(dictionary: AbstractDictionary, X: Array, Y: Array, sw: Array):
+    psi_x = dictionary.evaluate(X).astype(jnp.float64) * sw[:, None]
+    psi_y = dictionary.evaluate(Y).astype(jnp.float64) * sw[:, None]
+    q, r = jnp.linalg.qr(psi_x)
+    c1 = _triangular_solve_right(psi_y, r)
+    a = q.T @ c1
+    outside = c1 - q @ a
+    correction = q.T @ outside  # one re-orthogonalisation pass keeps `outside` orthogonal to Q
+    a = a + correction
+    outside = outside - q @ correction
+    r2 = jnp.linalg.qr(outside, mode="r")
+    readout = q.T @ (X * sw[:, None])
+    return r, a, r2, readout
+
+
 @eqx.filter_jit
 def _pseudospectrum(a, gram, eye, shift, start, grid, iterations, batch_size):
     def smallest(z):
@@ -197,8 +229,14 @@ def _pseudospectrum(a, gram, eye, shift, start, grid, iterations, batch_size):
         ritz = jnp.linalg.eigvalsh(basis.conj().T @ m @ basis)[0]
         return jnp.sqrt(jnp.maximum(ritz - shift, 0.0))
 
-    values = jax.lax.map(smallest, grid.reshape(-1), batch_size=batch_size)
-    return values.reshape(grid.shape)
+    # Pad to whole batches ourselves instead of lax.map's remainder path, which was seen to
+    # stall with single-threaded BLAS (OPENBLAS_NUM_THREADS=1) on CPU.
+    points = grid.reshape(-1)
+    batch_size = max(1, min(batch_size, points.shape[0]))
+    padded = -(-points.shape[0] // batch_size) * batch_size
+    points = jnp.concatenate([points, jnp.zeros(padded - points.shape[0], points.dtype)])
+    values = jax.lax.map(jax.vmap(smallest), points.reshape(-1, batch_size))
+    return values.reshape(-1)[: grid.size].reshape(grid.shape)
 
 
 def resdmd(
@@ -225,21 +263,10 @@ def resdmd(
     X, Y = as_snapshots("resdmd", X, Y, dtype=jnp.float64)
     samples = X.shape[0]
     sw = sqrt_weights("resdmd", weights, samples, X.dtype)
-    psi_x = dictionary.evaluate(X).astype(jnp.float64) * sw[:, None]
-    psi_y = dictionary.evaluate(Y).astype(jnp.float64) * sw[:, None]
-    features = psi_x.shape[1]
+    features = jax.eval_shape(dictionary.evaluate, X).shape[1]
     if samples < features:
         raise ValueError(
             f"resdmd: {samples} snapshots cannot determine {features} dictionary features; use "
             "more snapshots or a smaller dictionary."
         )
-    q, r = jnp.linalg.qr(psi_x)
-    c1 = _triangular_solve_right(psi_y, r)
-    a = q.T @ c1
-    outside = c1 - q @ a
-    correction = q.T @ outside  # one re-orthogonalisation pass keeps `outside` orthogonal to Q
-    a = a + correction
-    outside = outside - q @ correction
-    r2 = jnp.linalg.qr(outside, mode="r")
-    readout = q.T @ (X * sw[:, None])
-    return ResDMD(dictionary, r, a, r2, readout)
+    return ResDMD(dictionary, *_qr_form(dictionary, X, Y, sw))
