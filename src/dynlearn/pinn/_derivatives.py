@@ -10,9 +10,11 @@ builds the full Hessian or higher tensors, and reverse mode is never nested.
 Every operator takes either one point `(d,)` or a batch of collocation points `(n, d)`, in which
 case it is vectorized with `jax.vmap`.
 
-The default is nested forward mode: on XLA's CPU backend it measured 2.5-14x faster than `jet`
-for 4th-order derivatives of an MLP (XLA fuses the nested JVPs well, while `jet`'s rules for
-transcendental functions expand into many small operations); `mode="taylor"` is available and
+The default is nested forward mode, and `directional_derivatives` gets every order along a
+direction from one nested pass (the lower orders are the primals of the next JVP). On XLA's CPU
+backend, for the 4th-order Kuramoto–Sivashinsky residual of an MLP, the training gradient
+through it measured 1.9x faster than nested reverse mode and `jet` ~1.0x; `jet`'s rules for
+transcendental functions expand into many small operations. `mode="taylor"` is available and
 agrees to round-off (see `benchmarks/pinn.py`).
 """
 
