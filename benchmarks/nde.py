@@ -38,7 +38,8 @@ def make_field(key):
 
 
 def timed(*pairs, repeats):
-    """Compile each `(fn, arg)`, then time them interleaved (the machine is shared and noisy).
+    """Compile each `(fn, arg)`, then time them interleaved, alternating the order each round
+    (the machine is shared and noisy).
 
     Returns `[(median_seconds, compile_seconds), ...]` in the order given.
     """
@@ -48,12 +49,26 @@ def timed(*pairs, repeats):
         jax.block_until_ready(fn(arg))
         compile_s.append(time.perf_counter() - t0)
     times = [[] for _ in pairs]
-    for _ in range(repeats):
-        for i, (fn, arg) in enumerate(pairs):
+    for r in range(repeats):
+        # alternate the order every round: whichever runs first in a round is systematically
+        # slower on a busy machine
+        order = list(enumerate(pairs)) if r % 2 == 0 else list(enumerate(pairs))[::-1]
+        for i, (fn, arg) in order:
             t0 = time.perf_counter()
             jax.block_until_ready(fn(arg))
             times[i].append(time.perf_counter() - t0)
+    timed.last_rounds = times  # per-round times, for paired ratios
     return [(float(np.median(t)), c) for t, c in zip(times, compile_s)]
+
+
+def paired_ratio(rounds):
+    """Median over rounds of `time[0] / time[1]` measured back to back (robust to load drift)."""
+    return float(np.median(np.asarray(rounds[0]) / np.asarray(rounds[1])))
+
+
+def min_ratio(rounds):
+    """`min(time[0]) / min(time[1])`: the least disturbed run of each (robust to load spikes)."""
+    return float(np.min(rounds[0]) / np.min(rounds[1]))
 
 
 def dynlearn_fns(field, y0s, ts, solver, controller, dt0):
@@ -147,7 +162,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     args = parser.parse_args()
-    repeats = 5 if args.quick else 20
+    repeats = 10 if args.quick else 60
     key = jax.random.key(0)
     field = make_field(key)
     y0s = jax.random.normal(jax.random.key(1), (64, 4))
@@ -159,7 +174,9 @@ def main():
     dl_fwd, dl_grad = dynlearn_fns(field, y0s, ts, dfx.Dopri5(), ctrl, None)
     dx_fwd, dx_grad = diffrax_fns(field, y0s, ts, dfx.Dopri5(), ctrl, None)
     f_dl, f_dx = timed(dl_fwd, dx_fwd, repeats=repeats)
+    f_pair, f_min = paired_ratio(timed.last_rounds), min_ratio(timed.last_rounds)
     g_dl, g_dx = timed(dl_grad, dx_grad, repeats=repeats)
+    g_pair, g_min = paired_ratio(timed.last_rounds), min_ratio(timed.last_rounds)
     rows = {"dynlearn NeuralODE": (f_dl, g_dl), "raw diffrax": (f_dx, g_dx)}
     lines += [
         "## Small neural ODE (MLP 4-32-32-4, batch 64, Dopri5, rtol=atol=1e-6, t1=10)",
@@ -169,7 +186,7 @@ def main():
     ]
     for name, ((f, fc), (g, gc)) in rows.items():
         lines.append(f"| {name} | {f * 1e3:.2f} ms | {g * 1e3:.2f} ms | {fc:.2f} s | {gc:.2f} s |")
-    torch_res = torchdiffeq_times(field, y0s, ts, max(2, repeats // 5))
+    torch_res = torchdiffeq_times(field, y0s, ts, max(3, repeats // 4))
     dl_f, dl_g = rows["dynlearn NeuralODE"][0][0], rows["dynlearn NeuralODE"][1][0]
     dx_f, dx_g = rows["raw diffrax"][0][0], rows["raw diffrax"][1][0]
     if torch_res is None:
@@ -181,13 +198,19 @@ def main():
         )
     lines += [
         "",
-        f"overhead dynlearn / diffrax: forward {dl_f / dx_f:.3f}x, gradient {dl_g / dx_g:.3f}x "
-        "(target <= 1.05)",
+        f"overhead dynlearn / diffrax (ratio of medians): forward {dl_f / dx_f:.3f}x, gradient "
+        f"{dl_g / dx_g:.3f}x (target <= 1.05)",
+        f"overhead dynlearn / diffrax (median of paired ratios, {repeats} interleaved rounds): "
+        f"forward {f_pair:.3f}x, gradient {g_pair:.3f}x",
+        f"overhead dynlearn / diffrax (ratio of minima): forward {f_min:.3f}x, gradient "
+        f"{g_min:.3f}x",
     ]
     if torch_res is not None:
         lines.append(
             f"speed-up vs torchdiffeq: forward {torch_res['forward'] / dl_f:.0f}x, "
-            f"forward+gradient {torch_res['gradient'] / dl_g:.0f}x (target >= 100x)"
+            f"forward+gradient {torch_res['gradient'] / dl_g:.0f}x (target >= 100x); raw diffrax "
+            f"vs torchdiffeq: forward {torch_res['forward'] / dx_f:.0f}x, forward+gradient "
+            f"{torch_res['gradient'] / dx_g:.0f}x"
         )
 
     # 2. fixed grid, 1000 steps

@@ -6,9 +6,8 @@ Fractional Noise". Data: exact Riemann–Liouville fBM paths (covariance by quad
 sampling) observed with small noise, for H = 0.3 and H = 0.7. Model: `MarkovFBM` with K = 5 OU
 processes, a scale and an observation noise, trained with `fit` on the Gaussian log-likelihood of
 the Markov approximation (closed-form covariance `ω(H)^T Cov(Y(s), Y(t)) ω(H)`); the gradient
-reaches `H` through the closed-form weights. Note: this fits the driving noise directly; the
-full latent-SDE ELBO with fractional noise (`MarkovFBM.augment` + `LatentSDE`) is not shown
-here. Prints true and recovered H; writes ./dynlearn-out/fbm_hurst.png.
+reaches `H` through the closed-form weights. This fits the driving noise directly;
+`examples/fbm_latent_sde.py` learns H through the latent-SDE ELBO instead. Prints true and recovered H; writes ./dynlearn-out/fbm_hurst.png.
 """
 
 # %%

@@ -158,7 +158,7 @@ class NeuralODE(eqx.Module):
         ):
             raise ValueError("NeuralODE: ConstantStepSize needs dt0 (the step size); pass dt0=...")
 
-    def _check(self, ts, y0):
+    def _check(self, ts, y0, check_values: bool = True):
         ts = jnp.asarray(ts)
         y0 = jnp.asarray(y0)
         if ts.ndim != 1 or ts.shape[0] < 2:
@@ -168,15 +168,8 @@ class NeuralODE(eqx.Module):
                 f"NeuralODE: y0 must be one state of shape (state,), got {y0.shape}; "
                 "batch with jax.vmap"
             )
-        y0 = eqx.error_if(
-            y0,
-            ~jnp.all(jnp.isfinite(y0)),
-            "NeuralODE: y0 contains NaN or inf; clean the data (for missing values in a time "
-            "series use NeuralCDE, where NaN means missing)",
-        )
-        y0 = eqx.error_if(
-            y0, jnp.any(ts[1:] <= ts[:-1]), "NeuralODE: ts must be strictly increasing"
-        )
+        if check_values:
+            y0 = eqx.branched_error_if(y0, *_bad_inputs(ts, y0), _INPUT_ERRORS)
         if self.augment_dim:
             y0 = jnp.concatenate([y0, jnp.zeros((self.augment_dim,), y0.dtype)])
         return ts, y0
@@ -192,9 +185,12 @@ class NeuralODE(eqx.Module):
 
         **Returns:** an `ODESolution` with `ys` of shape `(time, state)` and the statistics.
         """
-        ts, y0a = self._check(ts, y0)
+        fixed = isinstance(self.solver, FixedGrid)
+        # diffrax path: the input checks join the result check after the solve (one error check
+        # in all, as in raw diffrax; a NaN y0 makes the solve fail, and the NaN message wins)
+        ts, y0a = self._check(ts, y0, check_values=fixed)
         d = y0.shape[0]
-        if isinstance(self.solver, FixedGrid):
+        if fixed:
             ys = odeint_fixed(
                 self.vector_field,
                 y0a,
@@ -225,27 +221,45 @@ class NeuralODE(eqx.Module):
             max_steps=self.max_steps,
             throw=False,
         )
-        ys = sol.ys
-        if self.throw:
-            ys = eqx.error_if(
-                ys,
-                sol.result == dfx.RESULTS.max_steps_reached,
-                f"NeuralODE: the solver reached max_steps={self.max_steps}; increase max_steps, "
-                "loosen rtol/atol, use a stiff (implicit) solver, or pass throw=False to get a "
-                "flagged result",
-            )
-            ys = eqx.error_if(
-                ys,
-                sol.result != dfx.RESULTS.successful,
-                "NeuralODE: the solve failed (step size collapsed or non-finite values); check "
-                "the vector field for blow-up, lower the learning rate, or enable float64",
-            )
+        bad_input, input_index = _bad_inputs(ts, y0)
+        failed = sol.result != dfx.RESULTS.successful
+        if not self.throw:
+            failed = jnp.zeros_like(failed)  # flagged in `result` instead
+        max_steps = sol.result == dfx.RESULTS.max_steps_reached
+        ys = eqx.branched_error_if(
+            sol.ys,
+            bad_input | failed,
+            jnp.where(bad_input, input_index, jnp.where(max_steps, 2, 3)),
+            [
+                *_INPUT_ERRORS,
+                f"NeuralODE: the solver reached max_steps={self.max_steps}; increase "
+                "max_steps, loosen rtol/atol, use a stiff (implicit) solver, or pass "
+                "throw=False to get a flagged result",
+                "NeuralODE: the solve failed (step size collapsed or non-finite values); "
+                "check the vector field for blow-up, lower the learning rate, or enable "
+                "float64",
+            ],
+        )
         stats = _stats(self.solver, sol.stats)
         return ODESolution(ts, ys[:, :d], stats, sol.result)
 
     def __call__(self, ts: Array, y0: Array, args=None) -> Float[Array, "time state"]:
         """The trajectory `ys` of shape `(time, state)`; see `solve` for statistics."""
         return self.solve(ts, y0, args).ys
+
+
+_INPUT_ERRORS = (
+    "NeuralODE: y0 contains NaN or inf; clean the data (for missing values in a time series use "
+    "NeuralCDE, where NaN means missing)",
+    "NeuralODE: ts must be strictly increasing",
+)
+
+
+def _bad_inputs(ts, y0):
+    """`(pred, index)` for `eqx.branched_error_if` with `_INPUT_ERRORS`: one check, two causes."""
+    bad_y0 = ~jnp.all(jnp.isfinite(y0))
+    bad_ts = jnp.any(ts[1:] <= ts[:-1])
+    return bad_y0 | bad_ts, jnp.where(bad_y0, 0, 1)
 
 
 def _stats(solver, raw) -> dict:
