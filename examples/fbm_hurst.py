@@ -7,7 +7,8 @@ sampling) observed with small noise, for H = 0.3 and H = 0.7. Model: `MarkovFBM`
 processes, a scale and an observation noise, trained with `fit` on the Gaussian log-likelihood of
 the Markov approximation (closed-form covariance `ω(H)^T Cov(Y(s), Y(t)) ω(H)`); the gradient
 reaches `H` through the closed-form weights. This fits the driving noise directly;
-`examples/fbm_latent_sde.py` learns H through the latent-SDE ELBO instead. Prints true and recovered H; writes ./dynlearn-out/fbm_hurst.png.
+`examples/fbm_latent_sde.py` learns H through the latent-SDE ELBO instead. Prints true and
+recovered H; writes ./dynlearn-out/fbm_hurst.png.
 """
 
 # %%
