@@ -1,5 +1,6 @@
 import functools
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -43,7 +44,7 @@ def _linear_trajectories(key, batch=64, length=8):
         _, xs = jax.lax.scan(step, x, None, length=length - 1)
         return jnp.concatenate([x[None], xs])
 
-    return jax.vmap(roll)(x0)
+    return jax.jit(jax.vmap(roll))(x0)
 
 
 def test_koopman_autoencoder_trains(getkey):
@@ -76,18 +77,27 @@ def test_koopman_autoencoder_trains(getkey):
 def test_koopman_vae_regular_and_irregular(getkey):
     data = _linear_trajectories(getkey(), batch=16, length=10)
     model = dk.KoopmanVAE(2, 4, hidden_dim=8, width=8, depth=1, key=getkey())
-    loss, aux = dk.kvae_loss(model, data, key=getkey())
+    times = jnp.sort(jax.random.uniform(getkey(), (16, 10), maxval=9.0), axis=1)
+
+    @eqx.filter_jit  # one compilation for all the checks (eager GRU scans were most of the cost)
+    def evaluate(model, key):
+        k1, k2, k3 = jax.random.split(key, 3)
+        loss, aux = dk.kvae_loss(model, data, key=k1)
+        irregular_loss, _ = dk.kvae_loss(model, (data, times), key=k2)
+        sample = model.sample(times[0], key=k3)
+        forecast = model.forecast(data[0], jnp.arange(10.0), jnp.arange(10.0, 13.0))
+        return loss, aux, irregular_loss, sample, forecast
+
+    loss, aux, irregular_loss, sample, forecast = evaluate(model, getkey())
     assert np.isfinite(float(loss)) and set(aux) == {
         "reconstruction",
         "kl",
         "predictive",
         "spectral",
     }
-    times = jnp.sort(jax.random.uniform(getkey(), (16, 10), maxval=9.0), axis=1)
-    irregular_loss, _ = dk.kvae_loss(model, (data, times), key=getkey())
     assert np.isfinite(float(irregular_loss))
-    assert model.sample(times[0], key=getkey()).shape == (10, 2)
-    assert model.forecast(data[0], jnp.arange(10.0), jnp.arange(10.0, 13.0)).shape == (3, 2)
+    assert sample.shape == (10, 2)
+    assert forecast.shape == (3, 2)
     loss_fn = functools.partial(dk.kvae_loss, kl_weight=0.1)
     trained, history = fit(
         model,
