@@ -5,16 +5,16 @@ h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t ;  y_t = C_t . h_t   (2 Re(C_t 
 Follows the hardware-aware algorithm of Gu & Dao (2023), "Mamba: Linear-Time Sequence Modeling
 with Selective State Spaces", Section 3.3: the (L, D, N) tensors exp(delta A), delta B u and h
 are never materialized over the whole sequence, and only the chunk-entry states are kept for
-the backward pass. Each step discretizes, updates the state and contracts it with C_t inside
-one loop body, so its (D, N) values stay in cache. The backward pass recomputes, per chunk, the
-state before each step and exp(delta_t A) (two (chunk, D, N) arrays), then one reverse loop runs
-the adjoint recurrence mu_t = scale C_t gy_t + exp(delta_{t+1} A) mu_{t+1} and every per-step
-gradient.
+the backward pass. Each step of the forward pass discretizes, updates the state and contracts
+it with C_t inside one loop body, so its (D, N) values stay in cache. The backward pass works
+chunk by chunk from the end: it recomputes the state before each step and exp(delta_t A) (two
+(chunk, D, N) arrays), runs the adjoint recurrence mu_t = scale C_t gy_t + exp(delta_{t+1} A)
+mu_{t+1} as a bare reverse linear scan, and then computes every gradient (delta, u, B, C, A) as
+a contraction over the whole chunk (einsum).
 
-Measured on CPUs (benchmarks/kernels.py): computing exp(delta A) and delta B u for a whole
-chunk as large vectorized operations, or the gradient contractions as einsums over a chunk,
-was slower than this fused form, because each extra (chunk, D, N) array is a round trip
-through memory while the fused loop body works in cache.
+Measured on CPUs (benchmarks/kernels.py, side by side): with exp(delta A) kept per chunk, the
+chunk-wide contractions beat computing the gradients step by step inside the reverse loop
+(fewer small kernels per step), and keeping exp(delta A) beat recomputing it in the reverse loop.
 
 Private: `dynlearn.kernels.selective_scan` validates inputs and adds D, z and delta_bias.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-DEFAULT_CHUNK = 64
+DEFAULT_CHUNK = 32
 
 
 def _pad_chunks(x, pad: int, num_chunks: int, chunk: int):
@@ -105,28 +105,26 @@ def backward(inputs, outputs, cotangents, *, chunk: int = DEFAULT_CHUNK):
 
         _, (h_prevs, dAs) = lax.scan(state_step, h_start, (u_c, delta_c, B_c))
 
-        # One reverse loop runs the adjoint recurrence and every per-step gradient while the
-        # step's values are in cache.
-        def adjoint_step(carry, x):
-            m, g_A = carry
-            h_prev, dA, u_t, d_t, B_t, C_t, gy_t = x
-            d = d_t.astype(state_dtype)
-            du = (d_t * u_t).astype(state_dtype)
-            gy = gy_t.astype(state_dtype)
-            h = dA * h_prev + du[:, None] * B_t[None, :]
-            mu = scale * gy[:, None] * C_t[None, :] + m
-            ct_x = mu * h_prev * dA
-            mu_B = jnp.sum(mu * B_t[None, :], axis=1)
-            g_delta = jnp.sum(ct_x * Ac, axis=1) + mu_B * u_t.astype(state_dtype)
-            g_B = jnp.sum(mu * du[:, None], axis=0)
-            g_C = scale * jnp.sum(h * gy[:, None], axis=0)
-            new = (dA * mu, g_A + ct_x * d[:, None])
-            return new, (mu_B * d, g_delta, g_B, g_C)
+        # The adjoint recurrence mu_t = scale C_t gy_t + exp(delta_{t+1} A) mu_{t+1} is the only
+        # step-by-step part (a reverse linear scan); every gradient is then a contraction over the
+        # chunk, computed at once.
+        def mu_step(m, x):
+            dA, C_t, gy_t = x
+            mu = scale * gy_t.astype(state_dtype)[:, None] * C_t[None, :] + m
+            return dA * mu, mu
 
-        xs_k = (h_prevs, dAs, u_c, delta_c, B_c, C_c, gy_c)
-        (rho_new, g_A), (g_u, g_delta, g_B, g_C) = lax.scan(
-            adjoint_step, (rho, g_A), xs_k, reverse=True
-        )
+        rho_new, mus = lax.scan(mu_step, rho, (dAs, C_c, gy_c), reverse=True)
+        d = delta_c.astype(state_dtype)
+        du = (delta_c * u_c).astype(state_dtype)
+        gy = gy_c.astype(state_dtype)
+        hs = dAs * h_prevs + du[:, :, None] * B_c[:, None, :]
+        ct_x = mus * h_prevs * dAs
+        mu_B = jnp.einsum("kdn,kn->kd", mus, B_c)
+        g_delta = jnp.einsum("kdn,dn->kd", ct_x, Ac) + mu_B * u_c.astype(state_dtype)
+        g_u = mu_B * d
+        g_B = jnp.einsum("kdn,kd->kn", mus, du)
+        g_C = scale * jnp.einsum("kdn,kd->kn", hs, gy)
+        g_A = g_A + jnp.einsum("kdn,kd->dn", ct_x, d)
         outs = (g_u.real, g_delta.real, g_B, g_C)
         return (rho_new + g_entry, g_A), outs
 
