@@ -45,14 +45,14 @@ def test_covariance_matches_exact_within_approximation_error(x64):
 def test_closed_form_error_and_optimal_weights(x64):
     h, g = 0.35, ma_fbm_gammas(4, 6.0)
     w = ma_fbm_weights(h, g)
-    gn = np.asarray(g)
+    gn, wn = np.asarray(g), np.asarray(w)
+    gsum = gn[:, None] + gn[None, :]
 
-    def pointwise(t):
+    def pointwise(t):  # plain numpy and scipy: E[(B_H(t) - sum_k w_k Y_k(t))^2]
         kern = lambda u: u ** (h - 0.5) / gamma_fn(h + 0.5)  # noqa: E731
         cross = np.array([quad(lambda u, gk=gk: kern(u) * np.exp(-gk * u), 0, t)[0] for gk in gn])
-        return (
-            float(riemann_liouville_variance(h, t)) - 2 * cross @ w + w @ ou_covariance(g, t, t) @ w
-        )
+        variance = t ** (2 * h) / (2 * h) / gamma_fn(h + 0.5) ** 2
+        return variance - 2 * cross @ wn + wn @ ((1 - np.exp(-gsum * t)) / gsum) @ wn
 
     by_quadrature = quad(lambda t: float(pointwise(t)), 0, 1, limit=50)[0]
     np.testing.assert_allclose(ma_fbm_error(h, g), by_quadrature, rtol=1e-5)
@@ -73,8 +73,20 @@ def test_augmented_sde_reproduces_noise_and_hurst_gradient(x64):
     sol = dfx.diffeqsolve(terms, dfx.Euler(), 0.0, 1.0, 1e-2, jnp.zeros(1 + k))
     z = sol.ys[-1]
     np.testing.assert_allclose(z[0], fbm.weights() @ z[1:], rtol=1e-9, atol=1e-12)
-    grad = jax.grad(lambda m: jnp.sum(m.weights()))(fbm)
+    grad = jax.jit(jax.grad(lambda m: jnp.sum(m.weights())))(fbm)
     assert bool(jnp.isfinite(grad.hurst_logit)) and float(jnp.abs(grad.hurst_logit)) > 0
+
+    # H reaches the augmented vector fields (the weights travel as pytree leaves): the drift's
+    # derivative in H is -sum_k (dw_k/dH) gamma_k y_k for unit diffusion
+    def first_drift(m):
+        return m.augment(lambda t, x, a: jnp.zeros_like(x), lambda t, x, a: jnp.ones_like(x))[0](
+            0.0, z, None
+        )[0]
+
+    dw = jax.jacfwd(lambda m: m.weights())(fbm).hurst_logit
+    np.testing.assert_allclose(
+        jax.grad(first_drift)(fbm).hurst_logit, -dw @ (fbm.gammas * z[1:]), rtol=1e-9
+    )
 
 
 def test_sampler_covariance(x64):

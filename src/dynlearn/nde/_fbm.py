@@ -182,22 +182,28 @@ class MarkovFBM(eqx.Module):
 
         **Returns:** `(aug_drift, aug_diffusion)` acting on `z = concat(x, Y)`, with
         `aug_diffusion(t, z, args)` of shape `(d + K, 1)` (a `diffrax.ControlTerm` with a scalar
-        Brownian motion).
+        Brownian motion). The weights `ω(H)` are evaluated once, here: call `augment` inside the
+        loss so that a learned `H` is current (the gradient reaches `H` through the returned
+        `eqx.Partial`s).
         """
         gammas = jax.lax.stop_gradient(self.gammas)
-        k = gammas.shape[0]
-
-        def aug_drift(t, z, args):
-            x, y = z[:-k], z[-k:]
-            w = self.weights()
-            return jnp.concatenate(
-                [drift(t, x, args) - diffusion(t, x, args) * (w @ (gammas * y)), -gammas * y]
-            )
-
-        def aug_diffusion(t, z, args):
-            x = z[:-k]
-            w = self.weights()
-            col = jnp.concatenate([diffusion(t, x, args) * jnp.sum(w), jnp.ones_like(gammas)])
-            return col[:, None]
-
+        # the weights are computed once per call, not at every solver step; `eqx.Partial` keeps
+        # them (and through them H) visible to diffrax's adjoints as pytree leaves
+        w = self.weights()
+        aug_drift = eqx.Partial(_augmented_drift, w, gammas, drift, diffusion)
+        aug_diffusion = eqx.Partial(_augmented_diffusion, w, gammas, diffusion)
         return aug_drift, aug_diffusion
+
+
+def _augmented_drift(w, gammas, drift, diffusion, t, z, args):
+    k = gammas.shape[0]
+    x, y = z[:-k], z[-k:]
+    return jnp.concatenate(
+        [drift(t, x, args) - diffusion(t, x, args) * (w @ (gammas * y)), -gammas * y]
+    )
+
+
+def _augmented_diffusion(w, gammas, diffusion, t, z, args):
+    x = z[: -gammas.shape[0]]
+    col = jnp.concatenate([diffusion(t, x, args) * jnp.sum(w), jnp.ones_like(gammas)])
+    return col[:, None]
