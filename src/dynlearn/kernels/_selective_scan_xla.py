@@ -5,16 +5,18 @@ h_t = exp(delta_t A) * h_{t-1} + delta_t B_t u_t ;  y_t = C_t . h_t   (2 Re(C_t 
 Follows the hardware-aware algorithm of Gu & Dao (2023), "Mamba: Linear-Time Sequence Modeling
 with Selective State Spaces", Section 3.3: the (L, D, N) tensors exp(delta A), delta B u and h
 are never materialized over the whole sequence, and only the chunk-entry states are kept for
-the backward pass. Each step of the forward pass discretizes, updates the state and contracts
-it with C_t inside one loop body, so its (D, N) values stay in cache. The backward pass works
-chunk by chunk from the end: it recomputes the state before each step and exp(delta_t A) (two
-(chunk, D, N) arrays), runs the adjoint recurrence mu_t = scale C_t gy_t + exp(delta_{t+1} A)
-mu_{t+1} as a bare reverse linear scan, and then computes every gradient (delta, u, B, C, A) as
-a contraction over the whole chunk (einsum).
+the backward pass. The forward pass runs the recurrence step by step (discretizing inside
+the loop body, where the step's (D, N) values stay in cache) and contracts the chunk's states
+with C as one einsum per chunk. The backward pass works chunk by chunk from the end: it
+recomputes the state before each step and exp(delta_t A) (two (chunk, D, N) arrays), runs the
+adjoint recurrence mu_t = scale C_t gy_t + exp(delta_{t+1} A) mu_{t+1} as a bare reverse linear
+scan, and then computes every gradient (delta, u, B, C, A) as a contraction over the whole chunk
+(einsum).
 
 Measured on CPUs (benchmarks/kernels.py, side by side): with exp(delta A) kept per chunk, the
-chunk-wide contractions beat computing the gradients step by step inside the reverse loop
-(fewer small kernels per step), and keeping exp(delta A) beat recomputing it in the reverse loop.
+chunk-wide contractions beat computing the gradients (and the outputs y) step by step inside
+the loops (fewer small kernels per step), and keeping exp(delta A) beat recomputing it in the
+reverse loop.
 
 Private: `dynlearn.kernels.selective_scan` validates inputs and adds D, z and delta_bias.
 """
@@ -46,13 +48,6 @@ def _step(A, h, u_t, d_t, B_t, state_dtype):
     return dA, h
 
 
-def _output(h, C_t, state_dtype, out_dtype):
-    y = jnp.sum(h * C_t[None, :], axis=1)
-    if jnp.issubdtype(state_dtype, jnp.complexfloating):
-        y = 2 * y.real
-    return y.astype(out_dtype)
-
-
 def forward(u, delta, A, B, C, h0, *, chunk: int = DEFAULT_CHUNK):
     """Returns (y, last state, chunk-entry states)."""
     length = u.shape[0]
@@ -61,13 +56,18 @@ def forward(u, delta, A, B, C, h0, *, chunk: int = DEFAULT_CHUNK):
     xs = tuple(_pad_chunks(x, pad, num_chunks, chunk) for x in (u, delta, B, C))
 
     def step(h, x):
-        u_t, d_t, B_t, C_t = x
+        u_t, d_t, B_t = x
         _, h = _step(A, h, u_t, d_t, B_t, state_dtype)
-        return h, _output(h, C_t, state_dtype, u.dtype)
+        return h, h
 
     def chunk_step(h, x):
-        h_end, y = lax.scan(step, h, x)
-        return h_end, (y, h)
+        u_c, delta_c, B_c, C_c = x
+        # Only the recurrence runs step by step; the outputs are one contraction per chunk.
+        h_end, hs = lax.scan(step, h, (u_c, delta_c, B_c))
+        y = jnp.einsum("kdn,kn->kd", hs, C_c)
+        if jnp.issubdtype(state_dtype, jnp.complexfloating):
+            y = 2 * y.real
+        return h_end, (y.astype(u.dtype), h)
 
     h_last, (y, entries) = lax.scan(chunk_step, h0, xs)
     return y.reshape(num_chunks * chunk, -1)[:length], h_last, entries
