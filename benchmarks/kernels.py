@@ -157,7 +157,7 @@ def bench_selective(quick: bool, rows: list):
     # The heavy anchors (the associative scan's ~1 GB of temporaries, torch's worker threads)
     # disturb whatever runs next, so each is timed in its own round-robin against dynlearn;
     # its ratio is to dynlearn's median in that round, its time rescaled to the main round.
-    repeats = 3 if quick else 7
+    repeats = 5 if quick else 15
     ours_name = "dynlearn selective_scan"
     heavy = {
         name: fns.pop(name)
