@@ -23,6 +23,9 @@ from ._hamiltonian import SeparableHamiltonian as SeparableHamiltonian
 from ._hamiltonian import symplectic_gradient as symplectic_gradient
 from ._latent_sde import LatentSDE as LatentSDE
 from ._latent_sde import latent_sde_loss as latent_sde_loss
+from ._meta_flow_matching import MetaFlowMatching as MetaFlowMatching
+from ._meta_flow_matching import SetEncoder as SetEncoder
+from ._meta_flow_matching import meta_flow_matching_loss as meta_flow_matching_loss
 from ._ode import FixedGrid as FixedGrid
 from ._ode import NeuralODE as NeuralODE
 from ._ode import ODESolution as ODESolution
