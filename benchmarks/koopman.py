@@ -156,6 +156,7 @@ for lengthscale, kernel_rank in cases:
 
     ours_fn = block(lambda k=kernel, r=kernel_rank: dk.kernel_edmd(k, Xk, Yk, ones, rank=r))
     decomposition, first = first_call(ours_fn)
+    assert decomposition.eigenvalues.dtype == jnp.complex128  # float64 throughout
 
     def residuals(d=decomposition):
         return dk.resdmd(d.dictionary, Xk, Yk).residuals(d.eigenvalues, d.eigenvectors)

@@ -61,7 +61,11 @@ def kernel_edmd(
     - `X`, `Y`: snapshot pairs, `(samples, state)` each.
     - `weights`: quadrature weights `(samples,)`; default uniform `1 / samples`.
     - `rank`: number of leading eigenvectors of the Gram matrix kept (default all `samples`;
-      truncating discards directions below numerical rank, which otherwise give noise).
+      truncating discards directions below numerical rank, which otherwise give noise). `K^`
+      divides by `s_i s_j`, so eigenvalues are determined by the data only to about
+      `eps |G| / s_rank^2` times their condition number: keep `s_rank^2` well above
+      `1e-16 |G|` (check `jnp.linalg.eigvalsh` of the Gram matrix). PyDMD's `EDMD` uses the same
+      formula (unweighted: pass `weights=jnp.ones(samples)` for identical Gram matrices).
 
     **Returns:** a `KoopmanDecomposition` whose dictionary is the induced `KernelDictionary`.
 
