@@ -3,9 +3,10 @@
     python benchmarks/kernels.py [--quick]
 
 Each case is jit-compiled first (compile time reported separately), then all competitors of a
-case run in turn, round-robin, so machine noise hits them alike; medians are reported, and
-ratios are anchor_time / dynlearn_time (> 1 means dynlearn is faster). Writes a markdown table
-to benchmarks/results/kernels.md.
+case run in turn, round-robin, so machine noise hits them alike (each timed call follows an
+untimed call of the same function, so none pays for its predecessor's freed memory); medians
+are reported, and ratios are anchor_time / dynlearn_time (> 1 means dynlearn is faster). Writes
+a markdown table to benchmarks/results/kernels.md.
 
 Cases (issue 3):
 - selective_scan forward+backward, B=4 L=2048 D=128 N=16 float32, against a plain lax.scan
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import statistics
 import time
 from pathlib import Path
 
@@ -30,7 +32,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from _timing import fmt_ms, side_by_side
+from _timing import fmt_ms
 
 from dynlearn.kernels import linear_scan, odeint_fixed, selective_scan
 from dynlearn.kernels._butcher import TSIT5
@@ -40,6 +42,26 @@ RESULTS = Path(__file__).parent / "results" / "kernels.md"
 
 def block(x):
     return jax.tree_util.tree_map(lambda a: a.block_until_ready(), x)
+
+
+def side_by_side(fns: dict, repeats: int) -> dict:
+    """Median seconds of each zero-argument callable, run round-robin after one warm-up.
+
+    As `_timing.side_by_side`, except that every timed call directly follows an untimed call of
+    the same function: a function then never pays for what the previous one left behind (the
+    plain lax.scan's 236 MiB of freed temporaries made the next call page-fault and slowed it
+    by about 30%), while machine noise still hits all of them alike.
+    """
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            fn()
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def compile_jax(fn, *args):
@@ -155,9 +177,9 @@ def bench_selective(quick: bool, rows: list):
     if peer is not None:
         fns["mambapy pscan (torch)"] = peer
     # The heavy anchors (the associative scan's ~1 GB of temporaries, torch's worker threads)
-    # disturb whatever runs next, so each is timed in its own round-robin against dynlearn;
-    # its ratio is to dynlearn's median in that round, its time rescaled to the main round.
-    repeats = 5 if quick else 15
+    # are slow; each is timed in its own round-robin against dynlearn; its ratio is to
+    # dynlearn's median in that round, its time rescaled to the main round.
+    repeats = 3 if quick else 9
     ours_name = "dynlearn selective_scan"
     heavy = {
         name: fns.pop(name)
