@@ -170,7 +170,8 @@ def test_trains_with_fit(getkey):
     a = jnp.array([[-0.1, 2.0], [-2.0, -0.1]])
     ts = jnp.linspace(0.0, 1.0, 10)
     y0s = jax.random.normal(getkey(), (32, 2))
-    data = {"ys": jax.vmap(lambda y0: NeuralODE(Linear(a))(ts, y0))(y0s)}
+    flows = jax.vmap(lambda t: jax.scipy.linalg.expm(a * t))(ts)  # exact data, no solve
+    data = {"ys": jnp.einsum("tij,bj->bti", flows, y0s)}
     model = NeuralODE(Linear(jnp.zeros((2, 2))), solver=FixedGrid("rk4"))
 
     def loss(m, batch, *, key):
