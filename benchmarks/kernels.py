@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import statistics
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from _timing import fmt_ms
+from _timing import side_by_side as _side_by_side
 
 from dynlearn.kernels import linear_scan, odeint_fixed, selective_scan
 from dynlearn.kernels._butcher import TSIT5
@@ -45,23 +45,9 @@ def block(x):
 
 
 def side_by_side(fns: dict, repeats: int) -> dict:
-    """Median seconds of each zero-argument callable, run round-robin after one warm-up.
-
-    As `_timing.side_by_side`, except that every timed call directly follows an untimed call of
-    the same function: a function then never pays for what the previous one left behind (the
-    plain lax.scan's 236 MiB of freed temporaries made the next call page-fault and slowed it
-    by about 30%), while machine noise still hits all of them alike.
-    """
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            fn()
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    """`_timing.side_by_side` with a warm call before each timed one (the plain lax.scan's
+    236 MiB of freed temporaries made the next call page-fault, about 30% slower)."""
+    return _side_by_side(fns, repeats, warm_each=True)
 
 
 def compile_jax(fn, *args):
