@@ -25,16 +25,20 @@ def rl_cov(h, s, t):
 
 def test_covariance_matches_exact_within_approximation_error(x64):
     pairs = [(0.05, 0.05), (0.2, 0.2), (0.3, 0.7), (0.5, 1.0), (1.0, 1.0)]
+    ss, tt = (jnp.array(v) for v in zip(*pairs))
+
+    @jax.jit
+    def approx(h, g):  # MA-fBM covariances at the pairs and the closed-form error, compiled once
+        w = ma_fbm_weights(h, g)
+        return jax.vmap(lambda s, t: w @ ou_covariance(g, s, t) @ w)(ss, tt), ma_fbm_error(h, g)
+
     for h, tol_small, tol_large in [(0.7, 2e-3, 1e-4), (0.3, 0.05, 0.02)]:
         errs = {}
         for k, r in [(5, 10.0), (20, 2.0)]:
-            g = ma_fbm_gammas(k, r)
-            w = ma_fbm_weights(h, g)
-            errs[k] = max(
-                abs(float(w @ ou_covariance(g, s, t) @ w) - rl_cov(h, s, t)) for s, t in pairs
-            )
+            covs, error = approx(jnp.array(h), ma_fbm_gammas(k, r))
+            errs[k] = max(abs(float(c) - rl_cov(h, s, t)) for c, (s, t) in zip(covs, pairs))
             # the closed-form error bounds the typical pointwise variance error
-            assert float(ma_fbm_error(h, g)) < (tol_small if k == 5 else tol_large) * 5
+            assert float(error) < (tol_small if k == 5 else tol_large) * 5
         assert errs[5] < tol_small and errs[20] < 2 * tol_large + errs[5] / 2
         assert errs[20] < errs[5]
     np.testing.assert_allclose(
@@ -72,9 +76,6 @@ def test_augmented_sde_reproduces_noise_and_hurst_gradient(x64):
     terms = dfx.MultiTerm(dfx.ODETerm(drift), dfx.ControlTerm(diffusion, bm))
     sol = dfx.diffeqsolve(terms, dfx.Euler(), 0.0, 1.0, 1e-2, jnp.zeros(1 + k))
     z = sol.ys[-1]
-    np.testing.assert_allclose(z[0], fbm.weights() @ z[1:], rtol=1e-9, atol=1e-12)
-    grad = jax.jit(jax.grad(lambda m: jnp.sum(m.weights())))(fbm)
-    assert bool(jnp.isfinite(grad.hurst_logit)) and float(jnp.abs(grad.hurst_logit)) > 0
 
     # H reaches the augmented vector fields (the weights travel as pytree leaves): the drift's
     # derivative in H is -sum_k (dw_k/dH) gamma_k y_k for unit diffusion
@@ -83,10 +84,19 @@ def test_augmented_sde_reproduces_noise_and_hurst_gradient(x64):
             0.0, z, None
         )[0]
 
-    dw = jax.jacfwd(lambda m: m.weights())(fbm).hurst_logit
-    np.testing.assert_allclose(
-        jax.grad(first_drift)(fbm).hurst_logit, -dw @ (fbm.gammas * z[1:]), rtol=1e-9
-    )
+    @jax.jit
+    def derivatives(m):  # one compiled call (eager dispatch of these small ops is slow)
+        return (
+            m.weights(),
+            jax.grad(lambda mm: jnp.sum(mm.weights()))(m).hurst_logit,
+            jax.jacfwd(lambda mm: mm.weights())(m).hurst_logit,
+            jax.grad(first_drift)(m).hurst_logit,
+        )
+
+    w, grad_sum, dw, grad_drift = derivatives(fbm)
+    np.testing.assert_allclose(z[0], w @ z[1:], rtol=1e-9, atol=1e-12)
+    assert bool(jnp.isfinite(grad_sum)) and float(jnp.abs(grad_sum)) > 0
+    np.testing.assert_allclose(grad_drift, -dw @ (fbm.gammas * z[1:]), rtol=1e-9)
 
 
 def test_sampler_covariance(x64):
