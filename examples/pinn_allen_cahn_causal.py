@@ -49,10 +49,10 @@ parser.add_argument("--out", default="dynlearn-out")
 args = parser.parse_args()
 
 n_windows = args.windows or (10 if args.full else 8)
-steps_per_window = args.steps or (2000 if args.full else 500)
+steps_per_window = args.steps or (1000 if args.full else 500)
 total_steps = n_windows * steps_per_window
 width, depth, harmonics = 128, 3, 4
-batch = args.batch or (512 if args.full else 256)
+batch = args.batch or 256
 n_chunks = 16
 
 # %% Reference solution (Fourier pseudo-spectral + ETDRK4).
