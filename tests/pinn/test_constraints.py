@@ -27,6 +27,7 @@ def _heat_moe(key, n_basis, tol=1e-6):
     # u_t = 0.1 u_xx on [0, 1] x [0, 0.5]; two experts along x; IC sin(pi x); u = 0 at x = 0, 1
     def equations(u, pts):
         interior, initial, boundary = pts
+
         def heat(p):
             return pinn.partial_derivative(u, p, (0, 1)) - 0.1 * pinn.partial_derivative(
                 u, p, (2, 0)
@@ -43,14 +44,18 @@ def _heat_moe(key, n_basis, tol=1e-6):
     k1, k2 = jax.random.split(jax.random.fold_in(key, 1))
     lo = jnp.array([[0.0], [0.5]])
     interior = jnp.concatenate(
-        [lo[:, None] + 0.5 * jax.random.uniform(k1, (2, 8, 1), jnp.float64),
-         0.5 * jax.random.uniform(k2, (2, 8, 1), jnp.float64)], axis=-1)
+        [
+            lo[:, None] + 0.5 * jax.random.uniform(k1, (2, 8, 1), jnp.float64),
+            0.5 * jax.random.uniform(k2, (2, 8, 1), jnp.float64),
+        ],
+        axis=-1,
+    )
     xi = lo[:, None] + 0.5 * jnp.linspace(0.0, 1.0, 5, dtype=jnp.float64)[None, :, None]
     initial = jnp.concatenate([xi, jnp.zeros_like(xi)], axis=-1)
     tb = jnp.linspace(0.0, 0.5, 3, dtype=jnp.float64)
-    boundary = jnp.stack([
-        jnp.stack([jnp.zeros_like(tb), tb], -1), jnp.stack([jnp.ones_like(tb), tb], -1)
-    ])
+    boundary = jnp.stack(
+        [jnp.stack([jnp.zeros_like(tb), tb], -1), jnp.stack([jnp.ones_like(tb), tb], -1)]
+    )
     return layer, (interior, initial, boundary)
 
 

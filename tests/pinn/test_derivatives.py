@@ -62,11 +62,10 @@ def test_gradient_divergence_laplacian(x64):
 
     np.testing.assert_allclose(pinn.divergence(vec, x), 2 * X * Y + jnp.cos(Y), rtol=1e-12)
     for mode in ("taylor", "forward"):
+        np.testing.assert_allclose(pinn.laplacian(trig, x, mode=mode), -13 * trig(x.T), rtol=1e-10)
         np.testing.assert_allclose(
-            pinn.laplacian(trig, x, mode=mode), -13 * trig(x.T), rtol=1e-10
-        )
-        np.testing.assert_allclose(
-            pinn.laplacian(poly, x, coordinates=[0], mode=mode), 6 * X * Y**2 + 10 * X**3,
+            pinn.laplacian(poly, x, coordinates=[0], mode=mode),
+            6 * X * Y**2 + 10 * X**3,
             rtol=1e-10,
         )
     # one point works as well as a batch
@@ -79,8 +78,12 @@ def test_directional_derivatives(x64):
     for mode in ("taylor", "forward"):
         d = jax.jit(lambda p, m=mode: pinn.directional_derivatives(trig, p, v, 3, mode=m))(p)
         along = lambda s: trig(p + s * v)
-        ref = [along(0.0), jax.grad(along)(0.0), jax.grad(jax.grad(along))(0.0),
-               jax.grad(jax.grad(jax.grad(along)))(0.0)]
+        ref = [
+            along(0.0),
+            jax.grad(along)(0.0),
+            jax.grad(jax.grad(along))(0.0),
+            jax.grad(jax.grad(jax.grad(along)))(0.0),
+        ]
         np.testing.assert_allclose(d, jnp.stack(ref), rtol=1e-10, atol=1e-12)
 
 

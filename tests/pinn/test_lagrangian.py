@@ -51,6 +51,14 @@ def test_inverse_problem_recovers_coefficient():
     pts = pinn.uniform_points(256, [0.0, 0.0], [3.0, 1.0], key=jax.random.key(1))
     obs = (pts, jax.vmap(exact)(pts))
     loss = pinn.PINNLoss({"residual": pinn.Residual(heat), "data": pinn.Observations()})
-    model, _ = fit(model, loss, {"residual": pts, "data": obs}, optax.adam(0.05), steps=300,
-                   batch_size=64, key=jax.random.key(2), progress=False)
+    model, _ = fit(
+        model,
+        loss,
+        {"residual": pts, "data": obs},
+        optax.adam(0.05),
+        steps=300,
+        batch_size=64,
+        key=jax.random.key(2),
+        progress=False,
+    )
     np.testing.assert_allclose(jnp.exp(model.coefficients["log_k"]), 2.0, rtol=1e-3)
