@@ -140,10 +140,20 @@ def _one_step(run: _Run, frozen, data, data_key, loss_key, carry, step):
 
 # Data and keys are arguments, not closure constants: closed-over arrays would be baked into the
 # compiled program (slow to compile, duplicated in memory) and force a recompile on every call.
+# Every dispatch has the same static length; steps at or past `stop` (a shorter chunk before a
+# validation, checkpoint or the end) are skipped by `lax.cond`, so one compile serves them all.
 @eqx.filter_jit
-def _run_chunk(p, o, frozen, data, data_key, loss_key, first_step, length, *, run: _Run):
+def _run_chunk(p, o, frozen, data, data_key, loss_key, first_step, stop, length, *, run: _Run):
     steps_ = first_step + jnp.arange(length.shape[0], dtype=jnp.int32)
-    body = lambda carry, step: _one_step(run, frozen, data, data_key, loss_key, carry, step)
+
+    def real(carry, step):
+        return _one_step(run, frozen, data, data_key, loss_key, carry, step)
+
+    def skip(carry, step):
+        out = jax.eval_shape(real, carry, step)[1]
+        return carry, jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), out)
+
+    body = lambda carry, step: jax.lax.cond(step < stop, real, skip, carry, step)
     return jax.lax.scan(body, (p, o), steps_)
 
 
@@ -247,8 +257,10 @@ def fit(
 
     run = _Run(_ById(loss_fn), _ById(optimizer), _hashable(skeleton), batch_size, n, mesh)
 
-    def run_chunk(p, o, first_step, length):
-        return _run_chunk(p, o, frozen, data, data_key, loss_key, first_step, length, run=run)
+    chunk = jnp.zeros((max(1, min(steps_per_dispatch, steps - start)), 0))  # static dispatch length
+
+    def run_chunk(p, o, first_step, stop):
+        return _run_chunk(p, o, frozen, data, data_key, loss_key, first_step, stop, chunk, run=run)
 
     def val_loss_fn(p, step):
         return _val_loss(p, frozen, val_data, jax.random.fold_in(val_key, step), run=run)
@@ -264,11 +276,14 @@ def fit(
                     boundary = min(boundary, (step // every + 1) * every)
             length = min(steps_per_dispatch, boundary - step)
             (params, opt_state), (losses, aux, finite) = run_chunk(
-                params, opt_state, jnp.asarray(step, jnp.int32), jnp.zeros((length, 0))
+                params,
+                opt_state,
+                jnp.asarray(step, jnp.int32),
+                jnp.asarray(step + length, jnp.int32),
             )
-            losses = np.asarray(losses)
-            finite = np.asarray(finite)
-            aux = {k: np.asarray(v) for k, v in aux.items()}
+            losses = np.asarray(losses)[:length]
+            finite = np.asarray(finite)[:length]
+            aux = {k: np.asarray(v)[:length] for k, v in aux.items()}
             for i in range(length):
                 record = {"step": step + i + 1, "loss": float(losses[i])}
                 record.update({k: float(v[i]) for k, v in aux.items()})
