@@ -249,16 +249,23 @@ def test_non_scalar_loss_raises():
         )
 
 
-def test_fit_reuses_compiled_step_across_calls():
-    # The compiled step depends only on the loss, optimizer, model structure and shapes: a second
-    # fit with the same ones must not compile it again. Traces are counted by a Python side effect;
-    # each call traces the loss once more only for its cheap output-shape check.
+def _trace_counting_mse():
+    """An MSE loss that appends to a list each time it is traced (Python runs only at trace)."""
     traces = []
 
     def loss_fn(model, batch, *, key):
         traces.append(1)
         x, y = batch
         return jnp.mean((jax.vmap(model)(x) - y) ** 2)
+
+    return traces, loss_fn
+
+
+def test_fit_reuses_compiled_step_across_calls():
+    # The compiled step depends only on the loss, optimizer, model structure and shapes: a second
+    # fit with the same ones must not compile it again. Traces are counted by a Python side effect;
+    # each call traces the loss once more only for its cheap output-shape check.
+    traces, loss_fn = _trace_counting_mse()
 
     x = jnp.linspace(-1.0, 1.0, 32)[:, None]
     data = (x, 3.0 * x)
@@ -318,12 +325,7 @@ def test_partial_dispatches_share_one_compile_and_match_full_ones():
     # 37 steps with validation every 10 and 16 steps per dispatch gives dispatches of 10, 10, 10
     # and 7 steps: all run the one compiled 16-step program (skipped steps do nothing), and the
     # result equals one step per dispatch.
-    traces = []
-
-    def loss_fn(model, batch, *, key):
-        traces.append(1)
-        x, y = batch
-        return jnp.mean((jax.vmap(model)(x) - y) ** 2)
+    traces, loss_fn = _trace_counting_mse()
 
     model, data, _ = _problem(64)
     kw = dict(steps=37, batch_size=16, key=jax.random.key(3), progress=False)
