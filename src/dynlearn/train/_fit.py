@@ -76,25 +76,26 @@ def _resolve_mesh(mesh, batch_size: int) -> Mesh | None:
     return mesh
 
 
-class _ById:
-    """Hash and compare an object by identity (losses or optimizers need not be hashable)."""
+class _Static:
+    """A static jit key: hashed and compared by value when the object is hashable (a model's
+    non-array skeleton), by identity otherwise (a loss that is an unhashable callable)."""
 
     def __init__(self, obj):
         self.obj = obj
+        try:
+            self._hash = hash(obj)
+            self._by_value = True
+        except TypeError:
+            self._hash = id(obj)
+            self._by_value = False
 
     def __hash__(self):
-        return id(self.obj)
+        return self._hash
 
     def __eq__(self, other):
-        return isinstance(other, _ById) and other.obj is self.obj
-
-
-def _hashable(obj):
-    try:
-        hash(obj)
-    except TypeError:
-        return _ById(obj)
-    return obj
+        if not isinstance(other, _Static) or self._by_value != other._by_value:
+            return False
+        return self.obj is other.obj or (self._by_value and self.obj == other.obj)
 
 
 class _Run(eqx.Module):
@@ -102,16 +103,16 @@ class _Run(eqx.Module):
     `fit` again with the same loss, optimizer, model structure and batch shape reuses the
     compiled step instead of compiling it anew."""
 
-    loss_fn: _ById = eqx.field(static=True)
-    optimizer: _ById = eqx.field(static=True)
-    skeleton: Any = eqx.field(static=True)  # the model's non-array parts
+    loss_fn: _Static = eqx.field(static=True)
+    optimizer: _Static = eqx.field(static=True)
+    skeleton: _Static = eqx.field(static=True)  # the model's non-array parts
     batch_size: int = eqx.field(static=True)
     n: int = eqx.field(static=True)
     mesh: Any = eqx.field(static=True)
+    dispatch: int = eqx.field(static=True)  # steps per compiled call
 
     def loss_of(self, p, frozen, batch, k):
-        skeleton = self.skeleton.obj if isinstance(self.skeleton, _ById) else self.skeleton
-        model = eqx.combine(p, frozen, skeleton)
+        model = eqx.combine(p, frozen, self.skeleton.obj)
         return _split_output(self.loss_fn.obj(model, batch, key=k))
 
 
@@ -143,8 +144,8 @@ def _one_step(run: _Run, frozen, data, data_key, loss_key, carry, step):
 # Every dispatch has the same static length; steps at or past `stop` (a shorter chunk before a
 # validation, checkpoint or the end) are skipped by `lax.cond`, so one compile serves them all.
 @eqx.filter_jit
-def _run_chunk(p, o, frozen, data, data_key, loss_key, first_step, stop, length, *, run: _Run):
-    steps_ = first_step + jnp.arange(length.shape[0], dtype=jnp.int32)
+def _run_chunk(p, o, frozen, data, data_key, loss_key, first_step, stop, *, run: _Run):
+    steps_ = first_step + jnp.arange(run.dispatch, dtype=jnp.int32)
 
     def real(carry, step):
         return _one_step(run, frozen, data, data_key, loss_key, carry, step)
@@ -255,12 +256,13 @@ def fit(
         if val_data is not None:
             val_data = jax.device_put(val_data, rep)
 
-    run = _Run(_ById(loss_fn), _ById(optimizer), _hashable(skeleton), batch_size, n, mesh)
-
-    chunk = jnp.zeros((max(1, min(steps_per_dispatch, steps - start)), 0))  # static dispatch length
+    dispatch = max(1, min(steps_per_dispatch, steps - start))
+    run = _Run(
+        _Static(loss_fn), _Static(optimizer), _Static(skeleton), batch_size, n, mesh, dispatch
+    )
 
     def run_chunk(p, o, first_step, stop):
-        return _run_chunk(p, o, frozen, data, data_key, loss_key, first_step, stop, chunk, run=run)
+        return _run_chunk(p, o, frozen, data, data_key, loss_key, first_step, stop, run=run)
 
     def val_loss_fn(p, step):
         return _val_loss(p, frozen, val_data, jax.random.fold_in(val_key, step), run=run)
