@@ -18,7 +18,6 @@ import argparse
 import time
 from pathlib import Path
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import matplotlib
@@ -50,22 +49,12 @@ start = time.perf_counter()
 pendulum = systems.pendulum(length=1.0, gravity=1.0, mass=1.0)
 key = jax.random.key(cli.seed)
 k_q, k_p, k_model, k_fit = jax.random.split(key, 4)
-ts = jnp.arange(window) * dt
 
 
 @jax.jit
+@jax.vmap
 def simulate(y0):
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(pendulum.vector_field),
-        diffrax.Tsit5(),
-        0.0,
-        ts[-1],
-        0.05,
-        y0,
-        saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=1e-7, atol=1e-7),
-    )
-    return sol.ys
+    return systems.trajectory(pendulum, window, dt=dt, y0=y0, rtol=1e-7, atol=1e-7)
 
 
 q0 = jax.random.uniform(k_q, (n_traj + 100,), minval=-2.0, maxval=2.0)
@@ -73,7 +62,7 @@ p0 = jax.random.uniform(k_p, (n_traj + 100,), minval=-1.0, maxval=1.0)
 y0 = jnp.stack([q0, p0], 1)
 energy = 0.5 * y0[:, 1] ** 2 + 1 - jnp.cos(y0[:, 0])
 y0 = y0[np.asarray(energy) < 1.9]
-data = jax.vmap(simulate)(y0)
+data = simulate(y0)
 train, test = data[:-100], data[-100:]
 print(f"{train.shape[0]} training and {test.shape[0]} test windows of {window} steps")
 

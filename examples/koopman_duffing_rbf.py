@@ -17,7 +17,6 @@ import argparse
 import time
 from pathlib import Path
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import matplotlib
@@ -45,26 +44,16 @@ start = time.perf_counter()
 # %%
 duffing = systems.duffing(alpha=-1.0, beta=1.0, delta=0.5, gamma=0.0)
 key_data, key_test, key_centers = jax.random.split(jax.random.key(cli.seed), 3)
-ts = jnp.arange(n_steps + 1) * dt
 
 
 @jax.jit
+@jax.vmap
 def simulate(y0):
-    sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(duffing.vector_field),
-        diffrax.Tsit5(),
-        0.0,
-        ts[-1],
-        0.05,
-        y0,
-        saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.PIDController(rtol=1e-9, atol=1e-9),
-    )
-    return sol.ys
+    return systems.trajectory(duffing, n_steps + 1, dt=dt, y0=y0, rtol=1e-9, atol=1e-9)
 
 
-train = jax.vmap(simulate)(jax.random.uniform(key_data, (n_traj, 2), jnp.float64, -2.0, 2.0))
-test = jax.vmap(simulate)(jax.random.uniform(key_test, (200, 2), jnp.float64, -2.0, 2.0))
+train = simulate(jax.random.uniform(key_data, (n_traj, 2), jnp.float64, -2.0, 2.0))
+test = simulate(jax.random.uniform(key_test, (200, 2), jnp.float64, -2.0, 2.0))
 X, Y = dk.snapshot_pairs(train)
 print(f"{X.shape[0]} snapshot pairs from {n_traj} trajectories")
 
