@@ -85,6 +85,13 @@ def test_directional_derivatives(x64):
             jax.grad(jax.grad(jax.grad(along)))(0.0),
         ]
         np.testing.assert_allclose(d, jnp.stack(ref), rtol=1e-10, atol=1e-12)
+        # order 0 is the value alone, in either mode
+        d0 = pinn.directional_derivatives(trig, p, v, 0, mode=mode)
+        np.testing.assert_allclose(d0, trig(p)[None], rtol=1e-12)
+    with pytest.raises(ValueError, match="non-negative int"):
+        pinn.directional_derivatives(trig, p, v, -1)
+    with pytest.raises(ValueError, match="direction has shape"):
+        pinn.directional_derivatives(trig, p, jnp.ones(3), 2)
 
 
 def test_bad_points(getkey):

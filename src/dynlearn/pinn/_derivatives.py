@@ -247,16 +247,23 @@ def directional_derivatives(
 
     **Returns:** shape `(order + 1, *u.shape)` (with a leading `n` for a batch).
     """
+    if mode not in ("taylor", "forward"):
+        raise ValueError(f"derivative mode must be 'taylor' or 'forward', got {mode!r}")
+    if int(order) != order or order < 0:
+        raise ValueError(f"directional_derivatives: order must be a non-negative int, got {order}")
+    order = int(order)
     v = jnp.asarray(direction)
 
     def op(p):
+        if v.shape != p.shape:
+            raise ValueError(
+                f"directional_derivatives: direction has shape {v.shape}, points have {p.shape}"
+            )
         vv = v.astype(p.dtype)
         if mode == "taylor" and order > 0:
             zeros = jnp.zeros_like(vv)
             primal, series = jet.jet(field, (p,), ([vv] + [zeros] * (order - 1),))
             return jnp.stack([primal, *series])
-        if mode != "forward":
-            raise ValueError(f"derivative mode must be 'taylor' or 'forward', got {mode!r}")
         return jnp.stack(_all_orders(field, vv, order)(p))
 
     return _pointwise("directional_derivatives", op, field, x)
