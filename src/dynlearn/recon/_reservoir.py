@@ -146,11 +146,9 @@ class EchoStateNetwork(eqx.Module):
         if self.shifts is None:
             return self.weights
         n = self.weights.shape[1]
-        rows = jnp.arange(n)
-        w = jnp.zeros((n, n), self.weights.dtype)
-        for k, s in enumerate(self.shifts):
-            w = w.at[rows, (rows + s) % n].set(self.weights[k])
-        return w
+        rows = jnp.broadcast_to(jnp.arange(n), self.weights.shape)
+        cols = (rows + jnp.asarray(self.shifts)[:, None]) % n  # distinct shifts: no collisions
+        return jnp.zeros((n, n), self.weights.dtype).at[rows, cols].set(self.weights)
 
     def recurrent(self, r: Float[Array, " reservoir"]) -> Float[Array, " reservoir"]:
         """The recurrent input `W r` (a dense product, or shifted products for `"circulant"`)."""
