@@ -62,3 +62,17 @@ def test_coefficient_optimizer_needs_field_with_coefficients(getkey):
     opt = pinn.coefficient_optimizer(optax.adam(1e-3), optax.adam(1e-2))
     with pytest.raises(TypeError, match="FieldWithCoefficients"):
         opt.init(pinn.MLP(2, "scalar", width=4, depth=1, key=getkey()))
+
+
+def test_coefficient_optimizer_routes_the_two_parts(getkey):
+    # a zero step for the field and a unit SGD step for the coefficients: only they move
+    net = pinn.MLP(2, "scalar", width=4, depth=1, key=getkey())
+    model = pinn.FieldWithCoefficients(net, {"a": jnp.array(1.0), "b": jnp.array([2.0, 3.0])})
+    opt = pinn.coefficient_optimizer(optax.sgd(0.0), optax.sgd(1.0))
+    grads = jax.tree_util.tree_map(jnp.ones_like, model)
+    updates, _ = opt.update(grads, opt.init(model), model)
+    new = optax.apply_updates(model, updates)
+    for old, moved in zip(jax.tree_util.tree_leaves(net), jax.tree_util.tree_leaves(new.field)):
+        np.testing.assert_array_equal(moved, old)
+    np.testing.assert_allclose(new.coefficients["a"], 0.0)
+    np.testing.assert_allclose(new.coefficients["b"], [1.0, 2.0])
