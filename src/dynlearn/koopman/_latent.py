@@ -97,7 +97,31 @@ def _init_angles(latent_dim: int, max_angle: float, key: Key) -> Array:
     return jax.random.uniform(key, (latent_dim // 2,), minval=0.0, maxval=max_angle)
 
 
-class StableOperator(AbstractLatentOperator):
+class _BlockOperator(AbstractLatentOperator):
+    # Block rotation-scaling operator given its angles and the log of its block radii.
+
+    angles: eqx.AbstractVar[Float[Array, " blocks"]]
+    latent_dim: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def log_radii(self) -> Float[Array, " radii"]:
+        """log of the eigenvalue moduli, one per block."""
+
+    def matrix(self) -> Float[Array, "latent latent"]:
+        return _block_matrix(
+            self.log_radii(), self.angles, self.latent_dim, jnp.ones((), self.angles.dtype)
+        )
+
+    def power(self, t: Float[Array, ""]) -> Float[Array, "latent latent"]:
+        return _block_matrix(
+            self.log_radii(), self.angles, self.latent_dim, jnp.asarray(t, self.angles.dtype)
+        )
+
+    def eigenvalues(self) -> Complex[Array, " latent"]:
+        return _block_eigenvalues(self.log_radii(), self.angles, self.latent_dim)
+
+
+class StableOperator(_BlockOperator):
     """Block rotation-scaling operator with every `|eigenvalue| < max_radius` (stable dynamics).
 
     Radii are `max_radius * sigmoid(raw)`.
@@ -141,21 +165,8 @@ class StableOperator(AbstractLatentOperator):
         """log of the eigenvalue moduli, one per block."""
         return math.log(self.max_radius) + jax.nn.log_sigmoid(self.raw_radii)
 
-    def matrix(self) -> Float[Array, "latent latent"]:
-        return _block_matrix(
-            self.log_radii(), self.angles, self.latent_dim, jnp.ones((), self.angles.dtype)
-        )
 
-    def power(self, t: Float[Array, ""]) -> Float[Array, "latent latent"]:
-        return _block_matrix(
-            self.log_radii(), self.angles, self.latent_dim, jnp.asarray(t, self.angles.dtype)
-        )
-
-    def eigenvalues(self) -> Complex[Array, " latent"]:
-        return _block_eigenvalues(self.log_radii(), self.angles, self.latent_dim)
-
-
-class UnitaryOperator(AbstractLatentOperator):
+class UnitaryOperator(_BlockOperator):
     """Block rotation operator: every eigenvalue on the unit circle (measure-preserving dynamics).
 
     **Arguments:**
@@ -178,16 +189,3 @@ class UnitaryOperator(AbstractLatentOperator):
         """log of the eigenvalue moduli (all zero)."""
         count = self.latent_dim // 2 + self.latent_dim % 2
         return jnp.zeros((count,), self.angles.dtype)
-
-    def matrix(self) -> Float[Array, "latent latent"]:
-        return _block_matrix(
-            self.log_radii(), self.angles, self.latent_dim, jnp.ones((), self.angles.dtype)
-        )
-
-    def power(self, t: Float[Array, ""]) -> Float[Array, "latent latent"]:
-        return _block_matrix(
-            self.log_radii(), self.angles, self.latent_dim, jnp.asarray(t, self.angles.dtype)
-        )
-
-    def eigenvalues(self) -> Complex[Array, " latent"]:
-        return _block_eigenvalues(self.log_radii(), self.angles, self.latent_dim)
