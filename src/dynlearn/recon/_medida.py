@@ -159,17 +159,20 @@ def discover_model_error(
 
 @eqx.filter_jit
 def _regress(u, model_step, dt, features, optimizer, propagate):
-    predicted = jax.vmap(model_step)(u[:-1])
-    error = (u[1:] - predicted) / dt
-    theta = jax.vmap(features)(u[:-1])
+    feats = jax.vmap(features)(u)  # each state's library once (the propagated form uses both ends)
+    theta = feats[:-1]
     if propagate:
 
-        def tangent(uk, cols):
-            # J_M(u_k) applied to every library column
-            push = lambda col: jax.jvp(model_step, (uk,), (col,))[1]  # noqa: E731
-            return jax.vmap(push, in_axes=1, out_axes=1)(cols)
+        def step_and_push(uk, cols):
+            # M(u_k) and J_M(u_k) applied to every library column, from one linearization
+            predicted, push = jax.linearize(model_step, uk)
+            return predicted, jax.vmap(push, in_axes=1, out_axes=1)(cols)
 
-        theta = 0.5 * (jax.vmap(tangent)(u[:-1], theta) + jax.vmap(features)(u[1:]))
+        predicted, pushed = jax.vmap(step_and_push)(u[:-1], theta)
+        theta = 0.5 * (pushed + feats[1:])
+    else:
+        predicted = jax.vmap(model_step)(u[:-1])
+    error = (u[1:] - predicted) / dt
     theta = theta.reshape(-1, theta.shape[-1])
     # Terms differ in scale by orders of magnitude (u vs u_xxxx): regress on unit-RMS columns
     # so that one sparsity threshold suits all, then map the coefficients back.
