@@ -166,6 +166,19 @@ class LatentSDE(eqx.Module):
         )
         return ys[:, :d], ys[-1, d]
 
+    def _encode(self, ts, xs, key):
+        # posterior z0 sample, its mean and log-std, and the posterior drift given the series
+        contexts, z0_params = self.encoder(ts, xs)
+        mean, logstd = z0_params[: self.latent_size], z0_params[self.latent_size :]
+        z0 = mean + jnp.exp(logstd) * jax.random.normal(key, mean.shape, mean.dtype)
+
+        def posterior(t, z):
+            i = jnp.clip(jnp.searchsorted(ts, t, side="left"), 0, ts.shape[0] - 1)
+            drift = self.posterior_drift(t, z, contexts[i])
+            return drift + self.prior_drift(t, z) if self.residual_posterior else drift
+
+        return z0, mean, logstd, posterior
+
     def elbo(
         self, ts: Array, xs: Array, *, key: Key, kl_weight: float | Array = 1.0
     ) -> tuple[Float[Array, ""], dict]:
@@ -186,15 +199,7 @@ class LatentSDE(eqx.Module):
                 f"LatentSDE: expected ts (time,) and xs (time, data); got {ts.shape}, {xs.shape}"
             )
         k0, k1 = jax.random.split(key)
-        contexts, z0_params = self.encoder(ts, xs)
-        mean, logstd = z0_params[: self.latent_size], z0_params[self.latent_size :]
-        z0 = mean + jnp.exp(logstd) * jax.random.normal(k0, mean.shape, mean.dtype)
-
-        def posterior(t, z):
-            i = jnp.clip(jnp.searchsorted(ts, t, side="left"), 0, ts.shape[0] - 1)
-            drift = self.posterior_drift(t, z, contexts[i])
-            return drift + self.prior_drift(t, z) if self.residual_posterior else drift
-
+        z0, mean, logstd, posterior = self._encode(ts, xs, k0)
         zs, kl_path = self._solve(ts, z0, posterior, k1, True)
         loglik = self.log_likelihood(zs, xs)
         pm, pls = self.prior_z0_mean, self.prior_z0_logstd
@@ -226,15 +231,7 @@ class LatentSDE(eqx.Module):
     def reconstruct(self, ts: Array, xs: Array, *, key: Key) -> tuple[Array, Array]:
         """A posterior path given data: `(zs, xs_mean)` at `ts`."""
         k0, k1 = jax.random.split(key)
-        contexts, z0_params = self.encoder(ts, xs)
-        mean, logstd = z0_params[: self.latent_size], z0_params[self.latent_size :]
-        z0 = mean + jnp.exp(logstd) * jax.random.normal(k0, mean.shape, mean.dtype)
-
-        def posterior(t, z):
-            i = jnp.clip(jnp.searchsorted(ts, t, side="left"), 0, ts.shape[0] - 1)
-            drift = self.posterior_drift(t, z, contexts[i])
-            return drift + self.prior_drift(t, z) if self.residual_posterior else drift
-
+        z0, _, _, posterior = self._encode(ts, xs, k0)
         zs, _ = self._solve(ts, z0, posterior, k1, False)
         return zs, jax.vmap(self.decoder)(zs)
 
