@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Key
+from ._latent_sde import _TimeMLP
 from ._ode import NeuralODE
 
 
@@ -37,14 +38,6 @@ class SetEncoder(eqx.Module):
     def __call__(self, population: Float[Array, "n dim"]) -> Float[Array, " embed"]:
         """The embedding of `population`, shape `(n, dim)`."""
         return self.rho(jnp.mean(jax.vmap(self.psi)(population), axis=0))
-
-
-class _ConditionalField(eqx.Module):
-    mlp: eqx.nn.MLP
-
-    def __call__(self, t, x, embedding):
-        t = jnp.reshape(t, (1,)).astype(x.dtype)
-        return self.mlp(jnp.concatenate([t, x, embedding]))
 
 
 class MetaFlowMatching(eqx.Module):
@@ -85,8 +78,10 @@ class MetaFlowMatching(eqx.Module):
             )
         k1, k2 = jax.random.split(key)
         self.encoder = SetEncoder(dim, embed_size, width=width, depth=depth, key=k1)
-        self.vector_field = _ConditionalField(
-            eqx.nn.MLP(1 + dim + embed_size, dim, width, depth, activation=jax.nn.gelu, key=k2)
+        # v(t, x, e) = MLP([t, x, e])
+        self.vector_field = _TimeMLP(
+            eqx.nn.MLP(1 + dim + embed_size, dim, width, depth, activation=jax.nn.gelu, key=k2),
+            positive=False,
         )
         self.solver = dfx.Tsit5() if solver is None else solver
         if stepsize_controller is None:
