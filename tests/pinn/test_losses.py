@@ -42,6 +42,8 @@ def test_causal_initial_term_prepended_with_weight():
     _, w = cw(jnp.array([1.0, 2.0]), pts, jnp.asarray(0.5))
     # the first chunk already waits for the weighted initial loss 10 * 0.5
     np.testing.assert_allclose(w, jnp.exp(-jnp.array([5.0, 6.0])), rtol=1e-6)
+    with pytest.raises(ValueError, match="initial_weight"):
+        pinn.CausalWeights(n_chunks=2, eps=1.0, t_range=(0.0, 1.0), initial_weight=-1.0)
 
 
 def test_time_window_chain_rule(x64):

@@ -175,6 +175,10 @@ class CausalWeights(eqx.Module):
             raise ValueError(f"CausalWeights: n_chunks must be >= 1, got {self.n_chunks}")
         if not self.t_range[1] > self.t_range[0]:
             raise ValueError(f"CausalWeights: t_range must be increasing, got {self.t_range}")
+        if isinstance(self.initial_weight, (int, float)) and not self.initial_weight >= 0:
+            raise ValueError(
+                f"CausalWeights: initial_weight must be non-negative, got {self.initial_weight}"
+            )
 
     def chunk_losses(
         self, squared: Float[Array, " n"], points: Float[Array, "n d"]
