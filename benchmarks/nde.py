@@ -41,7 +41,8 @@ def timed(*pairs, repeats):
     """Compile each `(fn, arg)`, then time them interleaved, alternating the order each round
     (the machine is shared and noisy).
 
-    Returns `[(median_seconds, compile_seconds), ...]` in the order given.
+    Returns `([(median_seconds, compile_seconds), ...], rounds)` in the order given, `rounds`
+    holding each function's per-round times (for paired ratios).
     """
     compile_s = []
     for fn, arg in pairs:
@@ -57,8 +58,7 @@ def timed(*pairs, repeats):
             t0 = time.perf_counter()
             jax.block_until_ready(fn(arg))
             times[i].append(time.perf_counter() - t0)
-    timed.last_rounds = times  # per-round times, for paired ratios
-    return [(float(np.median(t)), c) for t, c in zip(times, compile_s)]
+    return [(float(np.median(t)), c) for t, c in zip(times, compile_s)], times
 
 
 def paired_ratio(rounds):
@@ -173,10 +173,10 @@ def main():
     ctrl = dfx.PIDController(rtol=1e-6, atol=1e-6)
     dl_fwd, dl_grad = dynlearn_fns(field, y0s, ts, dfx.Dopri5(), ctrl, None)
     dx_fwd, dx_grad = diffrax_fns(field, y0s, ts, dfx.Dopri5(), ctrl, None)
-    f_dl, f_dx = timed(dl_fwd, dx_fwd, repeats=repeats)
-    f_pair, f_min = paired_ratio(timed.last_rounds), min_ratio(timed.last_rounds)
-    g_dl, g_dx = timed(dl_grad, dx_grad, repeats=repeats)
-    g_pair, g_min = paired_ratio(timed.last_rounds), min_ratio(timed.last_rounds)
+    (f_dl, f_dx), rounds = timed(dl_fwd, dx_fwd, repeats=repeats)
+    f_pair, f_min = paired_ratio(rounds), min_ratio(rounds)
+    (g_dl, g_dx), rounds = timed(dl_grad, dx_grad, repeats=repeats)
+    g_pair, g_min = paired_ratio(rounds), min_ratio(rounds)
     rows = {"dynlearn NeuralODE": (f_dl, g_dl), "raw diffrax": (f_dx, g_dx)}
     lines += [
         "## Small neural ODE (MLP 4-32-32-4, batch 64, Dopri5, rtol=atol=1e-6, t1=10)",
@@ -217,7 +217,7 @@ def main():
     ts = jnp.linspace(0.0, 10.0, 11)
     _, kernel_grad = dynlearn_fns(field, y0s, ts, FixedGrid("rk4", 100), None, None)
     _, diffrax_grad = diffrax_fns(field, y0s, ts, dfx.Tsit5(), dfx.ConstantStepSize(), 0.01)
-    k_res, d_res = timed(kernel_grad, diffrax_grad, repeats=max(3, repeats // 2))
+    (k_res, d_res), _ = timed(kernel_grad, diffrax_grad, repeats=max(3, repeats // 2))
     fixed = {
         "dynlearn FixedGrid rk4 (fused kernel)": k_res,
         "diffrax Tsit5 ConstantStepSize": d_res,
