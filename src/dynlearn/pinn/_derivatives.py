@@ -80,10 +80,7 @@ def _pure(field: Callable, x: Array, direction: Array, n: int, mode: Mode) -> Ar
         _, series = jet.jet(field, (x,), ([direction] + [zeros] * (n - 1),))
         return series[-1]
     if mode == "forward":
-        g = field
-        for _ in range(n):
-            g = (lambda h: lambda y: jax.jvp(h, (y,), (direction,))[1])(g)
-        return g(x)
+        return _all_orders(field, direction, n)(x)[-1]
     raise ValueError(f"derivative mode must be 'taylor' or 'forward', got {mode!r}")
 
 
