@@ -193,7 +193,17 @@ def _batched(op: FusedOp) -> FusedOp:
         def backward(inputs, outputs, cotangents):
             return jax.vmap(op.backward)(inputs, outputs, cotangents)
 
-        batched = FusedOp(f"vmap({op.name})", forward, backward, tangent)
+        abstract = None
+        if op.abstract is not None:
+
+            def abstract(*structs):
+                size = structs[0].shape[0]
+                unbatched = [jax.ShapeDtypeStruct(s.shape[1:], s.dtype) for s in structs]
+                return [
+                    jax.ShapeDtypeStruct((size, *s.shape), s.dtype) for s in op.abstract(*unbatched)
+                ]
+
+        batched = FusedOp(f"vmap({op.name})", forward, backward, tangent, abstract)
         object.__setattr__(op, "_batched", batched)
     return batched
 
