@@ -133,32 +133,36 @@ def odeint_fixed(
     # that the hand-written backward pass can differentiate with respect to them.
     fn = eqx.filter_closure_convert(vector_field, ts[0], y0, args)
     dynamic, static = eqx.partition((fn, args), eqx.is_inexact_array)
+    f_params = _field(static)
     if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(static)):
         # Traced integer or boolean arrays (e.g. under vmap) cannot be closed over by the fused
         # operation: differentiate the plain forward scan instead (memory linear in steps).
-        fn, args = eqx.combine(dynamic, static)
-        f = lambda t, y: _cast_like(fn(t, y, args), y)
+        f = lambda t, y: f_params(dynamic, t, y)
         return _rk_xla.forward(tableau, schedule, f, ts, y0)[0]
     y_leaves, y_def = jax.tree_util.tree_flatten(y0)
     p_leaves, p_def = jax.tree_util.tree_flatten(dynamic)
-    op = _make_op(tableau, schedule, static, y_def, p_def, len(y_leaves))
+    op = _make_op(tableau, schedule, f_params, y_def, p_def, len(y_leaves))
     outputs = fused_call(op, ts, *y_leaves, *p_leaves)
     return jax.tree_util.tree_unflatten(y_def, outputs[: len(y_leaves)])
 
 
-def _cast_like(out, y):
-    # Keep the state's dtypes (a float32 state under float64 times stays float32).
-    return jax.tree_util.tree_map(lambda o, y_leaf: o.astype(y_leaf.dtype), out, y)
-
-
-def _make_op(tableau, schedule, static, y_def, p_def, n_y) -> FusedOp:
-    """The fused operation (ts, y0 leaves, parameter leaves) -> (ys leaves, block starts)."""
-    unflatten = jax.tree_util.tree_unflatten
-    leaves = jax.tree_util.tree_leaves
+def _field(static):
+    """The vector field as `f_params(params, t, y)`, params the differentiable part of
+    `(fn, args)`; it keeps the state's dtypes (a float32 state under float64 times stays
+    float32)."""
 
     def f_params(params, t, y):
         fn, args = eqx.combine(params, static)
-        return _cast_like(fn(t, y, args), y)
+        out = fn(t, y, args)
+        return jax.tree_util.tree_map(lambda o, y_leaf: o.astype(y_leaf.dtype), out, y)
+
+    return f_params
+
+
+def _make_op(tableau, schedule, f_params, y_def, p_def, n_y) -> FusedOp:
+    """The fused operation (ts, y0 leaves, parameter leaves) -> (ys leaves, block starts)."""
+    unflatten = jax.tree_util.tree_unflatten
+    leaves = jax.tree_util.tree_leaves
 
     def split(inputs):
         ts, rest = inputs[0], inputs[1:]

@@ -144,10 +144,14 @@ def _stack(trees):
     return tree_map(lambda *leaves: jnp.stack(leaves), *trees)
 
 
+def _interval_times(ts, per_interval: int):
+    """Each interval's start time and step size."""
+    return ts[:-1], (ts[1:] - ts[:-1]) / per_interval
+
+
 def forward(tableau: ButcherTableau, schedule: Schedule, f, ts, y0):
     """(ys at ts, block-start states y of shape (T - 1, blocks, ...))."""
-    t0s = ts[:-1]
-    dts = (ts[1:] - ts[:-1]) / schedule.per_interval
+    t0s, dts = _interval_times(ts, schedule.per_interval)
     k0 = f(ts[0], y0) if tableau.fsal else ()
 
     def interval(carry, x):
@@ -243,10 +247,7 @@ def backward(
         )
         return (g_y, g_params), (g_t0, g_dt)
 
-    def schedule_times(ts):
-        return ts[:-1], (ts[1:] - ts[:-1]) / per_interval
-
-    (t0s, dts), pull_times = jax.vjp(schedule_times, ts)
+    (t0s, dts), pull_times = jax.vjp(lambda ts: _interval_times(ts, per_interval), ts)
     g_later = tree_map(lambda g: g[1:], g_ys)
     g_y = tree_map(jnp.zeros_like, y0)
     g_params = tree_map(jnp.zeros_like, params)
