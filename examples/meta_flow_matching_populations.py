@@ -60,7 +60,7 @@ def pairs(key, p):
 key = jax.random.key(args.seed)
 k_train, k_test, k_model, k_fit = jax.random.split(key, 4)
 train, test = pairs(k_train, n_train), pairs(k_test, 64)
-model = MetaFlowMatching(2, 16, width=64, depth=3, key=k_model)
+init = MetaFlowMatching(2, 16, width=64, depth=3, key=k_model)
 
 
 # %% Meta flow matching, and the same model trained with its embedding fixed at zero (plain
@@ -78,9 +78,9 @@ def train_model(m):
     )
 
 
-model, history = train_model(model)
+model, history = train_model(init)
 blind, blind_history = train_model(
-    eqx.tree_at(lambda m: m.encoder, model, lambda pop: jnp.zeros((16,), pop.dtype))
+    eqx.tree_at(lambda m: m.encoder, init, lambda pop: jnp.zeros((16,), pop.dtype))
 )
 
 
