@@ -187,11 +187,7 @@ def _decomposition(verified: ResDMD) -> KoopmanDecomposition:
     coefficients = jax.vmap(
         lambda v: lx.linear_solve(r, v, lx.Triangular()).value, in_axes=1, out_axes=1
     )(vectors)
-    modes = jax.vmap(
-        lambda column: lx.linear_solve(lx.MatrixLinearOperator(vectors), column, lx.LU()).value,
-        in_axes=1,
-        out_axes=1,
-    )(verified.readout.astype(vectors.dtype))
+    modes = jnp.linalg.solve(vectors, verified.readout.astype(vectors.dtype))  # one LU, all columns
     return KoopmanDecomposition(
         eigenvalues, coefficients, modes, verified.dictionary, residuals=residuals, continuous=False
     )
