@@ -38,6 +38,15 @@ def test_encoder_is_permutation_invariant(getkey):
     )(model)
     np.testing.assert_allclose(e, e_perm, rtol=1e-5, atol=1e-6)
     assert not np.allclose(e, e_shift)
+    # the default conditional field sees t, x and the embedding
+    v = model.vector_field(0.3, pop[0], e)
+    assert v.shape == (2,)
+    for other in (
+        model.vector_field(0.7, pop[0], e),
+        model.vector_field(0.3, pop[1], e),
+        model.vector_field(0.3, pop[0], e_shift),
+    ):
+        assert not np.allclose(v, other)
     with pytest.raises(ValueError, match="shape"):
         meta_flow_matching_loss(model, {"x0": pop, "x1": pop}, key=getkey())
 
