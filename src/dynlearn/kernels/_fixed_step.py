@@ -156,7 +156,9 @@ def _field(static):
         out = fn(t, y, args)
         return jax.tree_util.tree_map(lambda o, y_leaf: o.astype(y_leaf.dtype), out, y)
 
-    return f_params
+    # Jitted, so the field is traced once per argument shape and its derivatives are cached:
+    # every stage of every step reuses one trace (compile time).
+    return jax.jit(f_params)
 
 
 def _make_op(tableau, schedule, f_params, y_def, p_def, n_y) -> FusedOp:
@@ -174,12 +176,21 @@ def _make_op(tableau, schedule, f_params, y_def, p_def, n_y) -> FusedOp:
         ys, starts = _rk_xla.forward(tableau, schedule, f, ts, y0)
         return (*leaves(ys), *leaves(starts))
 
-    def backward(inputs, outputs, cotangents):
+    def backward(inputs, outputs, cotangents, needs):
         ts, y0, params = split(inputs)
         starts = unflatten(y_def, outputs[n_y:])
         g_ys = unflatten(y_def, cotangents[:n_y])
         g_params, g_ts, g_y0 = _rk_xla.backward(
-            tableau, schedule, f_params, params, ts, y0, starts, g_ys
+            tableau,
+            schedule,
+            f_params,
+            params,
+            ts,
+            y0,
+            starts,
+            g_ys,
+            params_needed=any(needs[1 + n_y :]),
+            ts_needed=needs[0],
         )
         return (g_ts, *leaves(g_y0), *leaves(g_params))
 
@@ -192,7 +203,9 @@ def _make_op(tableau, schedule, f_params, y_def, p_def, n_y) -> FusedOp:
         ]
         return ys + starts
 
-    return FusedOp(f"odeint_fixed[{tableau.name}]", forward, backward, abstract=abstract)
+    return FusedOp(
+        f"odeint_fixed[{tableau.name}]", forward, backward, abstract=abstract, masked_backward=True
+    )
 
 
 def iterate(map_fn: Callable[[PyTree], PyTree], x0: PyTree, n: int) -> PyTree:

@@ -49,6 +49,10 @@ class FusedOp:
     - `abstract(*input_structs) -> output ShapeDtypeStructs` (default: `jax.eval_shape` of
       `forward`, which traces it; give it when tracing `forward` is expensive).
 
+    With `masked_backward=True`, `backward` takes a fourth argument `needs`: a tuple of bools,
+    one per input, False where the caller discards that input's cotangent (its tangent was a
+    symbolic zero, e.g. a constant), so the backward pass may skip that work and return zeros.
+
     All take and return tuples of arrays and are pure JAX. `outputs` are the forward outputs,
     handed to the derivative rules so that they need not be recomputed; an op may return
     residuals (e.g. chunk-boundary states) as extra outputs for its backward pass to use.
@@ -59,6 +63,14 @@ class FusedOp:
     backward: Callable[[Arrays, Arrays, Arrays], Arrays]
     tangent: Callable[[Arrays, Arrays, Arrays], Arrays] | None = None
     abstract: Callable[..., Sequence[Any]] | None = None
+    masked_backward: bool = False
+
+    def run_backward(self, inputs: Arrays, outputs: Arrays, cotangents: Arrays, needs) -> Arrays:
+        if self.masked_backward:
+            if needs is None:
+                needs = (True,) * len(inputs)
+            return tuple(self.backward(inputs, outputs, cotangents, needs))
+        return tuple(self.backward(inputs, outputs, cotangents))
 
     def jvp_outputs(self, inputs: Arrays, outputs: Arrays, tangents: Arrays) -> Arrays:
         if self.tangent is not None:
@@ -141,7 +153,8 @@ def _tangent_transpose(cts, *values, op, n_inputs, n_outputs):
     inputs, outputs, tangents = _parts(values, n_inputs, n_outputs)
     if any(ad.is_undefined_primal(x) for x in inputs + outputs):
         raise NotImplementedError(f"{op.name}: cannot transpose with respect to primal inputs.")
-    sizes = dict(op=op, n_inputs=n_inputs, n_outputs=n_outputs)
+    needs = tuple(ad.is_undefined_primal(t) for t in tangents)
+    sizes = dict(op=op, n_inputs=n_inputs, n_outputs=n_outputs, needs=needs)
     input_cts = _backward_p.bind(*inputs, *outputs, *_fill(cts, outputs), **sizes)
     tangent_cts = [ct if ad.is_undefined_primal(t) else None for t, ct in zip(tangents, input_cts)]
     return [None] * (n_inputs + n_outputs) + tangent_cts
@@ -150,23 +163,23 @@ def _tangent_transpose(cts, *values, op, n_inputs, n_outputs):
 # --- backward: inputs + outputs + output cotangents, linear in the cotangents --------------
 
 
-def _backward_impl(*values, op, n_inputs, n_outputs):
-    return list(op.backward(*_parts(values, n_inputs, n_outputs)))
+def _backward_impl(*values, op, n_inputs, n_outputs, needs=None):
+    return list(op.run_backward(*_parts(values, n_inputs, n_outputs), needs))
 
 
-def _backward_abstract(*values, op, n_inputs, n_outputs):
+def _backward_abstract(*values, op, n_inputs, n_outputs, needs=None):
     return _shaped(values[:n_inputs])
 
 
-def _backward_jvp(primals, tangents, *, op, n_inputs, n_outputs):
+def _backward_jvp(primals, tangents, *, op, n_inputs, n_outputs, needs=None):
     def fn(*values):
-        return tuple(op.backward(*_parts(values, n_inputs, n_outputs)))
+        return op.run_backward(*_parts(values, n_inputs, n_outputs), needs)
 
     out, out_tangent = jax.jvp(fn, tuple(primals), tuple(_materialise(tangents)))
     return list(out), list(out_tangent)
 
 
-def _backward_transpose(cts, *values, op, n_inputs, n_outputs):
+def _backward_transpose(cts, *values, op, n_inputs, n_outputs, needs=None):
     inputs, outputs, out_cts = _parts(values, n_inputs, n_outputs)
     if any(ad.is_undefined_primal(x) for x in inputs + outputs):
         raise NotImplementedError(f"{op.name}: cannot transpose with respect to primal inputs.")
@@ -190,8 +203,10 @@ def _batched(op: FusedOp) -> FusedOp:
         def tangent(inputs, outputs, tangents):
             return jax.vmap(op.jvp_outputs)(inputs, outputs, tangents)
 
-        def backward(inputs, outputs, cotangents):
-            return jax.vmap(op.backward)(inputs, outputs, cotangents)
+        def backward(inputs, outputs, cotangents, needs=None):
+            return jax.vmap(lambda i, o, c: op.run_backward(i, o, c, needs))(
+                inputs, outputs, cotangents
+            )
 
         abstract = None
         if op.abstract is not None:
@@ -203,7 +218,7 @@ def _batched(op: FusedOp) -> FusedOp:
                     jax.ShapeDtypeStruct((size, *s.shape), s.dtype) for s in op.abstract(*unbatched)
                 ]
 
-        batched = FusedOp(f"vmap({op.name})", forward, backward, tangent, abstract)
+        batched = FusedOp(f"vmap({op.name})", forward, backward, tangent, abstract, True)
         object.__setattr__(op, "_batched", batched)
     return batched
 

@@ -14,12 +14,18 @@ I", Section II.3 for the adjoint of an explicit RK step): a reverse scan over bl
 block it recomputes the steps from the stored block-start state under `jax.vjp` (so only one
 block of residuals is alive at a time: memory ~ sqrt(n)), and pulls the adjoint of the
 block-end state back to the block start. The derivative with respect to the vector field's
-parameters is *not* accumulated step by step: every evaluation `k = f(t, y) + e` inside the
+parameters is *not* accumulated step by step: every evaluation `k = f(t, y)` inside the
 block carries a zero perturbation `e`, whose cotangent is the cotangent of that evaluation;
 the parameter gradient of the whole block is then one batched `vjp` of `vmap(f)` over all of
 the block's stage inputs. On CPUs this turns many tiny weight-gradient products into one large
 one, which is where most of the speed-up over autodiff through the checkpointed scan comes
 from (benchmarks/kernels.py).
+
+Compile time. XLA:CPU compiles every distinct fused kernel as its own LLVM module, so the
+number of distinct kernels sets the compile time. Three choices keep it down: the perturbation
+is a `_tap` (identity forward, so the recomputed steps are the forward steps); the recomputed
+block saves only the vector field's matrix products (`checkpoint_dots`); and cotangents the
+caller discards (constant save times, parameters not differentiated) are not computed.
 """
 
 from __future__ import annotations
@@ -79,10 +85,11 @@ def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None):
     """One explicit RK step from (t, y) with step dt.
 
     `k_first` is `f(t, y)` for first-same-as-last methods (carried from the previous step) and
-    `()` otherwise. `perturb`, if given, is a tuple with one PyTree like `y` per evaluation,
-    added to that evaluation's value (zeros: their cotangents are the evaluations').
-    Returns `(y_next, k_next, stage_inputs, stage_times)`, `k_next = f(t + dt, y_next)` for
-    first-same-as-last methods and `()` otherwise; the last two list every evaluation's inputs.
+    `()` otherwise. `perturb`, if given, is a PyTree like `y` with a leading axis of one entry
+    per evaluation, tapped onto that evaluation's value (`_tap`: under `jax.vjp` its cotangent
+    is the evaluation's). Returns `(y_next, k_next, stage_inputs, stage_times)`, `k_next =
+    f(t + dt, y_next)` for first-same-as-last methods and `()` otherwise; the last two stack
+    every evaluation's inputs along a leading axis.
     """
     ks, inputs, times = [], [], []
     evaluation = 0
@@ -91,7 +98,7 @@ def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None):
         nonlocal evaluation
         k = f(time, y_stage)
         if perturb is not None:
-            k = tree_map(jnp.add, k, perturb[evaluation])
+            k = tree_map(lambda k_leaf, e: _tap(k_leaf, e[evaluation]), k, perturb)
         inputs.append(y_stage)
         times.append(time)
         evaluation += 1
@@ -108,7 +115,29 @@ def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None):
         ks.append(evaluate(t + tableau.c[i] * dt, y_stage))
     y_next = _axpy(y, dt, tableau.b, ks)
     k_next = evaluate(t + dt, y_next) if tableau.fsal else ()
-    return y_next, k_next, tuple(inputs), tuple(times)
+    return y_next, k_next, _stack(inputs), jnp.stack(times)
+
+
+@jax.custom_vjp
+def _tap(k, e):
+    """`k`, unchanged; the cotangent of `k` is also returned as the cotangent of `e`.
+
+    A zero perturbation `k + e` whose primal computation is free: the forward program stays the
+    plain step, while `e`'s cotangent is the cotangent of the evaluation `k`."""
+    del e
+    return k
+
+
+def _tap_fwd(k, e):
+    del e
+    return k, None
+
+
+def _tap_bwd(_, g):
+    return g, g
+
+
+_tap.defvjp(_tap_fwd, _tap_bwd)
 
 
 def _run_block(tableau, schedule: Schedule, f, carry, b, t0, dt, perturb=None):
@@ -132,7 +161,7 @@ def _run_block(tableau, schedule: Schedule, f, carry, b, t0, dt, perturb=None):
             t = t0 + index.astype(dt.dtype) * dt
             step_dt = dt
         y_next, k_next, inputs, times = rk_step(tableau, f, t, step_dt, y, k, e)
-        stacked = () if e is None else (_stack(inputs), jnp.stack(times))
+        stacked = () if e is None else (inputs, times)
         return (y_next, k_next), stacked
 
     steps = jnp.arange(block)
@@ -178,17 +207,26 @@ def backward(
     y0,
     starts,
     g_ys,
+    *,
+    params_needed: bool = True,
+    ts_needed: bool = True,
 ):
     """Cotangents of (params, ts, y0) from the cotangents `g_ys` of the saved states.
 
     `f_params(params, t, y)` is the vector field as a function of its differentiable
-    parameters; `starts` are the block-start states from `forward`.
+    parameters; `starts` are the block-start states from `forward`. Cotangents that are not
+    needed (`params_needed`, `ts_needed` False) are returned as zeros without being computed.
     """
     n_eval = num_evaluations(tableau)
     per_interval, block = schedule.per_interval, schedule.block
 
     def f(t, y):
         return f_params(params, t, y)
+
+    # Inside the recomputed block, keep only the vector field's matrix products for the
+    # transposed pass and recompute its elementwise operations there (fused into the
+    # transposed kernels): fewer stored residuals, fewer kernels per step.
+    f = jax.checkpoint(f, policy=jax.checkpoint_policies.checkpoint_dots)
 
     def param_vjp(inputs, times, cts):
         """Parameter cotangent of all evaluations of a block: one batched vjp."""
@@ -201,11 +239,9 @@ def backward(
     def block_back(carry, x):
         g_y, g_params, g_t0, g_dt, t0, dt = carry
         y_start, b = x
-        # Zero perturbations, one per evaluation, stacked over the block's steps.
-        perturb = tuple(
-            tree_map(lambda leaf: jnp.zeros((block,) + leaf.shape, leaf.dtype), y0)
-            for _ in range(n_eval)
-        )
+        # Zero perturbations, one per evaluation, stacked over the block's steps: their
+        # cotangents are the cotangents of the evaluations (only needed for `g_params`).
+        perturb = tree_map(lambda leaf: jnp.zeros((block, n_eval) + leaf.shape, leaf.dtype), y0)
         perturb_first = tree_map(jnp.zeros_like, y0)
 
         def run(y, e_first, e, t0, dt):
@@ -213,10 +249,14 @@ def backward(
             if tableau.fsal:
                 # The first stage of the block, recomputed (the forward pass carried it over
                 # from the previous block): its cotangent then needs no carry between blocks.
-                k = tree_map(jnp.add, f(t_start, y), e_first)
+                k = f(t_start, y)
+                k = k if e_first is None else tree_map(_tap, k, e_first)
             else:
                 k = ()
-            (y_end, _), (inputs, times) = _run_block(tableau, schedule, f, (y, k), b, t0, dt, e)
+            (y_end, _), stacked = _run_block(tableau, schedule, f, (y, k), b, t0, dt, e)
+            if e is None:
+                return y_end, None
+            inputs, times = stacked
             if tableau.fsal:
                 inputs = tree_map(
                     lambda i, y_leaf: jnp.concatenate([flat(i), y_leaf[None]]), inputs, y
@@ -226,15 +266,37 @@ def backward(
                 inputs, times = tree_map(flat, inputs), flat(times)
             return y_end, (inputs, times)
 
-        _, pull, (inputs, times) = jax.vjp(
-            run, y_start, perturb_first, perturb, t0, dt, has_aux=True
-        )
-        g_y, g_first, g_e, gt0, gdt = pull(g_y)
-        cts = tree_map(lambda *leaves: flat(jnp.stack(leaves, axis=1)), *g_e)
-        if tableau.fsal:
-            cts = tree_map(lambda c, g: jnp.concatenate([c, g[None]]), cts, g_first)
-        g_params = tree_map(jnp.add, g_params, param_vjp(inputs, times, cts))
-        return (g_y, g_params, g_t0 + gt0, g_dt + gdt, t0, dt), None
+        # Only the inputs whose cotangents are used are arguments of the vjp: constant save
+        # times or parameters leave smaller (and fewer distinct) kernels to compile and run.
+        if params_needed and ts_needed:
+            _, pull, aux = jax.vjp(run, y_start, perturb_first, perturb, t0, dt, has_aux=True)
+            g_y, g_first, g_e, gt0, gdt = pull(g_y)
+        elif params_needed:
+            _, pull, aux = jax.vjp(
+                lambda y, e1, e: run(y, e1, e, t0, dt),
+                y_start,
+                perturb_first,
+                perturb,
+                has_aux=True,
+            )
+            g_y, g_first, g_e = pull(g_y)
+        elif ts_needed:
+            _, pull, aux = jax.vjp(
+                lambda y, t0, dt: run(y, None, None, t0, dt), y_start, t0, dt, has_aux=True
+            )
+            g_y, gt0, gdt = pull(g_y)
+        else:
+            _, pull, aux = jax.vjp(lambda y: run(y, None, None, t0, dt), y_start, has_aux=True)
+            (g_y,) = pull(g_y)
+        if params_needed:
+            inputs, times = aux
+            cts = tree_map(flat, g_e)
+            if tableau.fsal:
+                cts = tree_map(lambda c, g: jnp.concatenate([c, g[None]]), cts, g_first)
+            g_params = tree_map(jnp.add, g_params, param_vjp(inputs, times, cts))
+        if ts_needed:
+            g_t0, g_dt = g_t0 + gt0, g_dt + gdt
+        return (g_y, g_params, g_t0, g_dt, t0, dt), None
 
     def interval_back(carry, x):
         g_y, g_params = carry
