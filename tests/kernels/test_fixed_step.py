@@ -298,3 +298,21 @@ def test_iterate_bad_input():
         iterate(lambda x: x, jnp.ones(2), -1)
     with pytest.raises(ValueError, match="map_fn must return a PyTree like x0"):
         iterate(lambda x: x[:1], jnp.ones(2), 3)
+
+
+def test_eager_calls_reuse_the_compiled_solver():
+    """Outside jit, a second call with the same vector field and shapes does not trace the
+    field again (it runs the cached compiled solver) and gives the new inputs' solution."""
+    traces = []
+
+    def field(t, y, rate):
+        traces.append(1)
+        return -rate * y
+
+    ts = jnp.linspace(0.0, 1.0, 3)
+    first = odeint_fixed(field, jnp.ones(2), ts, jnp.asarray(0.5), steps_per_interval=4)
+    after_first = len(traces)
+    second = odeint_fixed(field, 2 * jnp.ones(2), ts, jnp.asarray(1.5), steps_per_interval=4)
+    assert after_first > 0 and len(traces) == after_first
+    np.testing.assert_allclose(first[-1], np.exp(-0.5), rtol=1e-4)
+    np.testing.assert_allclose(second[-1], 2 * np.exp(-1.5), rtol=1e-4)

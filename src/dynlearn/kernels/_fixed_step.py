@@ -99,17 +99,34 @@ def odeint_fixed(
     if steps_per_interval < 1:
         raise ValueError(f"steps_per_interval must be >= 1, got {steps_per_interval}.")
     ts = jnp.asarray(ts)
+    _check_ts(ts)
+    _check_tree("y0", y0)
+    eager = not any(
+        isinstance(leaf, jax.core.Tracer)
+        for leaf in jax.tree_util.tree_leaves((vector_field, y0, ts, args))
+    )
+    if eager:
+        # Called outside any transformation: run through a cached `filter_jit`, so that
+        # repeated calls with the same vector field and shapes do not compile again.
+        return _integrate_jit(vector_field, y0, ts, args, tableau, int(steps_per_interval))
+    return _integrate(vector_field, y0, ts, args, tableau, int(steps_per_interval))
+
+
+def _check_ts(ts):
     if ts.ndim != 1 or ts.shape[0] < 1:
         raise ValueError(f"ts must have shape (T,) with T >= 1, got ts.shape={ts.shape}.")
     if not jnp.issubdtype(ts.dtype, jnp.floating):
         raise ValueError(f"ts must be real floating point, got ts.dtype={ts.dtype}.")
-    _check_tree("y0", y0)
-    y0 = jax.tree_util.tree_map(jnp.asarray, y0)
     if not isinstance(ts, jax.core.Tracer):
         steps = np.diff(np.asarray(ts))
         if np.any(~(steps > 0)):
             raise ValueError(f"ts must be strictly increasing, got ts={np.asarray(ts)}.")
-    else:
+
+
+def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval: int):
+    """`odeint_fixed` after the checks that need no tracing."""
+    y0 = jax.tree_util.tree_map(jnp.asarray, y0)
+    if isinstance(ts, jax.core.Tracer):
         ts = eqx.error_if(ts, jnp.any(jnp.diff(ts) <= 0), "ts must be strictly increasing.")
     out_shape = jax.eval_shape(vector_field, ts[0], y0, args)
     expected = jax.eval_shape(lambda y: y, y0)
@@ -125,7 +142,6 @@ def odeint_fixed(
     num_intervals = ts.shape[0] - 1
     if num_intervals == 0:
         return jax.tree_util.tree_map(lambda y: y[None], y0)
-    per_interval = int(steps_per_interval)
     schedule = _rk_xla.Schedule(
         per_interval, _block_length(num_intervals * per_interval, per_interval)
     )
@@ -144,6 +160,9 @@ def odeint_fixed(
     op = _make_op(tableau, schedule, f_params, y_def, p_def, len(y_leaves))
     outputs = fused_call(op, ts, *y_leaves, *p_leaves)
     return jax.tree_util.tree_unflatten(y_def, outputs[: len(y_leaves)])
+
+
+_integrate_jit = eqx.filter_jit(_integrate)
 
 
 def _field(static):
