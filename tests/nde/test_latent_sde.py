@@ -105,3 +105,42 @@ def test_loss_gradients_and_missing_values(getkey):
     assert any(float(jnp.max(jnp.abs(g))) > 0 for g in leaves)
     with pytest.raises(ValueError, match="expected ts"):
         model.elbo(ts[0], xs[0, :5], key=getkey())
+
+
+def test_full_covariance_prior_z0(x64, getkey):
+    # prior z0 ~ N(m0, L0 L0^T) with a learned lower-triangular L0: KL against numpy's dense
+    # closed form (inverse and log-determinant of the full covariance), samples' covariance
+    model = LatentSDE(1, 3, 2, width=4, depth=1, key=getkey(), dt0=0.1)
+    m0, logstd0 = jnp.array([0.3, -0.2, 0.5]), jnp.array([0.1, -0.4, 0.2])
+    offdiag = jax.random.normal(getkey(), (3, 3))  # only the strictly lower part is used
+    model = eqx.tree_at(
+        lambda m: (m.prior_z0_mean, m.prior_z0_logstd, m.prior_z0_offdiag),
+        model,
+        (m0, logstd0, offdiag),
+    )
+    scale = np.diag(np.exp(logstd0)) + np.tril(np.asarray(offdiag), -1)
+    cov_p = scale @ scale.T
+    mean, logstd = jnp.array([1.0, 0.4, -0.7]), jnp.array([-0.5, 0.3, 0.0])
+    cov_q, diff = np.diag(np.exp(2 * np.asarray(logstd))), np.asarray(mean - m0)
+    inv = np.linalg.inv(cov_p)
+    expected = 0.5 * (
+        np.trace(inv @ cov_q)
+        + diff @ inv @ diff
+        - 3
+        + np.linalg.slogdet(cov_p)[1]
+        - np.linalg.slogdet(cov_q)[1]
+    )
+    np.testing.assert_allclose(model.kl_z0(mean, logstd), expected, rtol=1e-12)
+    zs = eqx.filter_jit(jax.vmap(lambda k: model.sample_prior(jnp.array([0.0, 0.1]), key=k)[0]))(
+        jax.random.split(getkey(), 20000)
+    )
+    n, var = zs.shape[0], np.diag(cov_p)
+    # four standard errors of the sample mean and of each sample covariance entry
+    assert np.all(np.abs(np.mean(zs[:, 0], 0) - m0) < 4 * np.sqrt(var / n))
+    cov_err = np.sqrt((np.outer(var, var) + cov_p**2) / n)
+    assert np.all(np.abs(np.cov(np.asarray(zs[:, 0]).T) - cov_p) < 4 * cov_err)
+    diagonal = LatentSDE(1, 3, 2, width=4, depth=1, key=getkey(), prior_z0_covariance="diagonal")
+    assert diagonal.prior_z0_offdiag is None
+    np.testing.assert_allclose(diagonal.prior_z0_scale(), np.eye(3))
+    with pytest.raises(ValueError, match="prior_z0_covariance"):
+        LatentSDE(1, 3, 2, key=getkey(), prior_z0_covariance="dense")

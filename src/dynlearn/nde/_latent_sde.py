@@ -1,7 +1,7 @@
 """`LatentSDE`: variational inference for latent SDEs, KL by Girsanov (Li et al., AISTATS 2020).
 
 Follows Li, Wong, Chen, Duvenaud (2020), "Scalable Gradients for Stochastic Differential
-Equations": a prior SDE `dz = h(t, z) dt + g(t, z) dW` with `z(t0) ~ N(m0, s0^2)`, a posterior
+Equations": a prior SDE `dz = h(t, z) dt + g(t, z) dW` with `z(t0) ~ N(m0, L0 L0^T)`, a posterior
 SDE `dz = f(t, z, c_t) dt + g(t, z) dW` whose drift sees a context `c_t` encoded from the data
 (a GRU run backwards in time), and a decoder `p(x_t | z_t)`. Both SDEs share `g`, so by Girsanov
 `KL(q || p) = E ∫ 1/2 |u|^2 dt` with `u = (f - h) / g`, integrated alongside the state. The ELBO
@@ -18,6 +18,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
+from jax.scipy.linalg import solve_triangular
 
 from .._types import Array, Float, Key
 
@@ -65,6 +66,10 @@ class LatentSDE(eqx.Module):
     - `residual_posterior`: the posterior drift is `prior_drift(t, z) + posterior_drift(t, z, c)`
       (so the Girsanov KL penalises only the data-driven correction, and the dynamics the data
       share must be learned by the prior); default `False`: `posterior_drift(t, z, c)` alone.
+    - `prior_z0_covariance`: `"full"` (default) learns the prior initial distribution
+      `N(prior_z0_mean, L0 L0^T)` with a lower-triangular `L0` (diagonal `exp(prior_z0_logstd)`,
+      below it `prior_z0_offdiag`), so it can match encoders whose initial states are correlated
+      across latent dimensions; `"diagonal"` keeps `L0 = diag(exp(prior_z0_logstd))`.
 
     Fields `prior_drift(t, z)`, `posterior_drift(t, z, c)`, `diffusion(t, z)` (positive, shape
     `(latent,)`), `decoder(z)`, `encoder(ts, xs) -> (contexts, z0_params)` can be replaced with
@@ -78,6 +83,7 @@ class LatentSDE(eqx.Module):
     decoder: Callable
     prior_z0_mean: Float[Array, " latent"]
     prior_z0_logstd: Float[Array, " latent"]
+    prior_z0_offdiag: Float[Array, "latent latent"] | None
     obs_logstd: Float[Array, ""]
     latent_size: int = eqx.field(static=True)
     dt0: float = eqx.field(static=True)
@@ -97,6 +103,7 @@ class LatentSDE(eqx.Module):
         obs_std: float = 0.1,
         max_steps: int = 4096,
         residual_posterior: bool = False,
+        prior_z0_covariance: str = "full",
     ):
         for name, v in (
             ("data_size", data_size),
@@ -107,6 +114,11 @@ class LatentSDE(eqx.Module):
                 raise ValueError(f"LatentSDE: {name} must be >= 1, got {v}")
         if dt0 <= 0:
             raise ValueError(f"LatentSDE: dt0 must be positive, got {dt0}")
+        if prior_z0_covariance not in ("full", "diagonal"):
+            raise ValueError(
+                "LatentSDE: prior_z0_covariance must be 'full' or 'diagonal', got "
+                f"{prior_z0_covariance!r}"
+            )
         k = jax.random.split(key, 6)
         self.encoder = _BackwardGRU(
             eqx.nn.GRUCell(2 * data_size + 1, context_size, key=k[0]),
@@ -121,11 +133,31 @@ class LatentSDE(eqx.Module):
         self.decoder = eqx.nn.Linear(latent_size, data_size, key=k[5])
         self.prior_z0_mean = jnp.zeros((latent_size,))
         self.prior_z0_logstd = jnp.zeros((latent_size,))
+        self.prior_z0_offdiag = (
+            jnp.zeros((latent_size, latent_size)) if prior_z0_covariance == "full" else None
+        )
         self.obs_logstd = jnp.log(jnp.asarray(obs_std))
         self.latent_size = latent_size
         self.dt0 = float(dt0)
         self.max_steps = int(max_steps)
         self.residual_posterior = bool(residual_posterior)
+
+    def prior_z0_scale(self) -> Float[Array, "latent latent"]:
+        """The lower-triangular `L0` of the prior initial covariance `L0 L0^T`."""
+        scale = jnp.diag(jnp.exp(self.prior_z0_logstd))
+        if self.prior_z0_offdiag is None:
+            return scale
+        return scale + jnp.tril(self.prior_z0_offdiag, -1)
+
+    def kl_z0(
+        self, mean: Float[Array, " latent"], logstd: Float[Array, " latent"]
+    ) -> Float[Array, ""]:
+        """`KL(N(mean, diag(exp(logstd))^2) || N(prior_z0_mean, L0 L0^T))` in closed form."""
+        scale = self.prior_z0_scale()
+        solve = lambda b: solve_triangular(scale, b, lower=True)  # noqa: E731
+        trace = jnp.sum(solve(jnp.diag(jnp.exp(logstd))) ** 2)
+        maha = jnp.sum(solve(mean - self.prior_z0_mean) ** 2)
+        return 0.5 * (trace + maha - self.latent_size) + jnp.sum(self.prior_z0_logstd - logstd)
 
     def _solve(self, ts, z0, drift, key, with_kl: bool):
         d = self.latent_size
@@ -202,10 +234,7 @@ class LatentSDE(eqx.Module):
         z0, mean, logstd, posterior = self._encode(ts, xs, k0)
         zs, kl_path = self._solve(ts, z0, posterior, k1, True)
         loglik = self.log_likelihood(zs, xs)
-        pm, pls = self.prior_z0_mean, self.prior_z0_logstd
-        kl_z0 = jnp.sum(
-            pls - logstd + (jnp.exp(2 * logstd) + (mean - pm) ** 2) / (2 * jnp.exp(2 * pls)) - 0.5
-        )
+        kl_z0 = self.kl_z0(mean, logstd)
         elbo = loglik - kl_weight * (kl_z0 + kl_path)
         return elbo, {"loglik": loglik, "kl_z0": kl_z0, "kl_path": kl_path}
 
@@ -222,7 +251,7 @@ class LatentSDE(eqx.Module):
     def sample_prior(self, ts: Array, *, key: Key) -> tuple[Array, Array]:
         """A path of the prior: `(zs, xs_mean)` at `ts`, shapes `(time, latent)`, `(time, data)`."""
         k0, k1 = jax.random.split(key)
-        z0 = self.prior_z0_mean + jnp.exp(self.prior_z0_logstd) * jax.random.normal(
+        z0 = self.prior_z0_mean + self.prior_z0_scale() @ jax.random.normal(
             k0, self.prior_z0_mean.shape, self.prior_z0_mean.dtype
         )
         zs, _ = self._solve(jnp.asarray(ts), z0, self.prior_drift, k1, False)
