@@ -19,11 +19,11 @@ import functools
 import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Inexact
-from . import _scan_xla
+from . import _pallas, _scan_xla
 from ._checks import as_inexact, broadcastable, common_dtype
 from ._primitive import FusedOp, fused_call
 
-_METHODS = ("auto", "sequential", "associative", "chunked")
+_METHODS = ("auto", "sequential", "associative", "chunked", "pallas")
 
 
 def _previous(h, h0, reverse: bool):
@@ -41,23 +41,29 @@ def _shifted(a, reverse: bool):
     return jnp.concatenate([a[1:], zero], axis=0)
 
 
+def _run(method: str, a, b, h0, reverse: bool):
+    if method == "pallas":
+        return _pallas.linear_scan(a, b, h0, reverse)
+    return _scan_xla.run(method, a, b, h0, reverse)
+
+
 @functools.cache
 def _op(method: str, reverse: bool) -> FusedOp:
     def forward(a, b, h0):
-        return (_scan_xla.run(method, a, b, h0, reverse),)
+        return (_run(method, a, b, h0, reverse),)
 
     def tangent(inputs, outputs, tangents):
         a, _, h0 = inputs
         (h,) = outputs
         da, db, dh0 = tangents
         drive = da * _previous(h, h0, reverse) + db
-        return (_scan_xla.run(method, a, drive, dh0, reverse),)
+        return (_run(method, a, drive, dh0, reverse),)
 
     def backward(inputs, outputs, cotangents):
         a, _, h0 = inputs
         (h,) = outputs
         (g,) = cotangents
-        lam = _scan_xla.run(method, _shifted(a, reverse), g, jnp.zeros_like(h0), not reverse)
+        lam = _run(method, _shifted(a, reverse), g, jnp.zeros_like(h0), not reverse)
         edge = -1 if reverse else 0
         return lam * _previous(h, h0, reverse), lam, a[edge] * lam[edge]
 
@@ -91,8 +97,10 @@ def linear_scan(
     - `reverse`: run the recurrence from the last time step to the first.
     - `method`: `"sequential"` (one `lax.scan` step per time step), `"associative"`
       (`lax.associative_scan`, the parallel prefix), `"chunked"` (sequential inside chunks,
-      vectorized across chunks and combined at chunk boundaries) or `"auto"` (sequential on
-      CPU, where it measured fastest, associative on GPU/TPU).
+      vectorized across chunks and combined at chunk boundaries), `"pallas"` (a Pallas
+      kernel, one program per block of 128 state channels looping over time; compiled on
+      GPUs, interpreted elsewhere; real dtypes only) or `"auto"` (sequential on CPU, where it
+      measured fastest, associative on GPU/TPU).
 
     **Returns:**
 
@@ -101,8 +109,8 @@ def linear_scan(
 
     **Raises:**
 
-    `ValueError` for integer or boolean inputs, shapes that do not broadcast, a scalar `b` or
-    an unknown `method`.
+    `ValueError` for integer or boolean inputs, shapes that do not broadcast, a scalar `b`, an
+    unknown `method`, or complex inputs with `method="pallas"`.
     """
     a = as_inexact("a", a)
     b = as_inexact("b", b)

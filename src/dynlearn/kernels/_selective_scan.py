@@ -21,20 +21,24 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Array, ArrayLike, Float
-from . import _selective_scan_xla
+from . import _pallas, _selective_scan_xla
 from ._checks import as_inexact, common_dtype
 from ._primitive import FusedOp, fused_call
 
+_IMPLEMENTATIONS = ("auto", "xla", "pallas")
+
 
 @functools.cache
-def _op(chunk: int) -> FusedOp:
+def _op(chunk: int, implementation: str) -> FusedOp:
     def forward(u, delta, A, B, C, h0):
+        if implementation == "pallas":
+            return _pallas.selective_scan_forward(u, delta, A, B, C, h0, chunk=chunk)
         return _selective_scan_xla.forward(u, delta, A, B, C, h0, chunk=chunk)
 
     def backward(inputs, outputs, cotangents):
         return _selective_scan_xla.backward(inputs, outputs, cotangents, chunk=chunk)
 
-    return FusedOp(f"selective_scan[chunk={chunk}]", forward, backward)
+    return FusedOp(f"selective_scan[chunk={chunk}, {implementation}]", forward, backward)
 
 
 def _expect_shape(name: str, x, shape, context: str):
@@ -61,6 +65,7 @@ def selective_scan(
     h0: ArrayLike | None = None,
     return_last_state: bool = False,
     chunk: int = _selective_scan_xla.DEFAULT_CHUNK,
+    implementation: str = "auto",
 ) -> Float[Array, "length channels"] | tuple[Float[Array, "length channels"], Array]:
     """Mamba's selective scan over one sequence, fused: the `(L, D, N)` tensors never exist.
 
@@ -89,6 +94,10 @@ def selective_scan(
     - `h0`: initial state, shape `(D, N)`; zeros if `None`.
     - `return_last_state`: also return the state after the last step.
     - `chunk`: time steps per chunk (a tuning knob; the result does not depend on it).
+    - `implementation`: `"xla"` (pure XLA loops), `"pallas"` (the forward pass as a Pallas
+      kernel, one program per block of 16 channels; compiled on GPUs, interpreted elsewhere;
+      real dtypes only; the backward pass stays XLA) or `"auto"` (currently `"xla"`
+      everywhere: the Pallas kernel has not yet been timed on a GPU).
 
     **Returns:**
 
@@ -98,7 +107,8 @@ def selective_scan(
     **Raises:**
 
     `ValueError` naming the shapes when they do not fit together, for integer inputs, complex
-    `u`, `delta`, `D`, `z` or `delta_bias`, or `chunk < 1`.
+    `u`, `delta`, `D`, `z` or `delta_bias`, `chunk < 1`, an unknown `implementation`, or a
+    complex state with `implementation="pallas"`.
     """
     u = as_inexact("u", u)
     delta = as_inexact("delta", delta)
@@ -128,6 +138,12 @@ def selective_scan(
     _expect_real("delta", delta)
     if not isinstance(chunk, int | np.integer) or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got chunk={chunk!r}.")
+    if implementation not in _IMPLEMENTATIONS:
+        raise ValueError(
+            f"implementation must be one of {_IMPLEMENTATIONS}, got implementation="
+            f"{implementation!r}."
+        )
+    implementation = "xla" if implementation == "auto" else implementation
 
     given = [x for x in (u, delta, A, B, C, D, z, delta_bias) if x is not None]
     if h0 is not None:
@@ -150,7 +166,7 @@ def selective_scan(
         h_last = h0.astype(state_dtype)
     else:
         y, h_last, _ = fused_call(
-            _op(int(chunk)),
+            _op(int(chunk), implementation),
             u,
             delta,
             A.astype(state_dtype),
