@@ -222,8 +222,34 @@ def _make_op(tableau, schedule, f_params, y_def, p_def, n_y) -> FusedOp:
         ]
         return ys + starts
 
+    def batch(args, dims):
+        """`vmap` with shared save times: one solve of the batched state with the vector field
+        vmapped over it, instead of the generic rule (which would broadcast the parameters to
+        the batch and compute one parameter gradient per sample)."""
+        if dims[0] is not None:
+            return None
+        size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+        y_args = [
+            jnp.broadcast_to(a, (size, *a.shape)) if d is None else jnp.moveaxis(a, d, 0)
+            for a, d in zip(args[1 : 1 + n_y], dims[1 : 1 + n_y])
+        ]
+        p_args = [
+            a if d is None else jnp.moveaxis(a, d, 0)
+            for a, d in zip(args[1 + n_y :], dims[1 + n_y :])
+        ]
+        p_axes = unflatten(p_def, [None if d is None else 0 for d in dims[1 + n_y :]])
+        batched_field = jax.jit(jax.vmap(f_params, in_axes=(p_axes, None, 0)))
+        op = _make_op(tableau, schedule, batched_field, y_def, p_def, n_y)
+        # Outputs: ys (time, batch, ...) and block starts (intervals, blocks, batch, ...).
+        return op, [args[0], *y_args, *p_args], [1] * n_y + [2] * n_y
+
     return FusedOp(
-        f"odeint_fixed[{tableau.name}]", forward, backward, abstract=abstract, masked_backward=True
+        f"odeint_fixed[{tableau.name}]",
+        forward,
+        backward,
+        abstract=abstract,
+        masked_backward=True,
+        batch=batch,
     )
 
 

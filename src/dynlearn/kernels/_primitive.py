@@ -49,6 +49,10 @@ class FusedOp:
     - `abstract(*input_structs) -> output ShapeDtypeStructs` (default: `jax.eval_shape` of
       `forward`, which traces it; give it when tracing `forward` is expensive).
 
+    `batch(args, dims)`, if given, is a custom `vmap` rule for the forward operation: it returns
+    `(op, args, out_dims)` to bind instead (`out_dims` the batch axis of each output), or `None`
+    for the generic rule (every input broadcast to the batch, every rule vmapped).
+
     With `masked_backward=True`, `backward` takes a fourth argument `needs`: a tuple of bools,
     one per input, False where the caller discards that input's cotangent (its tangent was a
     symbolic zero, e.g. a constant), so the backward pass may skip that work and return zeros.
@@ -64,6 +68,7 @@ class FusedOp:
     tangent: Callable[[Arrays, Arrays, Arrays], Arrays] | None = None
     abstract: Callable[..., Sequence[Any]] | None = None
     masked_backward: bool = False
+    batch: Callable[[Arrays, Sequence[Any]], Any] | None = None
 
     def run_backward(self, inputs: Arrays, outputs: Arrays, cotangents: Arrays, needs) -> Arrays:
         if self.masked_backward:
@@ -225,6 +230,11 @@ def _batched(op: FusedOp) -> FusedOp:
 
 def _make_batch_rule(primitive):
     def rule(args, dims, *, op, **params):
+        if primitive is _forward_p and op.batch is not None:
+            custom = op.batch(args, dims)
+            if custom is not None:
+                new_op, new_args, out_dims = custom
+                return primitive.bind(*new_args, op=new_op, **params), list(out_dims)
         # Every input gets a leading batch axis (unbatched ones are broadcast), so all
         # cotangents come back batched and JAX's transpose of the broadcast sums them.
         size = next(x.shape[d] for x, d in zip(args, dims) if d is not None)
