@@ -87,6 +87,26 @@ def test_nfe_exact(solver, adaptive):
         assert count[0] == 30 * per + start
 
 
+@pytest.mark.parametrize("method", ["rk4", "tsit5"])
+def test_fixed_grid_nfe_exact(method):
+    """FixedGrid reports the evaluations the fused kernel makes (FSAL: one extra at the start)."""
+    count = [0]
+
+    def bump():
+        count[0] += 1
+        return np.zeros((), np.float32)
+
+    def field(t, y, args):
+        z = io_callback(bump, jax.ShapeDtypeStruct((), jnp.float32), ordered=False)
+        return -y + z
+
+    model = NeuralODE(field, solver=FixedGrid(method, 10))
+    sol = model.solve(jnp.linspace(0.0, 3.0, 4), jnp.array([1.0, 2.0]))
+    jax.block_until_ready(sol.ys)
+    assert int(sol.stats["nfe"]) == count[0] == {"rk4": 4 * 30, "tsit5": 6 * 30 + 1}[method]
+    np.testing.assert_allclose(sol.ys[-1], np.exp(-3.0) * np.array([1.0, 2.0]), rtol=1e-5)
+
+
 def test_gradients_backsolve_direct_and_finite_differences_agree(x64, getkey):
     field = MLPField(3, getkey())
     ctrl = dfx.PIDController(rtol=1e-10, atol=1e-10)

@@ -19,7 +19,16 @@ import jax.numpy as jnp
 from .._types import Array, Float, Int
 from ..kernels import odeint_fixed
 
-_FIXED_METHODS = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
+# Vector-field evaluations (per step, once at the start): first-same-as-last methods reuse
+# their last stage as the next step's first.
+_FIXED_METHODS = {
+    "euler": (1, 0),
+    "midpoint": (2, 0),
+    "heun": (2, 0),
+    "rk4": (4, 0),
+    "tsit5": (6, 1),
+    "dopri5": (6, 1),
+}
 
 
 class FixedGrid(eqx.Module):
@@ -31,7 +40,8 @@ class FixedGrid(eqx.Module):
 
     **Arguments:**
 
-    - `method`: `"euler"`, `"midpoint"`, `"heun"` or `"rk4"`.
+    - `method`: `"euler"`, `"midpoint"`, `"heun"`, `"rk4"`, `"tsit5"` or `"dopri5"` (the
+      fifth-order weights at a fixed step).
     - `steps_per_interval`: solver steps between consecutive output times.
     """
 
@@ -50,7 +60,13 @@ class FixedGrid(eqx.Module):
 
     @property
     def stages(self) -> int:
-        return _FIXED_METHODS[self.method]
+        """Vector-field evaluations per step."""
+        return _FIXED_METHODS[self.method][0]
+
+    def nfe(self, steps):
+        """Vector-field evaluations of `steps` steps (plus the first stage of FSAL methods)."""
+        per_step, at_start = _FIXED_METHODS[self.method]
+        return steps * per_step + at_start
 
 
 def nfe_per_step(solver) -> tuple[int, int]:
@@ -204,7 +220,7 @@ class NeuralODE(eqx.Module):
                 "num_steps": steps,
                 "num_accepted_steps": steps,
                 "num_rejected_steps": jnp.asarray(0, jnp.int32),
-                "nfe": steps * self.solver.stages,
+                "nfe": self.solver.nfe(steps),
             }
             return ODESolution(ts, ys[:, :d], stats, dfx.RESULTS.successful)
         sol = dfx.diffeqsolve(
