@@ -350,3 +350,20 @@ def test_vmap_solves_the_batched_state_with_shared_parameters(x64):
         for f in (fast, slow)
     ]
     assert tree_allclose(per_sample[0], per_sample[1], rtol=1e-11, atol=1e-13)
+
+
+def test_eager_calls_see_new_module_weights():
+    """The eager cache keys on the vector field's structure, not its array values: an equinox
+    module with new weights gives the new solution."""
+    import equinox as eqx
+
+    class Decay(eqx.Module):
+        rate: jax.Array
+
+        def __call__(self, t, y, args):
+            return -self.rate * y
+
+    ts = jnp.linspace(0.0, 1.0, 2)
+    for rate in (0.5, 2.0):
+        ys = odeint_fixed(Decay(jnp.asarray(rate)), jnp.ones(2), ts, steps_per_interval=8)
+        np.testing.assert_allclose(ys[-1], np.exp(-rate), rtol=1e-4)

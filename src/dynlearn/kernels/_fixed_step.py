@@ -64,6 +64,11 @@ def odeint_fixed(
     Works with `jit`, `grad`, `jvp` and `vmap`, and with respect to `y0`, `args`, `ts` and
     arrays the vector field closes over (e.g. the parameters of an equinox module).
 
+    Called outside any transformation, the solve runs through a cached `equinox.filter_jit`
+    (like `diffrax.diffeqsolve`), so repeated calls do not compile again. As with `jax.jit`, a
+    vector field that reads a *global* array sees the value it had at the first call; pass
+    changing arrays through `args` or as fields of an equinox module.
+
     **Arguments:**
 
     - `vector_field`: `(t, y, args) -> dy/dt`, returning a PyTree of the structure and shapes

@@ -224,7 +224,6 @@ def backward(
     def f(t, y):
         return f_params(params, t, y)
 
-
     def param_vjp(inputs, times, cts):
         """Parameter cotangent of all evaluations of a block: one batched vjp."""
         _, pull = jax.vjp(lambda p: jax.vmap(lambda t, y: f_params(p, t, y))(times, inputs), params)
