@@ -367,3 +367,36 @@ def test_eager_calls_see_new_module_weights():
     for rate in (0.5, 2.0):
         ys = odeint_fixed(Decay(jnp.asarray(rate)), jnp.ones(2), ts, steps_per_interval=8)
         np.testing.assert_allclose(ys[-1], np.exp(-rate), rtol=1e-4)
+
+
+def test_vmap_grad_pytree_state_with_padded_blocks(x64):
+    """The batching rule on a dict state, with 7 steps per interval cut into padded blocks."""
+    ts = jnp.array([0.0, 0.5, 0.9, 1.6])
+    tableau = TABLEAUX["tsit5"]
+
+    def field(t, y, w):
+        return {"x": w * y["v"], "v": -w * y["x"] + jnp.sin(t) * y["v"]}
+
+    y0s = {"x": jnp.array([0.3, -1.0, 0.8]), "v": jnp.array([0.1, 0.4, -0.2])}
+
+    def loss(solve):
+        def one(y0, w):
+            ys = solve(y0, w)
+            return jnp.sum(ys["x"] ** 2) + jnp.sum(jnp.cos(ys["v"]))
+
+        return lambda y0s, w: jnp.sum(jax.vmap(one, (0, None))(y0s, w))
+
+    def flat_field(t, z, w):
+        out = field(t, {"x": z[0], "v": z[1]}, w)
+        return jnp.stack([out["x"], out["v"]])
+
+    def slow_solve(y0, w):
+        zs = loop_reference(flat_field, jnp.stack([y0["x"], y0["v"]]), ts, w, tableau, 7)
+        return {"x": zs[:, 0], "v": zs[:, 1]}
+
+    fast = loss(lambda y0, w: odeint_fixed(field, y0, ts, w, method="tsit5", steps_per_interval=7))
+    slow = loss(slow_solve)
+    w = jnp.asarray(1.7)
+    got = jax.grad(fast, argnums=(0, 1))(y0s, w)
+    want = jax.grad(slow, argnums=(0, 1))(y0s, w)
+    assert tree_allclose(got, want, rtol=1e-11, atol=1e-13)
