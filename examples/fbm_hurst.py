@@ -22,14 +22,12 @@ import equinox as eqx
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
-from scipy.integrate import quad
-from scipy.special import gamma as gamma_fn
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import optax
 
-from dynlearn.nde import MarkovFBM
+from dynlearn.nde import MarkovFBM, riemann_liouville_covariance
 from dynlearn.train import fit
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,15 +38,6 @@ n_paths = 512 if args.full else 128
 steps = 1500 if args.full else 400
 ts = np.linspace(1 / 24, 1.0, 24)
 NOISE = 0.01
-
-
-def exact_covariance(h):
-    def cov(s, t):
-        m = min(s, t)
-        f = lambda u: (s - u) ** (h - 0.5) * (t - u) ** (h - 0.5)  # noqa: E731
-        return quad(f, 0, m, limit=200)[0] / gamma_fn(h + 0.5) ** 2
-
-    return np.array([[cov(s, t) for t in ts] for s in ts])
 
 
 class Model(eqx.Module):
@@ -74,7 +63,7 @@ def loss_fn(model, batch, *, key):
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 rng = np.random.default_rng(args.seed)
 for ax, h_true in zip(axes, (0.3, 0.7)):
-    chol = np.linalg.cholesky(exact_covariance(h_true) + 1e-12 * np.eye(len(ts)))
+    chol = np.linalg.cholesky(riemann_liouville_covariance(h_true, ts) + 1e-12 * np.eye(len(ts)))
     data = (chol @ rng.standard_normal((len(ts), n_paths))).T
     data = data + NOISE * rng.standard_normal(data.shape)
     model = Model(MarkovFBM(0.5, num_processes=5, ratio=10.0), jnp.zeros(()), jnp.log(0.05))

@@ -56,14 +56,12 @@ import equinox as eqx
 import jax.numpy as jnp
 import matplotlib
 import numpy as np
-from scipy.integrate import quad
-from scipy.special import gamma as gamma_fn
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import optax
 
-from dynlearn.nde import MarkovFBM
+from dynlearn.nde import MarkovFBM, riemann_liouville_covariance
 from dynlearn.train import fit
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -86,15 +84,6 @@ GRID = np.concatenate(
     [[0.0]] + [[*(a + LEFT * (b - a)), b] for a, b in zip(np.r_[0.0, T_OBS[:-1]], T_OBS)]
 )
 MIN_STEP = float(np.min(np.diff(GRID)))
-
-
-def exact_covariance(h):
-    def cov(s, t):
-        m = min(s, t)
-        f = lambda u: (s - u) ** (h - 0.5) * (t - u) ** (h - 0.5)  # noqa: E731
-        return quad(f, 0, m, limit=200)[0] / gamma_fn(h + 0.5) ** 2
-
-    return np.array([[cov(s, t) for t in T_OBS] for s in T_OBS])
 
 
 # %% The fractional latent SDE.
@@ -205,7 +194,9 @@ def exact_loss(model, batch, *, key):
 rng = np.random.default_rng(args.seed)
 fig, axes = plt.subplots(1, len(hursts) + 1, figsize=(5 * (len(hursts) + 1), 4))
 for j, h_true in enumerate(hursts):
-    chol = np.linalg.cholesky(exact_covariance(h_true) + 1e-12 * np.eye(len(T_OBS)))
+    chol = np.linalg.cholesky(
+        riemann_liouville_covariance(h_true, T_OBS) + 1e-12 * np.eye(len(T_OBS))
+    )
     data = SCALE * (chol @ rng.standard_normal((len(T_OBS), n_paths))).T
     data = jnp.asarray(data + NOISE * rng.standard_normal(data.shape))
     key = jax.random.key(args.seed)

@@ -13,6 +13,7 @@ from dynlearn.nde import (
     ma_fbm_gammas,
     ma_fbm_weights,
     ou_covariance,
+    riemann_liouville_covariance,
     riemann_liouville_variance,
 )
 
@@ -107,3 +108,33 @@ def test_sampler_covariance(x64):
     w = fbm.weights()
     exact = np.array([[w @ ou_covariance(fbm.gammas, s, t) @ w for t in ts] for s in ts])
     np.testing.assert_allclose(emp, exact, rtol=0.08, atol=0.01)
+
+
+def test_riemann_liouville_covariance_against_closed_forms(x64):
+    """Off the diagonal against the hypergeometric closed form
+    `s^(a+1) t^a / (a+1) 2F1(-a, 1; a+2; s/t) / Γ(H+1/2)^2` (s < t, a = H - 1/2); on it against
+    `riemann_liouville_variance`; at H = 1/2 Brownian motion's `min(s, t)`."""
+    import pytest
+    from scipy.special import hyp2f1
+
+    ts = np.array([0.1, 0.35, 0.6, 1.0])
+    np.testing.assert_allclose(
+        riemann_liouville_covariance(0.5, ts), np.minimum.outer(ts, ts), rtol=1e-10
+    )
+    for h in (0.2, 0.7, 0.9):
+        cov = riemann_liouville_covariance(h, ts)
+        a = h - 0.5
+        np.testing.assert_allclose(cov, cov.T)
+        np.testing.assert_allclose(
+            np.diag(cov), [float(riemann_liouville_variance(h, t)) for t in ts], rtol=1e-7
+        )
+        for i, j in [(0, 1), (0, 3), (1, 2), (1, 3)]:
+            s, t = ts[i], ts[j]
+            want = (
+                s ** (a + 1) * t**a / (a + 1) * hyp2f1(-a, 1, a + 2, s / t) / gamma_fn(h + 0.5) ** 2
+            )
+            np.testing.assert_allclose(cov[i, j], want, rtol=1e-8)
+    with pytest.raises(ValueError, match="hurst must lie in"):
+        riemann_liouville_covariance(1.2, ts)
+    with pytest.raises(ValueError, match="positive times"):
+        riemann_liouville_covariance(0.3, np.array([0.0, 1.0]))

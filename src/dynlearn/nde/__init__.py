@@ -13,6 +13,7 @@ from ._fbm import ma_fbm_error as ma_fbm_error
 from ._fbm import ma_fbm_gammas as ma_fbm_gammas
 from ._fbm import ma_fbm_weights as ma_fbm_weights
 from ._fbm import ou_covariance as ou_covariance
+from ._fbm import riemann_liouville_covariance as riemann_liouville_covariance
 from ._fbm import riemann_liouville_variance as riemann_liouville_variance
 from ._flow_matching import CNF as CNF
 from ._flow_matching import conditional_flow_matching_loss as conditional_flow_matching_loss

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.scipy.special import gammainc, gammaln
 
 from .._types import Array, Float, Key
@@ -86,6 +87,40 @@ def ou_covariance(
 def riemann_liouville_variance(hurst, t):
     """`Var B_H(t) = t^(2H) / (2H Γ(H+1/2)^2)` of Riemann–Liouville (type II) fBM."""
     return t ** (2 * hurst) / (2 * hurst) * jnp.exp(-2 * gammaln(hurst + 0.5))
+
+
+def riemann_liouville_covariance(hurst: float, ts) -> np.ndarray:
+    """The exact covariance matrix `Cov(B_H(s), B_H(t))` of Riemann–Liouville (type II) fBM.
+
+    `Γ(H+1/2)^-2 ∫_0^min(s,t) (s-u)^(H-1/2) (t-u)^(H-1/2) du` for every pair of `ts`, by
+    adaptive quadrature (scipy's QUADPACK, which handles the integrable endpoint singularity
+    for `H < 1/2`). For generating exact fBM data (Cholesky factor times white noise) to test
+    the Markov approximation against; not differentiable.
+
+    **Arguments:** `hurst` in (0, 1) and the times `ts` (shape `(T,)`, positive).
+
+    **Returns:** a symmetric `(T, T)` float64 numpy array.
+
+    **Raises:** `ValueError` for `hurst` outside (0, 1) or times that are not positive.
+    """
+    from scipy.integrate import quad
+    from scipy.special import gamma
+
+    hurst = float(hurst)
+    ts = np.asarray(ts, dtype=np.float64)
+    if not 0.0 < hurst < 1.0:
+        raise ValueError(f"hurst must lie in (0, 1), got hurst={hurst}.")
+    if ts.ndim != 1 or np.any(ts <= 0):
+        raise ValueError(f"ts must be a 1-D array of positive times, got ts={ts}.")
+    a = hurst - 0.5
+    cov = np.empty((ts.size, ts.size))
+    for i, s in enumerate(ts):
+        for j in range(i, ts.size):
+            t = ts[j]
+            kernel = lambda u, s=s, t=t: (s - u) ** a * (t - u) ** a  # noqa: E731
+            value = quad(kernel, 0.0, min(s, t), limit=200)[0]
+            cov[i, j] = cov[j, i] = value / gamma(hurst + 0.5) ** 2
+    return cov
 
 
 def ma_fbm_error(hurst, gammas, horizon: float = 1.0, weights=None) -> Float[Array, ""]:
