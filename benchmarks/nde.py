@@ -96,19 +96,24 @@ def dynlearn_fns(field, y0s, ts, solver, controller, dt0):
     return (fwd, model), (grad, model)
 
 
+def diffrax_solve(f, y0, ts, solver, controller, dt0):
+    """One raw `diffeqsolve` from `ts[0]` to `ts[-1]`, saving at `ts`."""
+    return dfx.diffeqsolve(
+        dfx.ODETerm(f),
+        solver,
+        ts[0],
+        ts[-1],
+        dt0,
+        y0,
+        saveat=dfx.SaveAt(ts=ts),
+        stepsize_controller=controller,
+        max_steps=4096,
+    ).ys
+
+
 def diffrax_fns(field, y0s, ts, solver, controller, dt0):
     def solve(f, y0):
-        return dfx.diffeqsolve(
-            dfx.ODETerm(f),
-            solver,
-            ts[0],
-            ts[-1],
-            dt0,
-            y0,
-            saveat=dfx.SaveAt(ts=ts),
-            stepsize_controller=controller,
-            max_steps=4096,
-        ).ys
+        return diffrax_solve(f, y0, ts, solver, controller, dt0)
 
     def loss(f):
         return jnp.sum(jax.vmap(lambda y: solve(f, y))(y0s) ** 2)
@@ -231,17 +236,7 @@ def main():
     shared_grad = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(m(ts, flat_y0) ** 2)))
 
     def raw_shared(f):
-        return dfx.diffeqsolve(
-            dfx.ODETerm(f),
-            dfx.Dopri5(),
-            ts[0],
-            ts[-1],
-            None,
-            flat_y0,
-            saveat=dfx.SaveAt(ts=ts),
-            stepsize_controller=ctrl,
-            max_steps=4096,
-        ).ys
+        return diffrax_solve(f, flat_y0, ts, dfx.Dopri5(), ctrl, None)
 
     raw_shared_fwd = eqx.filter_jit(raw_shared)
     raw_shared_grad = eqx.filter_jit(eqx.filter_grad(lambda f: jnp.sum(raw_shared(f) ** 2)))

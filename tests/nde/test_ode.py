@@ -53,6 +53,22 @@ def test_fixed_grid_rk4_order(x64):
     assert 14 < errs[0] / errs[1] < 18  # fourth order: halving dt divides the error by 16
 
 
+def counted(rhs):
+    """`(field, count)`: the vector field `rhs(t, y)` that adds one to `count[0]` per call,
+    at run time (a host callback adding zero to its output)."""
+    count = [0]
+
+    def bump():
+        count[0] += 1
+        return np.zeros((), np.float32)
+
+    def field(t, y, args):
+        z = io_callback(bump, jax.ShapeDtypeStruct((), jnp.float32), ordered=False)
+        return rhs(t, y) + z
+
+    return field, count
+
+
 @pytest.mark.parametrize(
     "solver,adaptive",
     [
@@ -65,15 +81,7 @@ def test_fixed_grid_rk4_order(x64):
     ],
 )
 def test_nfe_exact(solver, adaptive):
-    count = [0]
-
-    def bump():
-        count[0] += 1
-        return np.zeros((), np.float32)
-
-    def field(t, y, args):
-        z = io_callback(bump, jax.ShapeDtypeStruct((), jnp.float32), ordered=False)
-        return -y * jnp.sin(t) + jnp.cos(3 * y) + z
+    field, count = counted(lambda t, y: -y * jnp.sin(t) + jnp.cos(3 * y))
 
     if adaptive and isinstance(solver, dfx.Euler):
         adaptive = False  # no error estimate: Euler runs at constant step in both cases
@@ -90,15 +98,7 @@ def test_nfe_exact(solver, adaptive):
 @pytest.mark.parametrize("method", ["rk4", "tsit5"])
 def test_fixed_grid_nfe_exact(method):
     """FixedGrid reports the evaluations the fused kernel makes (FSAL: one extra at the start)."""
-    count = [0]
-
-    def bump():
-        count[0] += 1
-        return np.zeros((), np.float32)
-
-    def field(t, y, args):
-        z = io_callback(bump, jax.ShapeDtypeStruct((), jnp.float32), ordered=False)
-        return -y + z
+    field, count = counted(lambda t, y: -y)
 
     model = NeuralODE(field, solver=FixedGrid(method, 10))
     sol = model.solve(jnp.linspace(0.0, 3.0, 4), jnp.array([1.0, 2.0]))

@@ -90,7 +90,7 @@ def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None):
     per evaluation, tapped onto that evaluation's value (`_tap`: under `jax.vjp` its cotangent
     is the evaluation's). Returns `(y_next, k_next, stage_inputs, stage_times)`, `k_next =
     f(t + dt, y_next)` for first-same-as-last methods and `()` otherwise; the last two stack
-    every evaluation's inputs along a leading axis.
+    every evaluation's inputs along a leading axis (`()` without `perturb`: nobody needs them).
     """
     ks, inputs, times = [], [], []
     evaluation = 0
@@ -116,6 +116,8 @@ def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None):
         ks.append(evaluate(t + tableau.c[i] * dt, y_stage))
     y_next = _axpy(y, dt, tableau.b, ks)
     k_next = evaluate(t + dt, y_next) if tableau.fsal else ()
+    if perturb is None:
+        return y_next, k_next, (), ()
     return y_next, k_next, _stack(inputs), jnp.stack(times)
 
 
