@@ -23,7 +23,7 @@ from jax import lax
 from .._types import Array, ArrayLike, PyTree
 from . import _rk_xla
 from ._butcher import TABLEAUX, ButcherTableau
-from ._primitive import FusedOp, fused_call
+from ._primitive import FusedOp, batch_first, batch_size, fused_call
 
 
 def _block_length(total: int, per_interval: int) -> int:
@@ -233,13 +233,11 @@ def _make_op(tableau, schedule, f_params, y_def, p_def, n_y) -> FusedOp:
         the batch and compute one parameter gradient per sample)."""
         if dims[0] is not None:
             return None
-        size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
-        y_args = [
-            jnp.broadcast_to(a, (size, *a.shape)) if d is None else jnp.moveaxis(a, d, 0)
-            for a, d in zip(args[1 : 1 + n_y], dims[1 : 1 + n_y])
-        ]
+        size = batch_size(args, dims)
+        y_args = [batch_first(a, d, size) for a, d in zip(args[1 : 1 + n_y], dims[1 : 1 + n_y])]
+        # Unbatched parameters stay unbatched (vmap's in_axes None below).
         p_args = [
-            a if d is None else jnp.moveaxis(a, d, 0)
+            a if d is None else batch_first(a, d, size)
             for a, d in zip(args[1 + n_y :], dims[1 + n_y :])
         ]
         p_axes = unflatten(p_def, [None if d is None else 0 for d in dims[1 + n_y :]])

@@ -228,6 +228,16 @@ def _batched(op: FusedOp) -> FusedOp:
     return batched
 
 
+def batch_size(args, dims) -> int:
+    """The size of the batch axis of a batching rule's arguments."""
+    return next(x.shape[d] for x, d in zip(args, dims) if d is not None)
+
+
+def batch_first(x, dim, size: int):
+    """`x` with its batch axis `dim` moved to the front, or broadcast to one if unbatched."""
+    return jnp.broadcast_to(x, (size, *x.shape)) if dim is None else jnp.moveaxis(x, dim, 0)
+
+
 def _make_batch_rule(primitive):
     def rule(args, dims, *, op, **params):
         if primitive is _forward_p and op.batch is not None:
@@ -237,11 +247,8 @@ def _make_batch_rule(primitive):
                 return primitive.bind(*new_args, op=new_op, **params), list(out_dims)
         # Every input gets a leading batch axis (unbatched ones are broadcast), so all
         # cotangents come back batched and JAX's transpose of the broadcast sums them.
-        size = next(x.shape[d] for x, d in zip(args, dims) if d is not None)
-        args = [
-            jnp.broadcast_to(x, (size, *x.shape)) if d is None else jnp.moveaxis(x, d, 0)
-            for x, d in zip(args, dims)
-        ]
+        size = batch_size(args, dims)
+        args = [batch_first(x, d, size) for x, d in zip(args, dims)]
         out = primitive.bind(*args, op=_batched(op), **params)
         return out, [0] * len(out)
 
