@@ -9,24 +9,23 @@ does not divide `per_interval`). The forward pass is one nested `lax.scan` (inte
 steps) that keeps the state at every save time and at the start of every block.
 
 Backward pass (the discrete adjoint of the Runge-Kutta steps; Griewank & Walther, "Evaluating
-Derivatives", 2008, Chapter 12 for the checkpointing; Hairer, Norsett & Wanner, "Solving ODEs
-I", Section II.3 for the adjoint of an explicit RK step): a reverse scan over blocks. For each
-block it recomputes the steps from the stored block-start state under `jax.vjp` (so only one
-block of residuals is alive at a time: memory ~ sqrt(n)), and pulls the adjoint of the
-block-end state back to the block start. The derivative with respect to the vector field's
-parameters is *not* accumulated step by step: every evaluation `k = f(t, y)` inside the
-block carries a zero perturbation `e`, whose cotangent is the cotangent of that evaluation;
-the parameter gradient of the whole block is then one batched `vjp` of `vmap(f)` over all of
-the block's stage inputs. On CPUs this turns many tiny weight-gradient products into one large
-one, which is where most of the speed-up over autodiff through the checkpointed scan comes
-from (benchmarks/kernels.py).
+Derivatives", 2008, Chapter 12 for the checkpointing): a reverse scan over blocks, each
+recomputed from its stored start state, so only one block of residuals is alive at a time
+(memory ~ sqrt(n)). Two ways to go back through a recomputed block:
 
-Compile time. XLA:CPU compiles every distinct fused kernel as its own LLVM module, so the
-number of distinct kernels sets the compile time. The perturbation is a `_tap` (identity
-forward, so the recomputed steps are the forward steps), and cotangents the caller discards
-(constant save times, parameters not differentiated) are not computed. (Saving only the vector
-field's matrix products in the recomputed block, `checkpoint_dots`, left the kernel count at 67
-and ran about 3% slower on a quiet machine, so it is not used.)
+- With constant save times (the usual case), `_rk_adjoint`: the recomputation records the
+  residuals of every evaluation's pullback, and the adjoint of each RK step is written out
+  and applied from them; the parameter gradient of the whole block is a few large products
+  over all its evaluations (`_stage_vjp`). The recomputed steps are the forward steps, so XLA
+  compiles their kernels once.
+- With a cotangent for `ts`, JAX's `vjp` of the recomputed block. Every evaluation carries a
+  zero perturbation `e` (a `_tap`: identity forward, so the recomputed steps are the forward
+  steps) whose cotangent is that evaluation's; the parameter gradient of the block is then one
+  batched `vjp` of `vmap(f)` over all its stage inputs.
+
+Either way the weight gradients are not accumulated step by step: on CPUs, many tiny
+weight-gradient products become a few large ones. Cotangents the caller discards (parameters
+not differentiated) are not computed.
 """
 
 from __future__ import annotations
@@ -40,6 +39,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from ._butcher import ButcherTableau
+from ._rk_adjoint import block_adjoint
+from ._stage_vjp import StageVjp
 
 tree_map = jax.tree_util.tree_map
 
@@ -82,26 +83,31 @@ def num_evaluations(tableau: ButcherTableau) -> int:
     return tableau.stages - 1 if tableau.fsal else tableau.stages
 
 
-def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None):
+def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None, record=False):
     """One explicit RK step from (t, y) with step dt.
 
     `k_first` is `f(t, y)` for first-same-as-last methods (carried from the previous step) and
     `()` otherwise. `perturb`, if given, is a PyTree like `y` with a leading axis of one entry
     per evaluation, tapped onto that evaluation's value (`_tap`: under `jax.vjp` its cotangent
-    is the evaluation's). Returns `(y_next, k_next, stage_inputs, stage_times)`, `k_next =
-    f(t + dt, y_next)` for first-same-as-last methods and `()` otherwise; the last two stack
-    every evaluation's inputs along a leading axis (`()` without `perturb`: nobody needs them).
+    is the evaluation's). With `record`, `f` returns `(k, record)`. Returns `(y_next, k_next,
+    stacked)`: `k_next = f(t + dt, y_next)` for first-same-as-last methods and `()` otherwise;
+    `stacked` stacks along a leading axis, over the evaluations, their records (`record`),
+    else their inputs and times `(inputs, times)` (`perturb`), else is `()`.
     """
-    ks, inputs, times = [], [], []
+    ks, inputs, times, records = [], [], [], []
     evaluation = 0
 
     def evaluate(time, y_stage):
         nonlocal evaluation
-        k = f(time, y_stage)
+        if record:
+            k, rec = f(time, y_stage)
+            records.append(rec)
+        else:
+            k = f(time, y_stage)
         if perturb is not None:
             k = tree_map(lambda k_leaf, e: _tap(k_leaf, e[evaluation]), k, perturb)
-        inputs.append(y_stage)
-        times.append(time)
+            inputs.append(y_stage)
+            times.append(time)
         evaluation += 1
         return k
 
@@ -116,9 +122,11 @@ def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None):
         ks.append(evaluate(t + tableau.c[i] * dt, y_stage))
     y_next = _axpy(y, dt, tableau.b, ks)
     k_next = evaluate(t + dt, y_next) if tableau.fsal else ()
-    if perturb is None:
-        return y_next, k_next, (), ()
-    return y_next, k_next, _stack(inputs), jnp.stack(times)
+    if record:
+        return y_next, k_next, _stack(records)
+    if perturb is not None:
+        return y_next, k_next, (_stack(inputs), jnp.stack(times))
+    return y_next, k_next, ()
 
 
 @jax.custom_vjp
@@ -143,11 +151,11 @@ def _tap_bwd(_, g):
 _tap.defvjp(_tap_fwd, _tap_bwd)
 
 
-def _run_block(tableau, schedule: Schedule, f, carry, b, t0, dt, perturb=None):
+def _run_block(tableau, schedule: Schedule, f, carry, b, t0, dt, perturb=None, record=False):
     """`schedule.block` steps of the interval starting at t0, from step `b * block`.
 
-    Returns the carry `(y, k)` after the block and, stacked over the block's steps, the stage
-    inputs and times of every evaluation (only used when `perturb` is given).
+    Returns the carry `(y, k)` after the block and, stacked over the block's steps, what
+    `rk_step` stacks over each step's evaluations (`perturb`, `record`: see there).
     """
     block, per_interval = schedule.block, schedule.per_interval
 
@@ -163,8 +171,7 @@ def _run_block(tableau, schedule: Schedule, f, carry, b, t0, dt, perturb=None):
         else:
             t = t0 + index.astype(dt.dtype) * dt
             step_dt = dt
-        y_next, k_next, inputs, times = rk_step(tableau, f, t, step_dt, y, k, e)
-        stacked = () if e is None else (inputs, times)
+        y_next, k_next, stacked = rk_step(tableau, f, t, step_dt, y, k, e, record)
         return (y_next, k_next), stacked
 
     steps = jnp.arange(block)
@@ -234,9 +241,27 @@ def backward(
     def flat(x):
         return x.reshape((block * n_eval,) + x.shape[2:])
 
+    # Constant save times (the usual case): the hand-written adjoint of `_rk_adjoint`, which
+    # recomputes each block once and reuses its residuals for every cotangent. With a cotangent
+    # for `ts` (the stage times then matter too): JAX's vjp of the recomputed block.
+    recorded = not ts_needed
+    if recorded:
+        stage = StageVjp(f_params, params, ts[0], y0, with_params=params_needed)
+
+        def run_block(f_rec, carry, b, t0, dt, record):
+            return _run_block(tableau, schedule, f_rec, carry, b, t0, dt, None, record)
+
     def block_back(carry, x):
         g_y, g_params, g_t0, g_dt, t0, dt = carry
         y_start, b = x
+        if recorded:
+            g_y, lam = g_y
+            g_y, lam, g_p = block_adjoint(
+                tableau, schedule, run_block, stage, y_start, b, t0, dt, g_y, lam
+            )
+            if params_needed:
+                g_params = tree_map(jnp.add, g_params, g_p)
+            return ((g_y, lam), g_params, g_t0, g_dt, t0, dt), None
         # Zero perturbations, one per evaluation, stacked over the block's steps: their
         # cotangents are the cotangents of the evaluations (only needed for `g_params`).
         perturb = tree_map(lambda leaf: jnp.zeros((block, n_eval) + leaf.shape, leaf.dtype), y0)
@@ -299,7 +324,10 @@ def backward(
     def interval_back(carry, x):
         g_y, g_params = carry
         t0, dt, g_save, starts_i = x
-        g_y = tree_map(jnp.add, g_y, g_save)
+        if recorded:
+            g_y = (tree_map(jnp.add, g_y[0], g_save), g_y[1])
+        else:
+            g_y = tree_map(jnp.add, g_y, g_save)
         zero = jnp.zeros_like(t0)
         init = (g_y, g_params, zero, zero, t0, dt)
         (g_y, g_params, g_t0, g_dt, _, _), _ = lax.scan(
@@ -310,10 +338,26 @@ def backward(
     (t0s, dts), pull_times = jax.vjp(lambda ts: _interval_times(ts, per_interval), ts)
     g_later = tree_map(lambda g: g[1:], g_ys)
     g_y = tree_map(jnp.zeros_like, y0)
+    if recorded:
+        # The cotangent of the last evaluation `k_next` (first-same-as-last methods) travels
+        # backwards with the state's.
+        g_y = (g_y, tree_map(jnp.zeros_like, y0) if tableau.fsal else ())
     g_params = tree_map(jnp.zeros_like, params)
     (g_y, g_params), (g_t0s, g_dts) = lax.scan(
         interval_back, (g_y, g_params), (t0s, dts, g_later, starts), reverse=True
     )
+    if recorded:
+        g_y, lam = g_y
+        if tableau.fsal:
+            # The first evaluation of the solve, f(ts[0], y0), made by the forward pass.
+            if params_needed:
+                _, pull = jax.vjp(lambda p, y: f_params(p, ts[0], y), params, y0)
+                g_p0, g_y0 = pull(lam)
+                g_params = tree_map(jnp.add, g_params, g_p0)
+            else:
+                _, pull = jax.vjp(lambda y: f_params(params, ts[0], y), y0)
+                (g_y0,) = pull(lam)
+            g_y = tree_map(jnp.add, g_y, g_y0)
     (g_ts,) = pull_times((g_t0s, g_dts))
     g_y = tree_map(lambda a, g: a + g[0], g_y, g_ys)
     return g_params, g_ts, g_y

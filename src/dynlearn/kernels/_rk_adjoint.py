@@ -1,0 +1,139 @@
+"""The discrete adjoint of fixed-step explicit Runge-Kutta steps, written out by hand.
+
+Used by `_rk_xla.backward` when the save times are constant (no cotangent for `ts`, the usual
+case). For each block of steps, from the last to the first:
+
+1. *Recompute* the block from its stored start state, a plain forward scan in which every
+   vector-field evaluation also returns the residuals of its pullback (`StageVjp.record`);
+2. *transpose* it, a reverse scan over the block's steps that applies the adjoint of one RK
+   step (below) using those residuals, so the vector field is not run forward again;
+3. add the *parameter* cotangent of all the block's evaluations, from the same residuals and
+   the evaluations' cotangents, as a few large products (`StageVjp.params_cotangent`).
+
+Memory: one block of residuals at a time, blocks of about sqrt(n) steps.
+
+Adjoint of one step (Hairer, Norsett & Wanner, "Solving ODEs I", Section II.3, written for the
+discrete step): with stages `Y_i = y + dt * sum_j a_ij k_j`, `k_i = f(Y_i)` and
+`y_next = y + dt * sum_i b_i k_i`, and `g` the cotangent of `y_next`, the cotangents of the
+stage values are `lam_i = dt * (b_i g + sum_{j > i} a_ji mu_j)`, those of the stage inputs
+`mu_i = J_i^T lam_i`, taken from the last stage down, and the cotangent of `y` is
+`g + sum_i mu_i`. For first-same-as-last methods the step also evaluates `k_next =
+f(y_next)`, whose cotangent `lam_next` comes from the next step (where it is the first stage),
+adds `J^T lam_next` to `g`, and the first stage's cotangent is handed to the previous step.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ._butcher import ButcherTableau
+from ._stage_vjp import StageVjp
+
+tree_map = jax.tree_util.tree_map
+
+
+def _scaled(tree, dt, coef):
+    return tree_map(lambda x: (dt.astype(x.dtype) * coef) * x, tree)
+
+
+def _add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return tree_map(jnp.add, a, b)
+
+
+def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, lam_next):
+    """Cotangents through one RK step, from its recorded evaluations.
+
+    `records` stacks the residuals of the step's evaluations (in `rk_step`'s order) along a
+    leading axis; `g_next` is the cotangent of `y_next`, `lam_next` that of `k_next` for
+    first-same-as-last methods. Returns `(g_y, lam_first, lams)`: the cotangent of the step's
+    `y`, that of its first stage `k_first` (first-same-as-last methods, else `()`), and the
+    cotangents of the step's evaluations stacked in `rk_step`'s order.
+    """
+    n_ks = tableau.stages - 1 if tableau.fsal else tableau.stages
+    # Evaluation index of stage i: first-same-as-last methods do not evaluate stage 0, and
+    # evaluate `k_next` last.
+    offset = -1 if tableau.fsal else 0
+
+    def residuals(e):
+        return [r[e] for r in records]
+
+    g = g_next
+    if tableau.fsal:
+        g = _add(g, stage.y_cotangent(residuals(n_ks - 1), lam_next))
+    lams = [None if tableau.b[i] == 0.0 else _scaled(g, dt, tableau.b[i]) for i in range(n_ks)]
+    g_y = g
+    for i in range(n_ks - 1, 0, -1):
+        if lams[i] is None:
+            continue
+        mu = stage.y_cotangent(residuals(i + offset), lams[i])
+        g_y = _add(g_y, mu)
+        for j, coef in enumerate(tableau.a[i - 1]):
+            if coef != 0.0:
+                lams[j] = _add(lams[j], _scaled(mu, dt, coef))
+    lams = [tree_map(jnp.zeros_like, g_next) if lam is None else lam for lam in lams]
+    if tableau.fsal:
+        evaluated = lams[1:] + [lam_next]
+        lam_first = lams[0]
+    else:
+        g_y = _add(g_y, stage.y_cotangent(residuals(0), lams[0]))
+        evaluated = lams
+        lam_first = ()
+    stacked = tree_map(lambda *leaves: jnp.stack(leaves), *evaluated)
+    return g_y, lam_first, stacked
+
+
+def block_adjoint(
+    tableau: ButcherTableau,
+    schedule,
+    run_block,
+    stage: StageVjp,
+    y_start,
+    b,
+    t0,
+    dt,
+    g_end,
+    lam_end,
+):
+    """The adjoint of block `b` of the interval from `t0`.
+
+    `g_end` is the cotangent of the block's end state and, for first-same-as-last methods,
+    `lam_end` that of its last evaluation `k_next` (the next block's first stage; `()`
+    otherwise). Returns `(g_y_start, lam_start, g_params)`: the cotangent of the start state,
+    that of the block's first stage `k_first` (carried over from the previous block, whose last
+    evaluation it is), and the parameter cotangent of the block's evaluations (None without
+    `stage.with_params`). `run_block(f, carry, b, t0, dt, record)` is `_rk_xla._run_block`
+    with the tableau and schedule bound.
+    """
+    block, per_interval = schedule.block, schedule.per_interval
+    if tableau.fsal:
+        t_start = t0 + (b * block).astype(dt.dtype) * dt
+        k_first = stage.f_params(stage.params, t_start, y_start)
+    else:
+        k_first = ()
+    _, records = run_block(stage.record, (y_start, k_first), b, t0, dt, True)
+    index = b * block + jnp.arange(block)
+    step_dts = jnp.where(index < per_interval, dt, jnp.zeros_like(dt))
+
+    def step_back(carry, x):
+        g, lam_next = carry
+        step_records, step_dt = x
+        g, lam_first, lams = step_adjoint(tableau, stage, step_records, step_dt, g, lam_next)
+        return (g, lam_first), lams
+
+    (g_y, lam_start), lams = lax.scan(
+        step_back, (g_end, lam_end), (records, step_dts), reverse=True
+    )
+    if not stage.with_params:
+        return g_y, lam_start, None
+
+    def flat(x):
+        return x.reshape((-1,) + x.shape[2:])
+
+    g_params = stage.params_cotangent([flat(r) for r in records], tree_map(flat, lams))
+    return g_y, lam_start, g_params

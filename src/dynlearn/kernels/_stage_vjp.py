@@ -1,0 +1,105 @@
+"""Vector-field evaluations whose pullbacks are applied later, from saved residuals.
+
+The discrete adjoint of a fixed-step solve (`_rk_adjoint`) recomputes a block of steps and then
+runs backwards through it. `StageVjp.record(t, y)` evaluates `k = f(params, t, y)` under
+`jax.vjp` and returns `k` with the *dynamic* residuals of its pullback: the leaves of the
+pullback that depend on `t` and `y` (the activations), found once by a dependency walk over
+the traced program. The residuals that depend only on the parameters (the weights) are not
+saved. The recomputation stacks the dynamic residuals over the block like any scan output.
+
+Going backwards, a pullback is rebuilt by tracing `jax.vjp` at a reference point and
+substituting the saved residuals for its dynamic leaves; the reference forward computation is
+then dead code, removed by the compiler. So
+
+- `y_cotangent(residuals, ct)` costs the transposed products of one evaluation, and
+- `params_cotangent(residuals, cts)` sums the parameter cotangents of many evaluations at once:
+  the pullback is transposed back into the parameter-tangent map, which is `vmap`ped over the
+  evaluations with the parameter tangent shared and transposed again. Each weight gradient
+  becomes one matrix product contracting over all the evaluations (not a batch of small
+  products and a sum).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+from jax.extend import core as jex_core
+
+
+def depends_on_inputs(closed_jaxpr) -> list[bool]:
+    """For each output of a closed jaxpr: does it depend on any of the jaxpr's inputs?
+
+    A forward walk over the equations. An equation with a sub-program counts as a whole (its
+    outputs depend on the inputs if any operand does), which can only over-approximate."""
+    jaxpr = closed_jaxpr.jaxpr
+    dynamic = set(jaxpr.invars)
+    for eqn in jaxpr.eqns:
+        if any(not isinstance(v, jex_core.Literal) and v in dynamic for v in eqn.invars):
+            dynamic.update(eqn.outvars)
+    return [not isinstance(v, jex_core.Literal) and v in dynamic for v in jaxpr.outvars]
+
+
+class StageVjp:
+    """Pullbacks of `f_params(params, t, y)` with respect to `y` (and `params` when
+    `with_params`), recorded forwards and applied backwards. `t_ref`, `y_ref` fix the types of
+    `t` and `y` (any values of those types); `f_params` returns a PyTree like `y`."""
+
+    def __init__(
+        self, f_params: Callable[[Any, Any, Any], Any], params, t_ref, y_ref, *, with_params
+    ):
+        self.f_params = f_params
+        self.params = params
+        self.with_params = with_params
+        self.t_ref, self.y_ref = t_ref, y_ref
+        closed = jax.make_jaxpr(lambda t, y: self._split(t, y, check=False)[1])(t_ref, y_ref)
+        self.dynamic = depends_on_inputs(closed)
+        self.avals = [(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.outvars]
+
+    def _split(self, t, y, check=True):
+        f = self.f_params
+        if self.with_params:
+            k, pullback = jax.vjp(lambda p, y_: f(p, t, y_), self.params, y)
+        else:
+            k, pullback = jax.vjp(lambda y_: f(self.params, t, y_), y)
+        leaves, treedef = jax.tree_util.tree_flatten(pullback)
+        if check:
+            got = [(jax.numpy.shape(x), jax.numpy.result_type(x)) for x in leaves]
+            if got != self.avals:
+                raise RuntimeError(
+                    "dynlearn internal error: the vector field's pullback changed structure "
+                    f"between traces ({got} vs {self.avals}); please report this."
+                )
+        return k, leaves, treedef
+
+    def record(self, t, y):
+        """`(f_params(params, t, y), residuals)`, residuals a list of arrays."""
+        k, leaves, _ = self._split(t, y)
+        return k, [x for x, dyn in zip(leaves, self.dynamic) if dyn]
+
+    def _pullback(self, residuals):
+        _, leaves, treedef = self._split(self.t_ref, self.y_ref)
+        saved = iter(residuals)
+        leaves = [next(saved) if dyn else x for x, dyn in zip(leaves, self.dynamic)]
+        return jax.tree_util.tree_unflatten(treedef, leaves)
+
+    def y_cotangent(self, residuals, ct):
+        """The cotangent of `y` of one recorded evaluation, given the cotangent of `k`."""
+        return self._pullback(residuals)(ct)[-1]
+
+    def params_cotangent(self, residuals, cts):
+        """The parameter cotangent summed over recorded evaluations stacked on a leading axis."""
+        if not self.with_params:
+            raise ValueError("StageVjp(with_params=False) records no parameter pullbacks.")
+
+        def tangent_of_one(res, d_params):
+            pull_params = lambda ct: self._pullback(res)(ct)[0]
+            (k_tangent,) = jax.linear_transpose(pull_params, self.y_ref)(d_params)
+            return k_tangent
+
+        def tangent_map(d_params):
+            return jax.vmap(tangent_of_one, in_axes=(0, None))(residuals, d_params)
+
+        (g,) = jax.linear_transpose(tangent_map, self.params)(cts)
+        return g
