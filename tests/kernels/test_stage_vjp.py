@@ -81,4 +81,6 @@ def test_y_only_records_no_parameter_pullback():
     _, pull = jax.vjp(lambda y_: f_params(params, jnp.float32(0.3), y_), y)
     np.testing.assert_allclose(stage.y_cotangent(res, ct)["a"], pull(ct)[0]["a"], rtol=1e-6)
     with pytest.raises(ValueError, match="with_params=False"):
-        stage.params_cotangent([r[None] for r in res], jax.tree_util.tree_map(lambda c: c[None], ct))
+        stage.params_cotangent(
+            [r[None] for r in res], jax.tree_util.tree_map(lambda c: c[None], ct)
+        )

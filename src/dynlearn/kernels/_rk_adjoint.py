@@ -46,7 +46,9 @@ def _add(a, b):
     return tree_map(jnp.add, a, b)
 
 
-def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, lam_next):
+def step_adjoint(
+    tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, lam_next, indices=None
+):
     """Cotangents through one RK step, from its recorded evaluations.
 
     `records` stacks the residuals of the step's evaluations (in `rk_step`'s order) along a
@@ -61,7 +63,12 @@ def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, 
     offset = -1 if tableau.fsal else 0
 
     def residuals(e):
-        return [r[e] for r in records]
+        if indices is None:
+            return [r[e] for r in records]
+        # Evaluation e's residuals at a run-time index: every evaluation's backward kernels
+        # are then the same computation, which XLA compiles once (a constant index would be
+        # folded into each kernel, making them all different).
+        return [lax.dynamic_index_in_dim(r, indices[e], keepdims=False) for r in records]
 
     g = g_next
     if tableau.fsal:
@@ -120,10 +127,16 @@ def block_adjoint(
     index = b * block + jnp.arange(block)
     step_dts = jnp.where(index < per_interval, dt, jnp.zeros_like(dt))
 
+    # Run-time evaluation indices (unsigned: no negative-index handling to compile).
+    n_eval = records[0].shape[1]
+    indices = lax.optimization_barrier(tuple(jnp.uint32(e) for e in range(n_eval)))
+
     def step_back(carry, x):
         g, lam_next = carry
         step_records, step_dt = x
-        g, lam_first, lams = step_adjoint(tableau, stage, step_records, step_dt, g, lam_next)
+        g, lam_first, lams = step_adjoint(
+            tableau, stage, step_records, step_dt, g, lam_next, indices
+        )
         return (g, lam_first), lams
 
     (g_y, lam_start), lams = lax.scan(

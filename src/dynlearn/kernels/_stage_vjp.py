@@ -56,6 +56,9 @@ class StageVjp:
         closed = jax.make_jaxpr(lambda t, y: self._split(t, y, check=False)[1])(t_ref, y_ref)
         self.dynamic = depends_on_inputs(closed)
         self.avals = [(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.outvars]
+        # One pullback traced at the reference point: its static leaves (the weights) and its
+        # structure serve every rebuilt pullback; its dynamic leaves are dead code.
+        _, self._ref_leaves, self._treedef = self._split(t_ref, y_ref)
 
     def _split(self, t, y, check=True):
         f = self.f_params
@@ -79,10 +82,9 @@ class StageVjp:
         return k, [x for x, dyn in zip(leaves, self.dynamic) if dyn]
 
     def _pullback(self, residuals):
-        _, leaves, treedef = self._split(self.t_ref, self.y_ref)
         saved = iter(residuals)
-        leaves = [next(saved) if dyn else x for x, dyn in zip(leaves, self.dynamic)]
-        return jax.tree_util.tree_unflatten(treedef, leaves)
+        leaves = [next(saved) if dyn else x for x, dyn in zip(self._ref_leaves, self.dynamic)]
+        return jax.tree_util.tree_unflatten(self._treedef, leaves)
 
     def y_cotangent(self, residuals, ct):
         """The cotangent of `y` of one recorded evaluation, given the cotangent of `k`."""
