@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dynlearn.kernels._stage_vjp import StageVjp, depends_on_inputs
+from dynlearn.kernels._stage_vjp import StageVjp, depends_on_inputs, derived_outputs
 
 
 def test_depends_on_inputs():
@@ -17,6 +17,24 @@ def test_depends_on_inputs():
 
     closed = jax.make_jaxpr(fn)(jnp.float32(0.5), jnp.ones(3))
     assert depends_on_inputs(closed) == [False, True, True, False]
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_derived_outputs(jit):
+    """`1 - h` next to `h` is redone from `h`; `exp(h)` (not cheap) and `h * y` (y not an
+    output) are kept, seen through a jit or not."""
+
+    def fn(y):
+        h = jnp.tanh(y)
+        return h, 1.0 - h, jnp.exp(h), h * y, 2.0 * (1.0 - h)
+
+    closed = jax.make_jaxpr(jax.jit(fn) if jit else fn)(jnp.ones(3))
+    recipes = derived_outputs(closed, [True] * 5)
+    assert set(recipes) == {1}
+    primitive, params, operands = recipes[1]
+    assert primitive.name == "sub" and operands[1] == ("out", 0)
+    # Only saved outputs may be sources.
+    assert derived_outputs(closed, [False, True, True, True, True]) == {}
 
 
 def _mlp_field(dtype):
@@ -66,10 +84,13 @@ def test_recorded_pullbacks_equal_jax_vjp(x64, dtype):
     for got, want in [(ks, want_k), (g_y, want_y), (g_p, want_p)]:
         for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
             np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
-    # Only activations are recorded, never the weights.
+    # Only activations are recorded, never the weights, and not `1 - tanh` next to `tanh`:
+    # of the hidden layers, only their two outputs.
     _, res = stage.record(ts[0], y_ref)
     weight_shapes = {w.shape for w in jax.tree_util.tree_leaves(params)}
     assert not any(r.shape in weight_shapes for r in res)
+    assert len(stage.derived) == 2
+    assert sum(r.shape == (4, 16) for r in res) == 2
 
 
 def test_y_only_records_no_parameter_pullback():

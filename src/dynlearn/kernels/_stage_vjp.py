@@ -5,7 +5,9 @@ runs backwards through it. `StageVjp.record(t, y)` evaluates `k = f(params, t, y
 `jax.vjp` and returns `k` with the *dynamic* residuals of its pullback: the leaves of the
 pullback that depend on `t` and `y` (the activations), found once by a dependency walk over
 the traced program. The residuals that depend only on the parameters (the weights) are not
-saved. The recomputation stacks the dynamic residuals over the block like any scan output.
+saved, nor are those that one cheap elementwise operation makes from another saved residual
+(`1 - tanh(x)` next to `tanh(x)`): they are redone going backwards. The recomputation stacks
+the saved residuals over the block like any scan output.
 
 Going backwards, a pullback is rebuilt by tracing `jax.vjp` at a reference point and
 substituting the saved residuals for its dynamic leaves; the reference forward computation is
@@ -41,6 +43,57 @@ def depends_on_inputs(closed_jaxpr) -> list[bool]:
     return [not isinstance(v, jex_core.Literal) and v in dynamic for v in jaxpr.outvars]
 
 
+# Elementwise primitives cheap enough to redo in the backward pass rather than save.
+_CHEAP = frozenset({"add", "sub", "mul", "neg", "integer_pow", "square", "convert_element_type"})
+
+
+def derived_outputs(closed_jaxpr, saved: list[bool]) -> dict:
+    """Outputs that one cheap elementwise operation computes from other saved outputs.
+
+    Returns `{i: (primitive, params, operands)}`, each operand `("out", j)` (output `j`,
+    itself saved and not derived) or `("lit", value)`. Looks through one level of `jit`, as
+    the vector field is jitted (e.g. `1 - tanh(x)` next to `tanh(x)`: JAX's derivative of
+    `tanh` keeps both)."""
+    jaxpr = closed_jaxpr.jaxpr
+    producer = {v: eqn for eqn in jaxpr.eqns for v in eqn.outvars}
+    position = {v: i for i, v in enumerate(jaxpr.outvars) if not isinstance(v, jex_core.Literal)}
+    recipes = {}
+    for i, v in enumerate(jaxpr.outvars):
+        if not saved[i] or isinstance(v, jex_core.Literal) or v not in producer:
+            continue
+        eqn = producer[v]
+        if eqn.primitive.name in ("jit", "pjit"):
+            inner = eqn.params["jaxpr"].jaxpr
+            inner_out = inner.outvars[eqn.outvars.index(v)]
+            inner_producer = {u: e for e in inner.eqns for u in e.outvars}
+            # Inner outputs of this call that are saved outputs of the outer program.
+            outer_of = {
+                u: position[w]
+                for u, w in zip(inner.outvars, eqn.outvars)
+                if not isinstance(u, jex_core.Literal) and w in position
+            }
+            candidate = inner_producer.get(inner_out)
+        else:
+            outer_of = position
+            candidate = eqn
+        if candidate is None or candidate.primitive.name not in _CHEAP:
+            continue
+        operands = []
+        for u in candidate.invars:
+            if isinstance(u, jex_core.Literal):
+                operands.append(("lit", u.val))
+            elif u in outer_of and saved[outer_of[u]] and outer_of[u] != i:
+                operands.append(("out", outer_of[u]))
+            else:
+                break
+        else:
+            recipes[i] = (candidate.primitive, dict(candidate.params), operands)
+    # Sources must be recorded themselves, not derived.
+    return {
+        i: r for i, r in recipes.items() if all(k != "out" or j not in recipes for k, j in r[2])
+    }
+
+
 class StageVjp:
     """Pullbacks of `f_params(params, t, y)` with respect to `y` (and `params` when
     `with_params`), recorded forwards and applied backwards. `t_ref`, `y_ref` fix the types of
@@ -56,6 +109,9 @@ class StageVjp:
         closed = jax.make_jaxpr(lambda t, y: self._split(t, y, check=False)[1])(t_ref, y_ref)
         self.dynamic = depends_on_inputs(closed)
         self.avals = [(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.outvars]
+        # Dynamic leaves recomputed from others in the backward pass instead of being saved.
+        self.derived = derived_outputs(closed, self.dynamic)
+        self.recorded = [d and i not in self.derived for i, d in enumerate(self.dynamic)]
         # One pullback traced at the reference point: its static leaves (the weights) and its
         # structure serve every rebuilt pullback; its dynamic leaves are dead code.
         _, self._ref_leaves, self._treedef = self._split(t_ref, y_ref)
@@ -79,11 +135,14 @@ class StageVjp:
     def record(self, t, y):
         """`(f_params(params, t, y), residuals)`, residuals a list of arrays."""
         k, leaves, _ = self._split(t, y)
-        return k, [x for x, dyn in zip(leaves, self.dynamic) if dyn]
+        return k, [x for x, rec in zip(leaves, self.recorded) if rec]
 
     def _pullback(self, residuals):
         saved = iter(residuals)
-        leaves = [next(saved) if dyn else x for x, dyn in zip(self._ref_leaves, self.dynamic)]
+        leaves = [next(saved) if rec else x for x, rec in zip(self._ref_leaves, self.recorded)]
+        for i, (primitive, params, operands) in self.derived.items():
+            args = [leaves[j] if kind == "out" else j for kind, j in operands]
+            leaves[i] = primitive.bind(*args, **params)
         return jax.tree_util.tree_unflatten(self._treedef, leaves)
 
     def y_cotangent(self, residuals, ct):
