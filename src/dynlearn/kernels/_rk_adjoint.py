@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from ._butcher import ButcherTableau
@@ -35,7 +36,13 @@ tree_map = jax.tree_util.tree_map
 
 
 def _scaled(tree, dt, coef):
-    return tree_map(lambda x: (dt.astype(x.dtype) * coef) * x, tree)
+    """`(dt * coef) * tree`, leafwise (`lax` primitives: see `_rk_xla._axpy`)."""
+
+    def leaf(x):
+        factor = lax.mul(lax.convert_element_type(dt, x.dtype), np.asarray(coef, x.dtype))
+        return lax.mul(factor, x)
+
+    return tree_map(leaf, tree)
 
 
 def _add(a, b):
@@ -43,7 +50,7 @@ def _add(a, b):
         return b
     if b is None:
         return a
-    return tree_map(jnp.add, a, b)
+    return tree_map(lax.add, a, b)
 
 
 def step_adjoint(
@@ -124,8 +131,11 @@ def block_adjoint(
     else:
         k_first = ()
     _, records = run_block(stage.record, (y_start, k_first), b, t0, dt, True)
-    index = b * block + jnp.arange(block)
-    step_dts = jnp.where(index < per_interval, dt, jnp.zeros_like(dt))
+    if schedule.padded:
+        index = b * block + jnp.arange(block)
+        step_dts = jnp.where(index < per_interval, dt, jnp.zeros_like(dt))
+    else:
+        step_dts = jnp.broadcast_to(dt, (block,))
 
     # Run-time evaluation indices (unsigned: no negative-index handling to compile).
     n_eval = records[0].shape[1]

@@ -36,6 +36,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from ._butcher import ButcherTableau
@@ -62,18 +63,21 @@ class Schedule:
 
 
 def _axpy(y, dt, coefs, ks):
-    """y + dt * sum_j coefs[j] * ks[j], leafwise, skipping zero coefficients."""
+    """y + dt * sum_j coefs[j] * ks[j], leafwise, skipping zero coefficients.
+
+    Written with `lax` primitives: `jnp` arithmetic goes through a jitted wrapper per call,
+    which is most of the tracing time of a solve with many stages."""
 
     def leaf(y_leaf, *k_leaves):
         acc = None
         for coef, k in zip(coefs, k_leaves):
             if coef == 0.0:
                 continue
-            term = k if coef == 1.0 else coef * k
-            acc = term if acc is None else acc + term
+            term = k if coef == 1.0 else lax.mul(k, np.asarray(coef, k.dtype))
+            acc = term if acc is None else lax.add(acc, term)
         if acc is None:
             return y_leaf
-        return y_leaf + dt.astype(y_leaf.dtype) * acc
+        return lax.add(y_leaf, lax.mul(lax.convert_element_type(dt, y_leaf.dtype), acc))
 
     return tree_map(leaf, y, *ks)
 
@@ -119,9 +123,9 @@ def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None, record=
         if tableau.fsal and i == tableau.stages - 1:
             break
         y_stage = _axpy(y, dt, tableau.a[i - 1], ks)
-        ks.append(evaluate(t + tableau.c[i] * dt, y_stage))
+        ks.append(evaluate(lax.add(t, lax.mul(np.asarray(tableau.c[i], dt.dtype), dt)), y_stage))
     y_next = _axpy(y, dt, tableau.b, ks)
-    k_next = evaluate(t + dt, y_next) if tableau.fsal else ()
+    k_next = evaluate(lax.add(t, dt), y_next) if tableau.fsal else ()
     if record:
         return y_next, k_next, _stack(records)
     if perturb is not None:
