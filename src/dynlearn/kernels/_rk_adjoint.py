@@ -138,7 +138,7 @@ def block_adjoint(
         step_dts = jnp.broadcast_to(dt, (block,))
 
     # Run-time evaluation indices (unsigned: no negative-index handling to compile).
-    n_eval = records[0].shape[1]
+    n_eval = tableau.stages - 1 if tableau.fsal else tableau.stages
     indices = lax.optimization_barrier(tuple(jnp.uint32(e) for e in range(n_eval)))
 
     def step_back(carry, x):
