@@ -212,6 +212,67 @@ def forward(tableau: ButcherTableau, schedule: Schedule, f, ts, y0):
     return ys, starts
 
 
+def _block_vjp(tableau, schedule, f_params, params, y_start, b, t0, dt, g_end, *, params_needed):
+    """Block `b` of the interval from `t0` differentiated by JAX (`backward` with `ts`).
+
+    Recomputes the block under `jax.vjp` with a zero perturbation `_tap`ped onto every
+    evaluation, whose cotangent is that evaluation's; the block's parameter cotangent is then
+    one batched `vjp` of `vmap(f)` over all its stage inputs. Returns `(g_y_start, g_params,
+    g_t0, g_dt)` (`g_params` None without `params_needed`)."""
+    n_eval = num_evaluations(tableau)
+    block = schedule.block
+
+    def f(t, y):
+        return f_params(params, t, y)
+
+    def flat(x):
+        return x.reshape((block * n_eval,) + x.shape[2:])
+
+    # Zero perturbations, one per evaluation, stacked over the block's steps: their
+    # cotangents are the cotangents of the evaluations (only needed for `g_params`).
+    perturb = tree_map(lambda leaf: jnp.zeros((block, n_eval) + leaf.shape, leaf.dtype), y_start)
+    perturb_first = tree_map(jnp.zeros_like, y_start)
+
+    def run(y, e_first, e, t0, dt):
+        t_start = t0 + (b * block).astype(dt.dtype) * dt
+        if tableau.fsal:
+            # The first stage of the block, recomputed (the forward pass carried it over
+            # from the previous block): its cotangent then needs no carry between blocks.
+            k = f(t_start, y)
+            k = k if e_first is None else tree_map(_tap, k, e_first)
+        else:
+            k = ()
+        (y_end, _), stacked = _run_block(tableau, schedule, f, (y, k), b, t0, dt, e)
+        if e is None:
+            return y_end, None
+        inputs, times = stacked
+        if tableau.fsal:
+            inputs = tree_map(lambda i, y_leaf: jnp.concatenate([flat(i), y_leaf[None]]), inputs, y)
+            times = jnp.concatenate([flat(times), t_start[None]])
+        else:
+            inputs, times = tree_map(flat, inputs), flat(times)
+        return y_end, (inputs, times)
+
+    # Only the inputs whose cotangents are used are arguments of the vjp: parameters that are
+    # not differentiated leave smaller (and fewer distinct) kernels to compile and run.
+    if not params_needed:
+        _, pull, _ = jax.vjp(
+            lambda y, t0, dt: run(y, None, None, t0, dt), y_start, t0, dt, has_aux=True
+        )
+        g_y, gt0, gdt = pull(g_end)
+        return g_y, None, gt0, gdt
+    _, pull, (inputs, times) = jax.vjp(run, y_start, perturb_first, perturb, t0, dt, has_aux=True)
+    g_y, g_first, g_e, gt0, gdt = pull(g_end)
+    cts = tree_map(flat, g_e)
+    if tableau.fsal:
+        cts = tree_map(lambda c, g: jnp.concatenate([c, g[None]]), cts, g_first)
+    _, pull_params = jax.vjp(
+        lambda p: jax.vmap(lambda t, y: f_params(p, t, y))(times, inputs), params
+    )
+    (g_params,) = pull_params(cts)
+    return g_y, g_params, gt0, gdt
+
+
 def backward(
     tableau: ButcherTableau,
     schedule: Schedule,
@@ -231,20 +292,7 @@ def backward(
     parameters; `starts` are the block-start states from `forward`. Cotangents that are not
     needed (`params_needed`, `ts_needed` False) are returned as zeros without being computed.
     """
-    n_eval = num_evaluations(tableau)
-    per_interval, block = schedule.per_interval, schedule.block
-
-    def f(t, y):
-        return f_params(params, t, y)
-
-    def param_vjp(inputs, times, cts):
-        """Parameter cotangent of all evaluations of a block: one batched vjp."""
-        _, pull = jax.vjp(lambda p: jax.vmap(lambda t, y: f_params(p, t, y))(times, inputs), params)
-        return pull(cts)[0]
-
-    def flat(x):
-        return x.reshape((block * n_eval,) + x.shape[2:])
-
+    per_interval = schedule.per_interval
     # Constant save times (the usual case): the hand-written adjoint of `_rk_adjoint`, which
     # recomputes each block once and reuses its residuals for every cotangent. With a cotangent
     # for `ts` (the stage times then matter too): JAX's vjp of the recomputed block.
@@ -263,66 +311,23 @@ def backward(
             g_y, lam, g_p = block_adjoint(
                 tableau, schedule, run_block, stage, y_start, b, t0, dt, g_y, lam
             )
-            if params_needed:
-                g_params = tree_map(jnp.add, g_params, g_p)
-            return ((g_y, lam), g_params, g_t0, g_dt, t0, dt), None
-        # Zero perturbations, one per evaluation, stacked over the block's steps: their
-        # cotangents are the cotangents of the evaluations (only needed for `g_params`).
-        perturb = tree_map(lambda leaf: jnp.zeros((block, n_eval) + leaf.shape, leaf.dtype), y0)
-        perturb_first = tree_map(jnp.zeros_like, y0)
-
-        def run(y, e_first, e, t0, dt):
-            t_start = t0 + (b * block).astype(dt.dtype) * dt
-            if tableau.fsal:
-                # The first stage of the block, recomputed (the forward pass carried it over
-                # from the previous block): its cotangent then needs no carry between blocks.
-                k = f(t_start, y)
-                k = k if e_first is None else tree_map(_tap, k, e_first)
-            else:
-                k = ()
-            (y_end, _), stacked = _run_block(tableau, schedule, f, (y, k), b, t0, dt, e)
-            if e is None:
-                return y_end, None
-            inputs, times = stacked
-            if tableau.fsal:
-                inputs = tree_map(
-                    lambda i, y_leaf: jnp.concatenate([flat(i), y_leaf[None]]), inputs, y
-                )
-                times = jnp.concatenate([flat(times), t_start[None]])
-            else:
-                inputs, times = tree_map(flat, inputs), flat(times)
-            return y_end, (inputs, times)
-
-        # Only the inputs whose cotangents are used are arguments of the vjp: constant save
-        # times or parameters leave smaller (and fewer distinct) kernels to compile and run.
-        if params_needed and ts_needed:
-            _, pull, aux = jax.vjp(run, y_start, perturb_first, perturb, t0, dt, has_aux=True)
-            g_y, g_first, g_e, gt0, gdt = pull(g_y)
-        elif params_needed:
-            _, pull, aux = jax.vjp(
-                lambda y, e1, e: run(y, e1, e, t0, dt),
-                y_start,
-                perturb_first,
-                perturb,
-                has_aux=True,
-            )
-            g_y, g_first, g_e = pull(g_y)
-        elif ts_needed:
-            _, pull, aux = jax.vjp(
-                lambda y, t0, dt: run(y, None, None, t0, dt), y_start, t0, dt, has_aux=True
-            )
-            g_y, gt0, gdt = pull(g_y)
+            g_y = (g_y, lam)
         else:
-            _, pull, aux = jax.vjp(lambda y: run(y, None, None, t0, dt), y_start, has_aux=True)
-            (g_y,) = pull(g_y)
-        if params_needed:
-            inputs, times = aux
-            cts = tree_map(flat, g_e)
-            if tableau.fsal:
-                cts = tree_map(lambda c, g: jnp.concatenate([c, g[None]]), cts, g_first)
-            g_params = tree_map(jnp.add, g_params, param_vjp(inputs, times, cts))
-        if ts_needed:
+            g_y, g_p, gt0, gdt = _block_vjp(
+                tableau,
+                schedule,
+                f_params,
+                params,
+                y_start,
+                b,
+                t0,
+                dt,
+                g_y,
+                params_needed=params_needed,
+            )
             g_t0, g_dt = g_t0 + gt0, g_dt + gdt
+        if params_needed:
+            g_params = tree_map(jnp.add, g_params, g_p)
         return (g_y, g_params, g_t0, g_dt, t0, dt), None
 
     def interval_back(carry, x):
