@@ -243,6 +243,9 @@ def test_block_length(total, per_interval):
 
 def test_custom_tableau_and_iterate():
     ralston = ButcherTableau("ralston", c=(0.0, 2 / 3), a=((2 / 3,),), b=(0.25, 0.75), order=2)
+    # Evaluations per step: first-same-as-last methods reuse their last stage.
+    assert ralston.evaluations == 2
+    assert (TABLEAUX["rk4"].evaluations, TABLEAUX["tsit5"].evaluations) == (4, 6)
     ys = odeint_fixed(
         lambda t, y, a: -y,
         jnp.ones(1),

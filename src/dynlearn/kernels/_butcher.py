@@ -50,6 +50,12 @@ class ButcherTableau:
     def stages(self) -> int:
         return len(self.c)
 
+    @property
+    def evaluations(self) -> int:
+        """Vector-field evaluations per step, which is also the number of stage values a step
+        combines (first-same-as-last methods reuse their last stage as the next first)."""
+        return self.stages - 1 if self.fsal else self.stages
+
 
 EULER = ButcherTableau("euler", c=(0.0,), a=(), b=(1.0,), order=1)
 MIDPOINT = ButcherTableau("midpoint", c=(0.0, 0.5), a=((0.5,),), b=(0.0, 1.0), order=2)

@@ -53,28 +53,24 @@ def _add(a, b):
     return tree_map(lax.add, a, b)
 
 
-def step_adjoint(
-    tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, lam_next, indices=None
-):
+def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, lam_next, indices):
     """Cotangents through one RK step, from its recorded evaluations.
 
     `records` stacks the residuals of the step's evaluations (in `rk_step`'s order) along a
     leading axis; `g_next` is the cotangent of `y_next`, `lam_next` that of `k_next` for
     first-same-as-last methods. Returns `(g_y, lam_first, lams)`: the cotangent of the step's
     `y`, that of its first stage `k_first` (first-same-as-last methods, else `()`), and the
-    cotangents of the step's evaluations stacked in `rk_step`'s order.
+    cotangents of the step's evaluations stacked in `rk_step`'s order. `indices` are the
+    evaluations' indices as run-time scalars: every evaluation's backward kernels are then the
+    same computation, which XLA compiles once (a constant index would be folded into each
+    kernel, making them all different).
     """
-    n_ks = tableau.stages - 1 if tableau.fsal else tableau.stages
+    n_ks = tableau.evaluations
     # Evaluation index of stage i: first-same-as-last methods do not evaluate stage 0, and
     # evaluate `k_next` last.
     offset = -1 if tableau.fsal else 0
 
     def residuals(e):
-        if indices is None:
-            return [r[e] for r in records]
-        # Evaluation e's residuals at a run-time index: every evaluation's backward kernels
-        # are then the same computation, which XLA compiles once (a constant index would be
-        # folded into each kernel, making them all different).
         return [lax.dynamic_index_in_dim(r, indices[e], keepdims=False) for r in records]
 
     g = g_next
@@ -124,33 +120,27 @@ def block_adjoint(
     `stage.with_params`). `run_block(f, carry, b, t0, dt, record)` is `_rk_xla._run_block`
     with the tableau and schedule bound.
     """
-    block, per_interval = schedule.block, schedule.per_interval
+    block = schedule.block
     if tableau.fsal:
-        t_start = t0 + (b * block).astype(dt.dtype) * dt
+        t_start, _ = schedule.step(b * block, t0, dt)
         k_first = stage.f_params(stage.params, t_start, y_start)
     else:
         k_first = ()
     _, records = run_block(stage.record, (y_start, k_first), b, t0, dt, True)
-    if schedule.padded:
-        index = b * block + jnp.arange(block)
-        step_dts = jnp.where(index < per_interval, dt, jnp.zeros_like(dt))
-    else:
-        step_dts = jnp.broadcast_to(dt, (block,))
-
     # Run-time evaluation indices (unsigned: no negative-index handling to compile).
-    n_eval = tableau.stages - 1 if tableau.fsal else tableau.stages
-    indices = lax.optimization_barrier(tuple(jnp.uint32(e) for e in range(n_eval)))
+    indices = lax.optimization_barrier(tuple(jnp.uint32(e) for e in range(tableau.evaluations)))
 
     def step_back(carry, x):
         g, lam_next = carry
-        step_records, step_dt = x
+        step_records, j = x
+        _, step_dt = schedule.step(b * block + j, t0, dt)
         g, lam_first, lams = step_adjoint(
             tableau, stage, step_records, step_dt, g, lam_next, indices
         )
         return (g, lam_first), lams
 
     (g_y, lam_start), lams = lax.scan(
-        step_back, (g_end, lam_end), (records, step_dts), reverse=True
+        step_back, (g_end, lam_end), (records, jnp.arange(block)), reverse=True
     )
     if not stage.with_params:
         return g_y, lam_start, None

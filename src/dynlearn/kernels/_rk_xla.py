@@ -61,6 +61,16 @@ class Schedule:
     def padded(self) -> bool:
         return self.blocks * self.block != self.per_interval
 
+    def step(self, index, t0, dt):
+        """Start time and size of step `index` of the interval from `t0` with step `dt`.
+
+        Padding steps (index >= per_interval) sit at the interval's end with size zero, so an
+        FSAL stage carried out of them is evaluated at the right time."""
+        if not self.padded:
+            return t0 + index.astype(dt.dtype) * dt, dt
+        t = t0 + jnp.minimum(index, self.per_interval).astype(dt.dtype) * dt
+        return t, jnp.where(index < self.per_interval, dt, jnp.zeros_like(dt))
+
 
 def _axpy(y, dt, coefs, ks):
     """y + dt * sum_j coefs[j] * ks[j], leafwise, skipping zero coefficients.
@@ -80,11 +90,6 @@ def _axpy(y, dt, coefs, ks):
         return lax.add(y_leaf, lax.mul(lax.convert_element_type(dt, y_leaf.dtype), acc))
 
     return tree_map(leaf, y, *ks)
-
-
-def num_evaluations(tableau: ButcherTableau) -> int:
-    """Vector-field evaluations per step (first-same-as-last methods reuse their last stage)."""
-    return tableau.stages - 1 if tableau.fsal else tableau.stages
 
 
 def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None, record=False):
@@ -161,20 +166,12 @@ def _run_block(tableau, schedule: Schedule, f, carry, b, t0, dt, perturb=None, r
     Returns the carry `(y, k)` after the block and, stacked over the block's steps, what
     `rk_step` stacks over each step's evaluations (`perturb`, `record`: see there).
     """
-    block, per_interval = schedule.block, schedule.per_interval
+    block = schedule.block
 
     def one_step(state, x):
         y, k = state
         j, e = x
-        index = b * block + j
-        if schedule.padded:
-            # Padding steps (index >= per_interval) sit at the interval's end with dt = 0, so
-            # an FSAL stage carried out of them is evaluated at the right time.
-            t = t0 + jnp.minimum(index, per_interval).astype(dt.dtype) * dt
-            step_dt = jnp.where(index < per_interval, dt, jnp.zeros_like(dt))
-        else:
-            t = t0 + index.astype(dt.dtype) * dt
-            step_dt = dt
+        t, step_dt = schedule.step(b * block + j, t0, dt)
         y_next, k_next, stacked = rk_step(tableau, f, t, step_dt, y, k, e, record)
         return (y_next, k_next), stacked
 
@@ -219,7 +216,7 @@ def _block_vjp(tableau, schedule, f_params, params, y_start, b, t0, dt, g_end, *
     evaluation, whose cotangent is that evaluation's; the block's parameter cotangent is then
     one batched `vjp` of `vmap(f)` over all its stage inputs. Returns `(g_y_start, g_params,
     g_t0, g_dt)` (`g_params` None without `params_needed`)."""
-    n_eval = num_evaluations(tableau)
+    n_eval = tableau.evaluations
     block = schedule.block
 
     def f(t, y):
@@ -234,7 +231,7 @@ def _block_vjp(tableau, schedule, f_params, params, y_start, b, t0, dt, g_end, *
     perturb_first = tree_map(jnp.zeros_like, y_start)
 
     def run(y, e_first, e, t0, dt):
-        t_start = t0 + (b * block).astype(dt.dtype) * dt
+        t_start, _ = schedule.step(b * block, t0, dt)
         if tableau.fsal:
             # The first stage of the block, recomputed (the forward pass carried it over
             # from the previous block): its cotangent then needs no carry between blocks.
