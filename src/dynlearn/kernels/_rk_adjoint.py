@@ -17,9 +17,11 @@ discrete step): with stages `Y_i = y + dt * sum_j a_ij k_j`, `k_i = f(Y_i)` and
 `y_next = y + dt * sum_i b_i k_i`, and `g` the cotangent of `y_next`, the cotangents of the
 stage values are `lam_i = dt * (b_i g + sum_{j > i} a_ji mu_j)`, those of the stage inputs
 `mu_i = J_i^T lam_i`, taken from the last stage down, and the cotangent of `y` is
-`g + sum_i mu_i`. For first-same-as-last methods the step also evaluates `k_next =
-f(y_next)`, whose cotangent `lam_next` comes from the next step (where it is the first stage),
-adds `J^T lam_next` to `g`, and the first stage's cotangent is handed to the previous step.
+`g + sum_i mu_i`.
+
+A first-same-as-last method's last stage is the next step's first, which every step evaluates
+itself (`_rk_xla.rk_step`): so no cotangent travels between steps or blocks besides the
+state's.
 """
 
 from __future__ import annotations
@@ -53,49 +55,34 @@ def _add(a, b):
     return tree_map(lax.add, a, b)
 
 
-def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, lam_next, indices):
+def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, indices):
     """Cotangents through one RK step, from its recorded evaluations.
 
-    `records` stacks the residuals of the step's evaluations (in `rk_step`'s order) along a
-    leading axis; `g_next` is the cotangent of `y_next`, `lam_next` that of `k_next` for
-    first-same-as-last methods. Returns `(g_y, lam_first, lams)`: the cotangent of the step's
-    `y`, that of its first stage `k_first` (first-same-as-last methods, else `()`), and the
-    cotangents of the step's evaluations stacked in `rk_step`'s order. `indices` are the
-    evaluations' indices as run-time scalars: every evaluation's backward kernels are then the
-    same computation, which XLA compiles once (a constant index would be folded into each
-    kernel, making them all different).
+    `records` stacks the residuals of the step's evaluations (`rk_step`'s) along a leading
+    axis; `g_next` is the cotangent of `y_next`. Returns `(g_y, lams)`: the cotangent of the
+    step's `y` and those of its stage values, stacked in the order of `records`. `indices` are
+    the stages' indices as run-time scalars: every stage's backward kernels are then the same
+    computation, which XLA compiles once (a constant index would be folded into each kernel,
+    making them all different).
     """
     n_ks = tableau.evaluations
-    # Evaluation index of stage i: first-same-as-last methods do not evaluate stage 0, and
-    # evaluate `k_next` last.
-    offset = -1 if tableau.fsal else 0
 
     def residuals(e):
         return [lax.dynamic_index_in_dim(r, indices[e], keepdims=False) for r in records]
 
-    g = g_next
-    if tableau.fsal:
-        g = _add(g, stage.y_cotangent(residuals(n_ks - 1), lam_next))
-    lams = [None if tableau.b[i] == 0.0 else _scaled(g, dt, tableau.b[i]) for i in range(n_ks)]
-    g_y = g
-    for i in range(n_ks - 1, 0, -1):
+    lams = [None if tableau.b[i] == 0.0 else _scaled(g_next, dt, tableau.b[i]) for i in range(n_ks)]
+    g_y = g_next
+    for i in range(n_ks - 1, -1, -1):
         if lams[i] is None:
             continue
-        mu = stage.y_cotangent(residuals(i + offset), lams[i])
+        mu = stage.y_cotangent(residuals(i), lams[i])
         g_y = _add(g_y, mu)
-        for j, coef in enumerate(tableau.a[i - 1]):
+        for j, coef in enumerate(tableau.a[i - 1] if i > 0 else ()):
             if coef != 0.0:
                 lams[j] = _add(lams[j], _scaled(mu, dt, coef))
     lams = [tree_map(jnp.zeros_like, g_next) if lam is None else lam for lam in lams]
-    if tableau.fsal:
-        evaluated = lams[1:] + [lam_next]
-        lam_first = lams[0]
-    else:
-        g_y = _add(g_y, stage.y_cotangent(residuals(0), lams[0]))
-        evaluated = lams
-        lam_first = ()
-    stacked = tree_map(lambda *leaves: jnp.stack(leaves), *evaluated)
-    return g_y, lam_first, stacked
+    stacked = tree_map(lambda *leaves: jnp.stack(leaves), *lams)
+    return g_y, stacked
 
 
 def block_adjoint(
@@ -108,45 +95,30 @@ def block_adjoint(
     t0,
     dt,
     g_end,
-    lam_end,
 ):
     """The adjoint of block `b` of the interval from `t0`.
 
-    `g_end` is the cotangent of the block's end state and, for first-same-as-last methods,
-    `lam_end` that of its last evaluation `k_next` (the next block's first stage; `()`
-    otherwise). Returns `(g_y_start, lam_start, g_params)`: the cotangent of the start state,
-    that of the block's first stage `k_first` (carried over from the previous block, whose last
-    evaluation it is), and the parameter cotangent of the block's evaluations (None without
-    `stage.with_params`). `run_block(f, carry, b, t0, dt, record)` is `_rk_xla._run_block`
-    with the tableau and schedule bound.
+    `g_end` is the cotangent of the block's end state. Returns `(g_y_start, g_params)`: the
+    cotangent of the start state and the parameter cotangent of the block's evaluations (None
+    without `stage.with_params`). `run_block(f, y, b, t0, dt, record)` is
+    `_rk_xla._run_block` with the tableau and schedule bound.
     """
     block = schedule.block
-    if tableau.fsal:
-        t_start, _ = schedule.step(b * block, t0, dt)
-        k_first = stage.f_params(stage.params, t_start, y_start)
-    else:
-        k_first = ()
-    _, records = run_block(stage.record, (y_start, k_first), b, t0, dt, True)
-    # Run-time evaluation indices (unsigned: no negative-index handling to compile).
+    _, records = run_block(stage.record, y_start, b, t0, dt, True)
+    # Run-time stage indices (unsigned: no negative-index handling to compile).
     indices = lax.optimization_barrier(tuple(jnp.uint32(e) for e in range(tableau.evaluations)))
 
-    def step_back(carry, x):
-        g, lam_next = carry
+    def step_back(g, x):
         step_records, j = x
         _, step_dt = schedule.step(b * block + j, t0, dt)
-        g, lam_first, lams = step_adjoint(
-            tableau, stage, step_records, step_dt, g, lam_next, indices
-        )
-        return (g, lam_first), lams
+        return step_adjoint(tableau, stage, step_records, step_dt, g, indices)
 
-    (g_y, lam_start), lams = lax.scan(
-        step_back, (g_end, lam_end), (records, jnp.arange(block)), reverse=True
-    )
+    g_y, lams = lax.scan(step_back, g_end, (records, jnp.arange(block)), reverse=True)
     if not stage.with_params:
-        return g_y, lam_start, None
+        return g_y, None
 
     def flat(x):
         return x.reshape((-1,) + x.shape[2:])
 
     g_params = stage.params_cotangent([flat(r) for r in records], tree_map(flat, lams))
-    return g_y, lam_start, g_params
+    return g_y, g_params

@@ -92,50 +92,45 @@ def _axpy(y, dt, coefs, ks):
     return tree_map(leaf, y, *ks)
 
 
-def rk_step(tableau: ButcherTableau, f, t, dt, y, k_first, perturb=None, record=False):
-    """One explicit RK step from (t, y) with step dt.
+def rk_step(tableau: ButcherTableau, f, t, dt, y, perturb=None, record=False):
+    """One explicit RK step from (t, y) with step dt; returns `(y_next, stacked)`.
 
-    `k_first` is `f(t, y)` for first-same-as-last methods (carried from the previous step) and
-    `()` otherwise. `perturb`, if given, is a PyTree like `y` with a leading axis of one entry
-    per evaluation, tapped onto that evaluation's value (`_tap`: under `jax.vjp` its cotangent
-    is the evaluation's). With `record`, `f` returns `(k, record)`. Returns `(y_next, k_next,
-    stacked)`: `k_next = f(t + dt, y_next)` for first-same-as-last methods and `()` otherwise;
-    `stacked` stacks along a leading axis, over the evaluations, their records (`record`),
-    else their inputs and times `(inputs, times)` (`perturb`), else is `()`.
+    Evaluates the `tableau.evaluations` stages that `y_next` depends on. The last stage of a
+    first-same-as-last method, `f(t + dt, y_next)`, only feeds the next step, as its first
+    stage: at a fixed step size the next step evaluates it itself, which costs the same number
+    of evaluations and carries nothing between steps.
+
+    `perturb`, if given, is a PyTree like `y` with a leading axis of one entry per evaluation,
+    tapped onto that evaluation's value (`_tap`: under `jax.vjp` its cotangent is the
+    evaluation's). With `record`, `f` returns `(k, record)`. `stacked` stacks along a leading
+    axis, over the evaluations, their records (`record`), else their inputs and times
+    `(inputs, times)` (`perturb`), else is `()`.
     """
     ks, inputs, times, records = [], [], [], []
-    evaluation = 0
 
     def evaluate(time, y_stage):
-        nonlocal evaluation
         if record:
             k, rec = f(time, y_stage)
             records.append(rec)
         else:
             k = f(time, y_stage)
         if perturb is not None:
-            k = tree_map(lambda k_leaf, e: _tap(k_leaf, e[evaluation]), k, perturb)
+            e = len(ks)
+            k = tree_map(lambda k_leaf, p: _tap(k_leaf, p[e]), k, perturb)
             inputs.append(y_stage)
             times.append(time)
-        evaluation += 1
         return k
 
-    if tableau.fsal:
-        ks.append(k_first)
-    else:
-        ks.append(evaluate(t, y))
-    for i in range(1, tableau.stages):
-        if tableau.fsal and i == tableau.stages - 1:
-            break
+    ks.append(evaluate(t, y))
+    for i in range(1, tableau.evaluations):
         y_stage = _axpy(y, dt, tableau.a[i - 1], ks)
         ks.append(evaluate(lax.add(t, lax.mul(np.asarray(tableau.c[i], dt.dtype), dt)), y_stage))
     y_next = _axpy(y, dt, tableau.b, ks)
-    k_next = evaluate(lax.add(t, dt), y_next) if tableau.fsal else ()
     if record:
-        return y_next, k_next, _stack(records)
+        return y_next, _stack(records)
     if perturb is not None:
-        return y_next, k_next, (_stack(inputs), jnp.stack(times))
-    return y_next, k_next, ()
+        return y_next, (_stack(inputs), jnp.stack(times))
+    return y_next, ()
 
 
 @jax.custom_vjp
@@ -160,24 +155,20 @@ def _tap_bwd(_, g):
 _tap.defvjp(_tap_fwd, _tap_bwd)
 
 
-def _run_block(tableau, schedule: Schedule, f, carry, b, t0, dt, perturb=None, record=False):
+def _run_block(tableau, schedule: Schedule, f, y, b, t0, dt, perturb=None, record=False):
     """`schedule.block` steps of the interval starting at t0, from step `b * block`.
 
-    Returns the carry `(y, k)` after the block and, stacked over the block's steps, what
-    `rk_step` stacks over each step's evaluations (`perturb`, `record`: see there).
+    Returns the state after the block and, stacked over the block's steps, what `rk_step`
+    stacks over each step's evaluations (`perturb`, `record`: see there).
     """
     block = schedule.block
 
-    def one_step(state, x):
-        y, k = state
+    def one_step(y, x):
         j, e = x
         t, step_dt = schedule.step(b * block + j, t0, dt)
-        y_next, k_next, stacked = rk_step(tableau, f, t, step_dt, y, k, e, record)
-        return (y_next, k_next), stacked
+        return rk_step(tableau, f, t, step_dt, y, e, record)
 
-    steps = jnp.arange(block)
-    carry, stacked = lax.scan(one_step, carry, (steps, perturb))
-    return carry, stacked
+    return lax.scan(one_step, y, (jnp.arange(block), perturb))
 
 
 def _stack(trees):
@@ -192,19 +183,18 @@ def _interval_times(ts, per_interval: int):
 def forward(tableau: ButcherTableau, schedule: Schedule, f, ts, y0):
     """(ys at ts, block-start states y of shape (T - 1, blocks, ...))."""
     t0s, dts = _interval_times(ts, schedule.per_interval)
-    k0 = f(ts[0], y0) if tableau.fsal else ()
 
-    def interval(carry, x):
+    def interval(y, x):
         t0, dt = x
 
-        def block_step(c, b):
-            c_next, _ = _run_block(tableau, schedule, f, c, b, t0, dt)
-            return c_next, c[0]
+        def block_step(y_start, b):
+            y_end, _ = _run_block(tableau, schedule, f, y_start, b, t0, dt)
+            return y_end, y_start
 
-        carry, starts = lax.scan(block_step, carry, jnp.arange(schedule.blocks))
-        return carry, (carry[0], starts)
+        y, starts = lax.scan(block_step, y, jnp.arange(schedule.blocks))
+        return y, (y, starts)
 
-    _, (ys, starts) = lax.scan(interval, (y0, k0), (t0s, dts))
+    _, (ys, starts) = lax.scan(interval, y0, (t0s, dts))
     ys = tree_map(lambda a, b: jnp.concatenate([a[None], b]), y0, ys)
     return ys, starts
 
@@ -228,41 +218,23 @@ def _block_vjp(tableau, schedule, f_params, params, y_start, b, t0, dt, g_end, *
     # Zero perturbations, one per evaluation, stacked over the block's steps: their
     # cotangents are the cotangents of the evaluations (only needed for `g_params`).
     perturb = tree_map(lambda leaf: jnp.zeros((block, n_eval) + leaf.shape, leaf.dtype), y_start)
-    perturb_first = tree_map(jnp.zeros_like, y_start)
 
-    def run(y, e_first, e, t0, dt):
-        t_start, _ = schedule.step(b * block, t0, dt)
-        if tableau.fsal:
-            # The first stage of the block, recomputed (the forward pass carried it over
-            # from the previous block): its cotangent then needs no carry between blocks.
-            k = f(t_start, y)
-            k = k if e_first is None else tree_map(_tap, k, e_first)
-        else:
-            k = ()
-        (y_end, _), stacked = _run_block(tableau, schedule, f, (y, k), b, t0, dt, e)
+    def run(y, e, t0, dt):
+        y_end, stacked = _run_block(tableau, schedule, f, y, b, t0, dt, e)
         if e is None:
             return y_end, None
         inputs, times = stacked
-        if tableau.fsal:
-            inputs = tree_map(lambda i, y_leaf: jnp.concatenate([flat(i), y_leaf[None]]), inputs, y)
-            times = jnp.concatenate([flat(times), t_start[None]])
-        else:
-            inputs, times = tree_map(flat, inputs), flat(times)
-        return y_end, (inputs, times)
+        return y_end, (tree_map(flat, inputs), flat(times))
 
     # Only the inputs whose cotangents are used are arguments of the vjp: parameters that are
     # not differentiated leave smaller (and fewer distinct) kernels to compile and run.
     if not params_needed:
-        _, pull, _ = jax.vjp(
-            lambda y, t0, dt: run(y, None, None, t0, dt), y_start, t0, dt, has_aux=True
-        )
+        _, pull, _ = jax.vjp(lambda y, t0, dt: run(y, None, t0, dt), y_start, t0, dt, has_aux=True)
         g_y, gt0, gdt = pull(g_end)
         return g_y, None, gt0, gdt
-    _, pull, (inputs, times) = jax.vjp(run, y_start, perturb_first, perturb, t0, dt, has_aux=True)
-    g_y, g_first, g_e, gt0, gdt = pull(g_end)
+    _, pull, (inputs, times) = jax.vjp(run, y_start, perturb, t0, dt, has_aux=True)
+    g_y, g_e, gt0, gdt = pull(g_end)
     cts = tree_map(flat, g_e)
-    if tableau.fsal:
-        cts = tree_map(lambda c, g: jnp.concatenate([c, g[None]]), cts, g_first)
     _, pull_params = jax.vjp(
         lambda p: jax.vmap(lambda t, y: f_params(p, t, y))(times, inputs), params
     )
@@ -297,18 +269,14 @@ def backward(
     if recorded:
         stage = StageVjp(f_params, params, ts[0], y0, with_params=params_needed)
 
-        def run_block(f_rec, carry, b, t0, dt, record):
-            return _run_block(tableau, schedule, f_rec, carry, b, t0, dt, None, record)
+        def run_block(f_rec, y, b, t0, dt, record):
+            return _run_block(tableau, schedule, f_rec, y, b, t0, dt, None, record)
 
     def block_back(carry, x):
         g_y, g_params, g_t0, g_dt, t0, dt = carry
         y_start, b = x
         if recorded:
-            g_y, lam = g_y
-            g_y, lam, g_p = block_adjoint(
-                tableau, schedule, run_block, stage, y_start, b, t0, dt, g_y, lam
-            )
-            g_y = (g_y, lam)
+            g_y, g_p = block_adjoint(tableau, schedule, run_block, stage, y_start, b, t0, dt, g_y)
         else:
             g_y, g_p, gt0, gdt = _block_vjp(
                 tableau,
@@ -330,10 +298,7 @@ def backward(
     def interval_back(carry, x):
         g_y, g_params = carry
         t0, dt, g_save, starts_i = x
-        if recorded:
-            g_y = (tree_map(jnp.add, g_y[0], g_save), g_y[1])
-        else:
-            g_y = tree_map(jnp.add, g_y, g_save)
+        g_y = tree_map(jnp.add, g_y, g_save)
         zero = jnp.zeros_like(t0)
         init = (g_y, g_params, zero, zero, t0, dt)
         (g_y, g_params, g_t0, g_dt, _, _), _ = lax.scan(
@@ -344,26 +309,10 @@ def backward(
     (t0s, dts), pull_times = jax.vjp(lambda ts: _interval_times(ts, per_interval), ts)
     g_later = tree_map(lambda g: g[1:], g_ys)
     g_y = tree_map(jnp.zeros_like, y0)
-    if recorded:
-        # The cotangent of the last evaluation `k_next` (first-same-as-last methods) travels
-        # backwards with the state's.
-        g_y = (g_y, tree_map(jnp.zeros_like, y0) if tableau.fsal else ())
     g_params = tree_map(jnp.zeros_like, params)
     (g_y, g_params), (g_t0s, g_dts) = lax.scan(
         interval_back, (g_y, g_params), (t0s, dts, g_later, starts), reverse=True
     )
-    if recorded:
-        g_y, lam = g_y
-        if tableau.fsal:
-            # The first evaluation of the solve, f(ts[0], y0), made by the forward pass.
-            if params_needed:
-                _, pull = jax.vjp(lambda p, y: f_params(p, ts[0], y), params, y0)
-                g_p0, g_y0 = pull(lam)
-                g_params = tree_map(jnp.add, g_params, g_p0)
-            else:
-                _, pull = jax.vjp(lambda y: f_params(params, ts[0], y), y0)
-                (g_y0,) = pull(lam)
-            g_y = tree_map(jnp.add, g_y, g_y0)
     (g_ts,) = pull_times((g_t0s, g_dts))
     g_y = tree_map(lambda a, g: a + g[0], g_y, g_ys)
     return g_params, g_ts, g_y
