@@ -37,14 +37,16 @@ from ._stage_vjp import StageVjp
 tree_map = jax.tree_util.tree_map
 
 
-def _scaled(tree, dt, coef):
-    """`(dt * coef) * tree`, leafwise (`lax` primitives: see `_rk_xla._axpy`)."""
+def _scaled(tree, coef):
+    """`coef * tree` for a constant `coef`, leafwise (`lax` primitives: see `_rk_xla._axpy`)."""
+    if coef == 1.0:
+        return tree
+    return tree_map(lambda x: lax.mul(x, np.asarray(coef, x.dtype)), tree)
 
-    def leaf(x):
-        factor = lax.mul(lax.convert_element_type(dt, x.dtype), np.asarray(coef, x.dtype))
-        return lax.mul(factor, x)
 
-    return tree_map(leaf, tree)
+def _times(tree, dt):
+    """`dt * tree` for a traced scalar `dt`, leafwise."""
+    return tree_map(lambda x: lax.mul(x, lax.convert_element_type(dt, x.dtype)), tree)
 
 
 def _add(a, b):
@@ -70,16 +72,20 @@ def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, 
     def residuals(e):
         return [lax.dynamic_index_in_dim(r, indices[e], keepdims=False) for r in records]
 
-    lams = [None if tableau.b[i] == 0.0 else _scaled(g_next, dt, tableau.b[i]) for i in range(n_ks)]
+    # sums[i] = lam_i / dt, accumulated with the tableau's constants only: a product like
+    # `dt * a_ij` would be loop-invariant, and XLA would hoist each into a kernel of its own.
+    sums = [None if tableau.b[i] == 0.0 else _scaled(g_next, tableau.b[i]) for i in range(n_ks)]
+    lams = [None] * n_ks
     g_y = g_next
     for i in range(n_ks - 1, -1, -1):
-        if lams[i] is None:
+        if sums[i] is None:
             continue
+        lams[i] = _times(sums[i], dt)
         mu = stage.y_cotangent(residuals(i), lams[i])
         g_y = _add(g_y, mu)
         for j, coef in enumerate(tableau.a[i - 1] if i > 0 else ()):
             if coef != 0.0:
-                lams[j] = _add(lams[j], _scaled(mu, dt, coef))
+                sums[j] = _add(sums[j], _scaled(mu, coef))
     lams = [tree_map(jnp.zeros_like, g_next) if lam is None else lam for lam in lams]
     stacked = tree_map(lambda *leaves: jnp.stack(leaves), *lams)
     return g_y, stacked
