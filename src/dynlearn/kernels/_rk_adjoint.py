@@ -37,11 +37,20 @@ from ._stage_vjp import StageVjp
 tree_map = jax.tree_util.tree_map
 
 
-def _scaled(tree, coef):
-    """`coef * tree` for a constant `coef`, leafwise (`lax` primitives: see `_rk_xla._axpy`)."""
-    if coef == 1.0:
-        return tree
-    return tree_map(lambda x: lax.mul(x, np.asarray(coef, x.dtype)), tree)
+def _index(x, i):
+    return lax.dynamic_index_in_dim(x, i, keepdims=False)
+
+
+def _outer(coefs, tree):
+    """`coefs[:, None] * tree` leafwise: a new leading axis over the (1-D) `coefs`."""
+    n = coefs.shape[0]
+
+    def leaf(x):
+        shape = (n,) + x.shape
+        c = lax.broadcast_in_dim(lax.convert_element_type(coefs, x.dtype), shape, (0,))
+        return lax.mul(c, lax.broadcast_in_dim(x, shape, tuple(range(1, x.ndim + 1))))
+
+    return tree_map(leaf, tree)
 
 
 def _times(tree, dt):
@@ -70,25 +79,25 @@ def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, 
     n_ks = tableau.evaluations
 
     def residuals(e):
-        return [lax.dynamic_index_in_dim(r, indices[e], keepdims=False) for r in records]
+        return [_index(r, indices[e]) for r in records]
 
-    # sums[i] = lam_i / dt, accumulated with the tableau's constants only: a product like
-    # `dt * a_ij` would be loop-invariant, and XLA would hoist each into a kernel of its own.
-    sums = [None if tableau.b[i] == 0.0 else _scaled(g_next, tableau.b[i]) for i in range(n_ks)]
-    lams = [None] * n_ks
+    # All the stages' `lam_i / dt` stacked, `sums[i] = b_i g + sum_{j > i} a_ji mu_j`: each
+    # stage adds its `mu` to every row with its row of the tableau, read at a run-time index,
+    # so one kernel serves every stage (and no loop-invariant `dt * a_ji` scalar is formed,
+    # which XLA would hoist into a kernel of its own).
+    a_rows = np.zeros((n_ks, n_ks))
+    for i in range(1, n_ks):
+        a_rows[i, :i] = tableau.a[i - 1][:i]
+    sums = _outer(np.asarray(tableau.b[:n_ks]), g_next)
     g_y = g_next
     for i in range(n_ks - 1, -1, -1):
-        if sums[i] is None:
-            continue
-        lams[i] = _times(sums[i], dt)
-        mu = stage.y_cotangent(residuals(i), lams[i])
+        index = indices[i]
+        lam = _times(tree_map(lambda s, index=index: _index(s, index), sums), dt)
+        mu = stage.y_cotangent(residuals(i), lam)
         g_y = _add(g_y, mu)
-        for j, coef in enumerate(tableau.a[i - 1] if i > 0 else ()):
-            if coef != 0.0:
-                sums[j] = _add(sums[j], _scaled(mu, coef))
-    lams = [tree_map(jnp.zeros_like, g_next) if lam is None else lam for lam in lams]
-    stacked = tree_map(lambda *leaves: jnp.stack(leaves), *lams)
-    return g_y, stacked
+        if i > 0:
+            sums = tree_map(lax.add, sums, _outer(_index(jnp.asarray(a_rows), index), mu))
+    return g_y, _times(sums, dt)
 
 
 def block_adjoint(
