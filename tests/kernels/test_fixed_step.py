@@ -431,3 +431,32 @@ def test_gradient_of_fields_with_few_residuals(x64, field, args, method):
     got = jax.grad(fast, argnums=argnums)(y0, args)
     want = jax.grad(slow, argnums=argnums)(y0, args)
     assert tree_allclose(got, want, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("method", ["tsit5", "rk4"])
+def test_batched_mlp_field_with_a_small_first_layer(x64, method):
+    """A neural ODE as in the benchmark (an MLP vmapped over a batch of 3-dimensional states):
+    its first product is written out as a sum (`_small_dots`) and the stage values are kept
+    apart (`Schedule.isolate_stages`); solution, gradients and jvp of grad equal the loop."""
+    import equinox as eqx
+
+    from dynlearn.kernels._small_dots import has_small_contractions
+
+    mlp = eqx.nn.MLP(3, 3, 16, 2, activation=jnp.tanh, key=jax.random.key(0))
+    mlp = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if eqx.is_array(a) else a, mlp)
+    params, static = eqx.partition(mlp, eqx.is_array)
+    field = lambda t, y, p: jax.vmap(eqx.combine(p, static))(y) * jnp.cos(t)
+    y0 = jax.random.normal(jax.random.key(1), (5, 3))
+    ts = jnp.array([0.0, 0.2, 0.5])
+    assert has_small_contractions(lambda y: field(0.0, y, params), y0)
+
+    fast = lambda p, y0: odeint_fixed(field, y0, ts, p, method=method, steps_per_interval=4)
+    slow = lambda p, y0: loop_reference(field, y0, ts, p, TABLEAUX[method], 4)
+    assert rel_err(jax.jit(fast)(params, y0), slow(params, y0)) < 1e-12
+    loss = lambda f: lambda p, y0: jnp.sum(jnp.sin(f(p, y0)))
+    grads = [jax.jit(jax.grad(loss(f), argnums=(0, 1)))(params, y0) for f in (fast, slow)]
+    assert tree_allclose(grads[0], grads[1], rtol=1e-11, atol=1e-13)
+    tangent = jax.tree_util.tree_map(jnp.ones_like, params)
+    grad_fns = [jax.grad(loss(f)) for f in (fast, slow)]
+    hvps = [jax.jvp(lambda p, g=g: g(p, y0), (params,), (tangent,))[1] for g in grad_fns]
+    assert tree_allclose(hvps[0], hvps[1], rtol=1e-10, atol=1e-12)

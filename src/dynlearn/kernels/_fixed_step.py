@@ -24,6 +24,7 @@ from .._types import Array, ArrayLike, PyTree
 from . import _rk_xla
 from ._butcher import TABLEAUX, ButcherTableau
 from ._primitive import FusedOp, batch_first, batch_size, fused_call
+from ._small_dots import has_small_contractions, unroll_small_contractions
 
 
 def _block_length(total: int, per_interval: int) -> int:
@@ -147,14 +148,16 @@ def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval
     num_intervals = ts.shape[0] - 1
     if num_intervals == 0:
         return jax.tree_util.tree_map(lambda y: y[None], y0)
-    schedule = _rk_xla.Schedule(
-        per_interval, _block_length(num_intervals * per_interval, per_interval)
-    )
     # Closed-over arrays (e.g. the parameters of an equinox module) become explicit inputs, so
     # that the hand-written backward pass can differentiate with respect to them.
     fn = eqx.filter_closure_convert(vector_field, ts[0], y0, args)
     dynamic, static = eqx.partition((fn, args), eqx.is_inexact_array)
     f_params = _field(static)
+    schedule = _rk_xla.Schedule(
+        per_interval,
+        _block_length(num_intervals * per_interval, per_interval),
+        isolate_stages=has_small_contractions(_call(static), dynamic, ts[0], y0),
+    )
     if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(static)):
         # Traced integer or boolean arrays (e.g. under vmap) cannot be closed over by the fused
         # operation: differentiate the plain forward scan instead (memory linear in steps).
@@ -170,14 +173,26 @@ def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval
 _integrate_jit = eqx.filter_jit(_integrate)
 
 
+def _call(static):
+    """The vector field as `(params, t, y) -> fn(t, y, args)`, as the user wrote it."""
+
+    def call(params, t, y):
+        fn, args = eqx.combine(params, static)
+        return fn(t, y, args)
+
+    return call
+
+
 def _field(static):
     """The vector field as `f_params(params, t, y)`, params the differentiable part of
     `(fn, args)`; it keeps the state's dtypes (a float32 state under float64 times stays
-    float32)."""
+    float32). Products with a tiny contraction (a first layer reading the state) are written
+    out as sums for the forward values (`_small_dots`)."""
+
+    field = unroll_small_contractions(_call(static))
 
     def f_params(params, t, y):
-        fn, args = eqx.combine(params, static)
-        out = fn(t, y, args)
+        out = field(params, t, y)
         return jax.tree_util.tree_map(lambda o, y_leaf: o.astype(y_leaf.dtype), out, y)
 
     # Jitted, so the field is traced once per argument shape and its derivatives are cached:

@@ -48,10 +48,15 @@ tree_map = jax.tree_util.tree_map
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-    """Static layout of the steps: `per_interval` steps per interval, in blocks of `block`."""
+    """Static layout of the steps: `per_interval` steps per interval, in blocks of `block`.
+
+    `isolate_stages`: keep each stage value a kernel output of its own (`_isolated`), for
+    vector fields whose first product XLA would otherwise fuse with each stage's combination
+    (`_small_dots`)."""
 
     per_interval: int
     block: int
+    isolate_stages: bool = False
 
     @property
     def blocks(self) -> int:
@@ -92,7 +97,21 @@ def _axpy(y, dt, coefs, ks):
     return tree_map(leaf, y, *ks)
 
 
-def rk_step(tableau: ButcherTableau, f, t, dt, y, perturb=None, record=False):
+def _isolated(tree, one):
+    """`tree / one` for a run-time `one` (a float32 scalar 1): an exact identity that XLA does
+    not fuse into consumers that read each value many times (division counts as expensive), so
+    every stage value feeds the same vector-field kernels instead of one fused copy per
+    stage."""
+
+    def leaf(x):
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            return x
+        return lax.div(x, lax.convert_element_type(one, x.dtype))
+
+    return tree_map(leaf, tree)
+
+
+def rk_step(tableau: ButcherTableau, f, t, dt, y, perturb=None, record=False, isolate=False):
     """One explicit RK step from (t, y) with step dt; returns `(y_next, stacked)`.
 
     Evaluates the `tableau.evaluations` stages that `y_next` depends on. The last stage of a
@@ -104,11 +123,15 @@ def rk_step(tableau: ButcherTableau, f, t, dt, y, perturb=None, record=False):
     tapped onto that evaluation's value (`_tap`: under `jax.vjp` its cotangent is the
     evaluation's). With `record`, `f` returns `(k, record)`. `stacked` stacks along a leading
     axis, over the evaluations, their records (`record`), else their inputs and times
-    `(inputs, times)` (`perturb`), else is `()`.
+    `(inputs, times)` (`perturb`), else is `()`. With `isolate`, the stage values pass
+    through `_isolated` on their way to `f`.
     """
     ks, inputs, times, records = [], [], [], []
+    one = lax.optimization_barrier(np.ones((), np.float32)) if isolate else None
 
     def evaluate(time, y_stage):
+        if isolate:
+            y_stage = _isolated(y_stage, one)
         if record:
             k, rec = f(time, y_stage)
             records.append(rec)
@@ -166,7 +189,7 @@ def _run_block(tableau, schedule: Schedule, f, y, b, t0, dt, perturb=None, recor
     def one_step(y, x):
         j, e = x
         t, step_dt = schedule.step(b * block + j, t0, dt)
-        return rk_step(tableau, f, t, step_dt, y, e, record)
+        return rk_step(tableau, f, t, step_dt, y, e, record, schedule.isolate_stages)
 
     return lax.scan(one_step, y, (jnp.arange(block), perturb))
 
