@@ -44,7 +44,7 @@ def _is_small(eqn) -> bool:
     lhs, rhs = (v.aval for v in eqn.invars)
     if lhs_batch or not lhs_contract:
         return False
-    if not all(jnp.issubdtype(a.dtype, jnp.inexact) for a in (lhs, rhs)):
+    if lhs.dtype != rhs.dtype or not jnp.issubdtype(lhs.dtype, jnp.inexact):
         return False
     size = math.prod(lhs.shape[d] for d in lhs_contract)
     return size <= MAX_CONTRACTION
