@@ -31,9 +31,7 @@ def _scripts(folder: str) -> dict[str, Path]:
     root = _project_root() / folder
     if not root.is_dir():
         return {}
-    return {
-        p.stem: p for p in sorted(root.glob("*.py")) if not p.name.startswith("_")
-    }
+    return {p.stem: p for p in sorted(root.glob("*.py")) if not p.name.startswith("_")}
 
 
 def _script_summary(path: Path) -> str:

@@ -73,8 +73,10 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     windows = np.stack([train_n[:, s : s + window + 1] for s in starts], axis=1).reshape(
         -1, window + 1, 3
     )
-    print(f"  data: {train.shape[0]} training trajectories, {windows.shape[0]} windows of "
-          f"{window} steps (dt={dt}); {test.shape[0]} held-out test trajectories")
+    print(
+        f"  data: {train.shape[0]} training trajectories, {windows.shape[0]} windows of "
+        f"{window} steps (dt={dt}); {test.shape[0]} held-out test trajectories"
+    )
 
     model = NeuralODE(LearnedVectorField(3, 64, 2, key=k_model), solver=FixedGrid("rk4"))
     ts_window = jnp.arange(window + 1, dtype=jnp.float32) * dt
@@ -85,8 +87,14 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
 
     schedule = optax.cosine_onecycle_schedule(steps, 3e-3, pct_start=0.1)
     model, history = fit(
-        model, loss, jnp.asarray(windows), optax.adamw(schedule, weight_decay=1e-5),
-        steps=steps, batch_size=128, key=k_fit, steps_per_dispatch=50,
+        model,
+        loss,
+        jnp.asarray(windows),
+        optax.adamw(schedule, weight_decay=1e-5),
+        steps=steps,
+        batch_size=128,
+        key=k_fit,
+        steps_per_dispatch=50,
     )
 
     # Forecast from held-out initial conditions.
@@ -95,15 +103,28 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     preds = np.asarray(preds) * std + mean
     lyap_time = 1.0 / LORENZ_MAX_LYAPUNOV
     scale_per_dim = train.reshape(-1, 3).std(0)
-    vpts = np.array([
-        float(valid_prediction_time(t[1:], p[1:], dt=dt, max_lyapunov=LORENZ_MAX_LYAPUNOV,
-                                    metric="nrmse", threshold=0.5, scale=scale_per_dim))
-        for t, p in zip(test, preds)
-    ])
-    vpts_smape = np.array([
-        float(valid_prediction_time(t[1:], p[1:], dt=dt, max_lyapunov=LORENZ_MAX_LYAPUNOV))
-        for t, p in zip(test, preds)
-    ])
+    vpts = np.array(
+        [
+            float(
+                valid_prediction_time(
+                    t[1:],
+                    p[1:],
+                    dt=dt,
+                    max_lyapunov=LORENZ_MAX_LYAPUNOV,
+                    metric="nrmse",
+                    threshold=0.5,
+                    scale=scale_per_dim,
+                )
+            )
+            for t, p in zip(test, preds)
+        ]
+    )
+    vpts_smape = np.array(
+        [
+            float(valid_prediction_time(t[1:], p[1:], dt=dt, max_lyapunov=LORENZ_MAX_LYAPUNOV))
+            for t, p in zip(test, preds)
+        ]
+    )
     one_step = int(round(0.5 * lyap_time / dt))
     test_err = float(np.sqrt(np.mean((preds[:, : one_step + 1] - test[:, : one_step + 1]) ** 2)))
     scale = float(np.sqrt(np.mean(np.var(test.reshape(-1, 3), axis=0))))
@@ -147,11 +168,17 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     print(f"  final training loss (standardized MSE): {result['final_train_loss']:.3g}")
     vpt = result["valid_prediction_time_median"]
     mean_vpt = result["valid_prediction_time_mean"]
-    print(f"  valid prediction time (NRMSE < 0.5): median {vpt:.2f} Lyapunov times"
-          f" (mean {mean_vpt:.2f}) over {len(vpts)} held-out initial conditions")
-    print(f"  valid prediction time (sMAPE < 30, Gilpin's benchmark): median "
-          f"{result['valid_prediction_time_smape_median']:.2f} Lyapunov times")
-    print(f"  test error over the first 0.5 Lyapunov times: RMSE {test_err:.3g}"
-          f" (NRMSE {test_err / scale:.3g})")
+    print(
+        f"  valid prediction time (NRMSE < 0.5): median {vpt:.2f} Lyapunov times"
+        f" (mean {mean_vpt:.2f}) over {len(vpts)} held-out initial conditions"
+    )
+    print(
+        f"  valid prediction time (sMAPE < 30, Gilpin's benchmark): median "
+        f"{result['valid_prediction_time_smape_median']:.2f} Lyapunov times"
+    )
+    print(
+        f"  test error over the first 0.5 Lyapunov times: RMSE {test_err:.3g}"
+        f" (NRMSE {test_err / scale:.3g})"
+    )
     print(f"  figure: {figure}   total time: {result['seconds']:.0f} s")
     return result

@@ -24,7 +24,7 @@ from .._types import Array, ArrayLike, PyTree
 from . import _rk_xla
 from ._butcher import TABLEAUX, ButcherTableau
 from ._primitive import FusedOp, batch_first, batch_size, fused_call
-from ._small_dots import has_small_contractions, unroll_small_contractions
+from ._small_dots import jaxpr_has_small_contractions, unroll_small_contractions
 
 
 def _block_length(total: int, per_interval: int) -> int:
@@ -134,7 +134,12 @@ def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval
     y0 = jax.tree_util.tree_map(jnp.asarray, y0)
     if isinstance(ts, jax.core.Tracer):
         ts = eqx.error_if(ts, jnp.any(jnp.diff(ts) <= 0), "ts must be strictly increasing.")
-    out_shape = jax.eval_shape(vector_field, ts[0], y0, args)
+    # Closed-over arrays (e.g. the parameters of an equinox module) become explicit inputs, so
+    # that the hand-written backward pass can differentiate with respect to them.
+    fn = eqx.filter_closure_convert(vector_field, ts[0], y0, args)
+    dynamic, static = eqx.partition((fn, args), eqx.is_inexact_array)
+    # One trace of the field serves the output check and the choice of `isolate_stages`.
+    program, out_shape = jax.make_jaxpr(_call(static), return_shape=True)(dynamic, ts[0], y0)
     expected = jax.eval_shape(lambda y: y, y0)
     if jax.tree_util.tree_structure(out_shape) != jax.tree_util.tree_structure(expected) or any(
         o.shape != e.shape
@@ -148,16 +153,12 @@ def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval
     num_intervals = ts.shape[0] - 1
     if num_intervals == 0:
         return jax.tree_util.tree_map(lambda y: y[None], y0)
-    # Closed-over arrays (e.g. the parameters of an equinox module) become explicit inputs, so
-    # that the hand-written backward pass can differentiate with respect to them.
-    fn = eqx.filter_closure_convert(vector_field, ts[0], y0, args)
-    dynamic, static = eqx.partition((fn, args), eqx.is_inexact_array)
-    f_params = _field(static)
     schedule = _rk_xla.Schedule(
         per_interval,
         _block_length(num_intervals * per_interval, per_interval),
-        isolate_stages=has_small_contractions(_call(static), dynamic, ts[0], y0),
+        isolate_stages=jaxpr_has_small_contractions(program.jaxpr),
     )
+    f_params = _field(static)
     if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(static)):
         # Traced integer or boolean arrays (e.g. under vmap) cannot be closed over by the fused
         # operation: differentiate the plain forward scan instead (memory linear in steps).

@@ -106,15 +106,24 @@ class StageVjp:
         self.params = params
         self.with_params = with_params
         self.t_ref, self.y_ref = t_ref, y_ref
-        closed = jax.make_jaxpr(lambda t, y: self._split(t, y, check=False)[1])(t_ref, y_ref)
+        structure = []
+
+        def leaves_of_pullback(t, y):
+            _, leaves, treedef = self._split(t, y, check=False)
+            structure.append(treedef)
+            return leaves
+
+        closed = jax.make_jaxpr(leaves_of_pullback)(t_ref, y_ref)
         self.dynamic = depends_on_inputs(closed)
         self.avals = [(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.outvars]
         # Dynamic leaves recomputed from others in the backward pass instead of being saved.
         self.derived = derived_outputs(closed, self.dynamic)
         self.recorded = [d and i not in self.derived for i, d in enumerate(self.dynamic)]
-        # One pullback traced at the reference point: its static leaves (the weights) and its
-        # structure serve every rebuilt pullback; its dynamic leaves are dead code.
-        _, self._ref_leaves, self._treedef = self._split(t_ref, y_ref)
+        # The pullback at the reference point (the traced program evaluated, not traced again):
+        # its static leaves (the weights) and its structure serve every rebuilt pullback; its
+        # dynamic leaves are dead code.
+        self._ref_leaves = jex_core.jaxpr_as_fun(closed)(*jax.tree_util.tree_leaves((t_ref, y_ref)))
+        self._treedef = structure[0]
 
     def _split(self, t, y, check=True):
         f = self.f_params

@@ -26,16 +26,15 @@ def _check_steps(name: str, dt, n_steps, save_every) -> None:
     if not (isinstance(save_every, int | np.integer) and save_every > 0):
         raise ValueError(f"{name}: save_every must be a positive integer, got {save_every!r}")
     if n_steps % save_every:
-        raise ValueError(
-            f"{name}: n_steps={n_steps} must be a multiple of save_every={save_every}"
-        )
+        raise ValueError(f"{name}: n_steps={n_steps} must be a multiple of save_every={save_every}")
     if not float(dt) > 0:
         raise ValueError(f"{name}: dt must be positive, got {dt!r}")
 
 
 def _complex_dtype(*dtypes) -> np.dtype:
-    wide = any(np.dtype(d).itemsize >= (16 if np.issubdtype(d, np.complexfloating) else 8)
-               for d in dtypes)
+    wide = any(
+        np.dtype(d).itemsize >= (16 if np.issubdtype(d, np.complexfloating) else 8) for d in dtypes
+    )
     return np.dtype(np.complex128 if wide else np.complex64)
 
 
@@ -212,8 +211,15 @@ def kuramoto_sivashinsky(
         return -0.5j * k.astype(uu.dtype) * uu
 
     return _run_real(
-        "kuramoto_sivashinsky", u0, length, lambda k: k**2 - k**4, nonlin, dt, n_steps,
-        save_every, dealias,
+        "kuramoto_sivashinsky",
+        u0,
+        length,
+        lambda k: k**2 - k**4,
+        nonlin,
+        dt,
+        n_steps,
+        save_every,
+        dealias,
     )
 
 
@@ -251,8 +257,15 @@ def allen_cahn(
         return jnp.fft.rfft(-reaction * u**3)
 
     return _run_real(
-        "allen_cahn", u0, length, lambda k: reaction - diffusion * k**2, nonlin, dt, n_steps,
-        save_every, False,
+        "allen_cahn",
+        u0,
+        length,
+        lambda k: reaction - diffusion * k**2,
+        nonlin,
+        dt,
+        n_steps,
+        save_every,
+        False,
     )
 
 
@@ -292,6 +305,13 @@ def burgers(
         return -0.5j * k.astype(uu.dtype) * uu
 
     return _run_real(
-        "burgers", u0, length, lambda k: -viscosity * k**2, nonlin, dt, n_steps, save_every,
+        "burgers",
+        u0,
+        length,
+        lambda k: -viscosity * k**2,
+        nonlin,
+        dt,
+        n_steps,
+        save_every,
         dealias,
     )
