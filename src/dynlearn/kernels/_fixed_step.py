@@ -139,7 +139,8 @@ def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval
     fn = eqx.filter_closure_convert(vector_field, ts[0], y0, args)
     dynamic, static = eqx.partition((fn, args), eqx.is_inexact_array)
     # One trace of the field serves the output check and the choice of `isolate_stages`.
-    program, out_shape = jax.make_jaxpr(_call(static), return_shape=True)(dynamic, ts[0], y0)
+    traced = jax.make_jaxpr(_call(static), return_shape=True)(dynamic, ts[0], y0)
+    program, out_shape = traced
     expected = jax.eval_shape(lambda y: y, y0)
     if jax.tree_util.tree_structure(out_shape) != jax.tree_util.tree_structure(expected) or any(
         o.shape != e.shape
@@ -158,7 +159,7 @@ def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval
         _block_length(num_intervals * per_interval, per_interval),
         isolate_stages=jaxpr_has_small_contractions(program.jaxpr),
     )
-    f_params = _field(static)
+    f_params = _field(static, traced)
     if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(static)):
         # Traced integer or boolean arrays (e.g. under vmap) cannot be closed over by the fused
         # operation: differentiate the plain forward scan instead (memory linear in steps).
@@ -184,13 +185,14 @@ def _call(static):
     return call
 
 
-def _field(static):
+def _field(static, traced=None):
     """The vector field as `f_params(params, t, y)`, params the differentiable part of
     `(fn, args)`; it keeps the state's dtypes (a float32 state under float64 times stays
     float32). Products with a tiny contraction (a first layer reading the state) are written
-    out as sums for the forward values (`_small_dots`)."""
+    out as sums for the forward values (`_small_dots`); `traced` is the field's program
+    already traced at the solve's argument types, if any."""
 
-    field = unroll_small_contractions(_call(static))
+    field = unroll_small_contractions(_call(static), traced)
 
     def f_params(params, t, y):
         out = field(params, t, y)

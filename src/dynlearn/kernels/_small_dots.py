@@ -182,14 +182,25 @@ def has_small_contractions(fn: Callable, *args) -> bool:
     return jaxpr_has_small_contractions(jax.make_jaxpr(fn)(*args).jaxpr)
 
 
-def unroll_small_contractions(fn: Callable) -> Callable:
-    """`fn` with its small-contraction products written out as sums (see the module)."""
+def unroll_small_contractions(fn: Callable, traced=None) -> Callable:
+    """`fn` with its small-contraction products written out as sums (see the module).
+
+    `traced`, if given, is `jax.make_jaxpr(fn, return_shape=True)(*example)`: calls whose
+    arguments have the example's structure, shapes and dtypes evaluate it instead of tracing
+    `fn` again."""
 
     def wrapped(*args):
-        closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(*args)
+        leaves, structure = jax.tree_util.tree_flatten(args)
+        avals = [(jnp.shape(x), jnp.result_type(x)) for x in leaves]
+        if traced is not None and avals == [
+            (v.aval.shape, v.aval.dtype) for v in traced[0].jaxpr.invars
+        ]:
+            closed, out_shape = traced
+        else:
+            closed, out_shape = jax.make_jaxpr(fn, return_shape=True)(*args)
         if not jaxpr_has_small_contractions(closed.jaxpr):
             return fn(*args)
-        outs = _eval(closed.jaxpr, closed.consts, jax.tree_util.tree_leaves(args))
+        outs = _eval(closed.jaxpr, closed.consts, leaves)
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(out_shape), outs)
 
     return wrapped
