@@ -255,6 +255,26 @@ def test_custom_tableau_and_iterate():
     )
     np.testing.assert_allclose(ys[-1, 0], np.exp(-1.0), rtol=1e-5)
 
+    # Heun written first-same-as-last: its third stage is the next step's first, so the solve
+    # takes 2 evaluations per step and equals plain Heun.
+    heun_fsal = ButcherTableau(
+        "heun_fsal",
+        c=(0.0, 1.0, 1.0),
+        a=((1.0,), (0.5, 0.5)),
+        b=(0.5, 0.5, 0.0),
+        order=2,
+        fsal=True,
+    )
+    assert heun_fsal.evaluations == 2
+    solve = lambda method: odeint_fixed(
+        lambda t, y, a: -y * jnp.cos(t), jnp.ones(2), jnp.array([0.0, 0.7, 1.5]), method=method
+    )
+    assert rel_err(solve(heun_fsal), solve("heun")) < 1e-6
+    with pytest.raises(ValueError, match=r"marked fsal but b\[-1\]=0.1 is not 0"):
+        ButcherTableau(
+            "bad", c=(0.0, 1.0, 1.0), a=((1.0,), (0.5, 0.5)), b=(0.5, 0.5, 0.1), order=2, fsal=True
+        )
+
     logistic = lambda x: 3.2 * x * (1 - x)  # periodic regime: float32 stays close
     orbit = iterate(logistic, jnp.asarray(0.3), 20)
     x, expected = 0.3, [0.3]

@@ -21,7 +21,8 @@ class ButcherTableau:
     triangular, row `i` has `i` entries), weights `b`, and its classical `order`.
 
     `fsal` ("first same as last") marks methods whose last stage is evaluated at
-    `(t + dt, y_next)`, so it is reused as the first stage of the next step.
+    `(t + dt, y_next)` with weight `b[-1] = 0`: it is the first stage of the next step, so a
+    step takes `stages - 1` evaluations (`evaluations`).
     """
 
     name: str
@@ -45,6 +46,11 @@ class ButcherTableau:
                 raise ValueError(f"tableau {self.name!r}: row {i + 1} of a does not sum to c.")
         if self.fsal and (self.c[-1] != 1 or tuple(self.a[-1]) != tuple(self.b[:-1])):
             raise ValueError(f"tableau {self.name!r} is marked fsal but its last row is not b.")
+        if self.fsal and self.b[-1] != 0:
+            raise ValueError(
+                f"tableau {self.name!r} is marked fsal but b[-1]={self.b[-1]} is not 0 (the "
+                "last stage is evaluated at y_next, so y_next cannot depend on it)."
+            )
 
     @property
     def stages(self) -> int:
@@ -53,7 +59,7 @@ class ButcherTableau:
     @property
     def evaluations(self) -> int:
         """Vector-field evaluations per step, which is also the number of stage values a step
-        combines (first-same-as-last methods reuse their last stage as the next first)."""
+        combines (a first-same-as-last method's last stage is the next step's first)."""
         return self.stages - 1 if self.fsal else self.stages
 
 

@@ -58,14 +58,6 @@ def _times(tree, dt):
     return tree_map(lambda x: lax.mul(x, lax.convert_element_type(dt, x.dtype)), tree)
 
 
-def _add(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return tree_map(lax.add, a, b)
-
-
 def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, indices):
     """Cotangents through one RK step, from its recorded evaluations.
 
@@ -94,7 +86,7 @@ def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, 
         index = indices[i]
         lam = _times(tree_map(lambda s, index=index: _index(s, index), sums), dt)
         mu = stage.y_cotangent(residuals(i), lam)
-        g_y = _add(g_y, mu)
+        g_y = tree_map(lax.add, g_y, mu)
         if i > 0:
             sums = tree_map(lax.add, sums, _outer(_index(jnp.asarray(a_rows), index), mu))
     return g_y, _times(sums, dt)

@@ -69,8 +69,8 @@ class Schedule:
     def step(self, index, t0, dt):
         """Start time and size of step `index` of the interval from `t0` with step `dt`.
 
-        Padding steps (index >= per_interval) sit at the interval's end with size zero, so an
-        FSAL stage carried out of them is evaluated at the right time."""
+        Padding steps (index >= per_interval) sit at the interval's end with size zero: they
+        leave the state unchanged."""
         if not self.padded:
             return t0 + index.astype(dt.dtype) * dt, dt
         t = t0 + jnp.minimum(index, self.per_interval).astype(dt.dtype) * dt
