@@ -129,11 +129,24 @@ def _check_ts(ts):
             raise ValueError(f"ts must be strictly increasing, got ts={np.asarray(ts)}.")
 
 
+def _checked_ts(ts, y0):
+    """`y0`, made to raise at run time unless the traced `ts` is strictly increasing.
+
+    The check rides on the state rather than on `ts`: save times that are constants of the
+    traced program (`jnp.array([0.0, 1.0])` inside a `jit`) then stay constants for XLA, which
+    folds the check, and the step sizes computed from them, away (fewer kernels to compile).
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(y0)
+    bad = jnp.any(jnp.diff(ts) <= 0)
+    leaves[0] = eqx.error_if(leaves[0], bad, "ts must be strictly increasing.")
+    return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
 def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval: int):
     """`odeint_fixed` after the checks that need no tracing."""
     y0 = jax.tree_util.tree_map(jnp.asarray, y0)
     if isinstance(ts, jax.core.Tracer):
-        ts = eqx.error_if(ts, jnp.any(jnp.diff(ts) <= 0), "ts must be strictly increasing.")
+        y0 = _checked_ts(ts, y0)
     # Closed-over arrays (e.g. the parameters of an equinox module) become explicit inputs, so
     # that the hand-written backward pass can differentiate with respect to them.
     fn = eqx.filter_closure_convert(vector_field, ts[0], y0, args)

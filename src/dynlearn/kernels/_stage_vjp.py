@@ -124,13 +124,26 @@ class StageVjp:
         # dynamic leaves are dead code.
         self._ref_leaves = jex_core.jaxpr_as_fun(closed)(*jax.tree_util.tree_leaves((t_ref, y_ref)))
         self._treedef = structure[0]
+        # The leaves a rebuilt pullback takes from the reference point (None where a saved or
+        # derived residual goes).
+        self._kept = [
+            None if rec or i in self.derived else x
+            for i, (x, rec) in enumerate(zip(self._ref_leaves, self.recorded))
+        ]
+        # Jitted: every stage of a step reuses one trace of the recording and of the pullback,
+        # and lowering emits each once (compile time); XLA inlines the calls.
+        self._record = jax.jit(self._record_impl)
+        self._y_cotangent = jax.jit(
+            lambda kept, residuals, ct: self._pullback(residuals, kept)(ct)[-1]
+        )
 
-    def _split(self, t, y, check=True):
+    def _split(self, t, y, check=True, params=None):
         f = self.f_params
+        params = self.params if params is None else params
         if self.with_params:
-            k, pullback = jax.vjp(lambda p, y_: f(p, t, y_), self.params, y)
+            k, pullback = jax.vjp(lambda p, y_: f(p, t, y_), params, y)
         else:
-            k, pullback = jax.vjp(lambda y_: f(self.params, t, y_), y)
+            k, pullback = jax.vjp(lambda y_: f(params, t, y_), y)
         leaves, treedef = jax.tree_util.tree_flatten(pullback)
         if check:
             got = [(jax.numpy.shape(x), jax.numpy.result_type(x)) for x in leaves]
@@ -143,12 +156,16 @@ class StageVjp:
 
     def record(self, t, y):
         """`(f_params(params, t, y), residuals)`, residuals a list of arrays."""
-        k, leaves, _ = self._split(t, y)
+        return self._record(self.params, t, y)
+
+    def _record_impl(self, params, t, y):
+        k, leaves, _ = self._split(t, y, params=params)
         return k, [x for x, rec in zip(leaves, self.recorded) if rec]
 
-    def _pullback(self, residuals):
+    def _pullback(self, residuals, kept=None):
+        kept = self._kept if kept is None else kept
         saved = iter(residuals)
-        leaves = [next(saved) if rec else x for x, rec in zip(self._ref_leaves, self.recorded)]
+        leaves = [next(saved) if rec else x for x, rec in zip(kept, self.recorded)]
         for i, (primitive, params, operands) in self.derived.items():
             args = [leaves[j] if kind == "out" else j for kind, j in operands]
             leaves[i] = primitive.bind(*args, **params)
@@ -156,7 +173,7 @@ class StageVjp:
 
     def y_cotangent(self, residuals, ct):
         """The cotangent of `y` of one recorded evaluation, given the cotangent of `k`."""
-        return self._pullback(residuals)(ct)[-1]
+        return self._y_cotangent(self._kept, residuals, ct)
 
     def params_cotangent(self, residuals, cts):
         """The parameter cotangent summed over recorded evaluations stacked on a leading axis."""
