@@ -167,6 +167,31 @@ def test_gradient_of_a_subset_of_inputs(x64, argnums):
     assert tree_allclose(got, want, rtol=1e-11, atol=1e-13)
 
 
+def test_parameter_gradient_over_many_blocks_and_unused_non_finite_parameters(x64):
+    """The parameter cotangent summed over several intervals of several blocks equals the
+    loop's, and a parameter the field ignores gets an exact zero even when it is not finite
+    (the backward pass starts its sum from the first block's cotangent, not from zeros)."""
+    ts = jnp.array([0.0, 0.5, 0.7, 1.6])
+    y0 = jnp.array([0.3, -0.7])
+    args = {
+        "used": (jnp.asarray(1.3), jnp.asarray(0.4)),
+        "unused": jnp.array([jnp.inf, jnp.nan, -jnp.inf]),
+    }
+    field = lambda t, y, a: rotation_field(t, y, a["used"])
+
+    def fast(args):
+        ys = odeint_fixed(field, y0, ts, args, method="rk4", steps_per_interval=8)
+        return jnp.sum(jnp.sin(ys))
+
+    def slow(args):
+        return jnp.sum(jnp.sin(loop_reference(field, y0, ts, args, TABLEAUX["rk4"], 8)))
+
+    got = jax.jit(jax.grad(fast))(args)
+    want = jax.jit(jax.grad(slow))(args)
+    assert np.array_equal(got["unused"], np.zeros(3))
+    assert tree_allclose(got["used"], want["used"], rtol=1e-11, atol=1e-13)
+
+
 @pytest.mark.parametrize("method", ["tsit5", "euler"])
 def test_gradient_through_closed_over_arrays(x64, method):
     """Arrays the vector field closes over (an equinox module's weights, a captured scalar)

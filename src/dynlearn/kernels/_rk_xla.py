@@ -296,7 +296,7 @@ def backward(
             return _run_block(tableau, schedule, f_rec, y, b, t0, dt, None, record)
 
     def block_back(carry, x):
-        g_y, g_params, g_t0, g_dt, t0, dt = carry
+        g_y, (g_params, fresh), g_t0, g_dt, t0, dt = carry
         y_start, b = x
         if recorded:
             g_y, g_p = block_adjoint(tableau, schedule, run_block, stage, y_start, b, t0, dt, g_y)
@@ -315,8 +315,19 @@ def backward(
             )
             g_t0, g_dt = g_t0 + gt0, g_dt + gdt
         if params_needed:
-            g_params = tree_map(jnp.add, g_params, g_p)
-        return (g_y, g_params, g_t0, g_dt, t0, dt), None
+            # The first block gone through (the solve's last) starts the sum: the accumulator
+            # needs no zeros to start from (each would be a kernel of its own to compile).
+            # Flat, so that leaves of one size share one kernel (and no small trailing
+            # dimension makes LLVM unroll the loop: several times the compile time).
+            g_params = tree_map(
+                lambda acc, g: lax.select(
+                    lax.broadcast(fresh, acc.shape), g.reshape(-1), lax.add(acc, g.reshape(-1))
+                ),
+                g_params,
+                g_p,
+            )
+            fresh = jnp.zeros_like(fresh)
+        return (g_y, (g_params, fresh), g_t0, g_dt, t0, dt), None
 
     def interval_back(carry, x):
         g_y, g_params = carry
@@ -332,10 +343,17 @@ def backward(
     (t0s, dts), pull_times = jax.vjp(lambda ts: _interval_times(ts, per_interval), ts)
     g_later = tree_map(lambda g: g[1:], g_ys)
     g_y = tree_map(jnp.zeros_like, y0)
-    g_params = tree_map(jnp.zeros_like, params)
-    (g_y, g_params), (g_t0s, g_dts) = lax.scan(
-        interval_back, (g_y, g_params), (t0s, dts, g_later, starts), reverse=True
+    # With `params_needed`, any values of the parameters' types while `fresh`: the first
+    # block's cotangent replaces them.
+    g_params = params if params_needed else tree_map(jnp.zeros_like, params)
+    g_params = tree_map(lambda p: p.reshape(-1), g_params)
+    (g_y, (g_params, _)), (g_t0s, g_dts) = lax.scan(
+        interval_back,
+        (g_y, (g_params, jnp.bool_(True))),
+        (t0s, dts, g_later, starts),
+        reverse=True,
     )
+    g_params = tree_map(lambda g, p: g.reshape(p.shape), g_params, params)
     (g_ts,) = pull_times((g_t0s, g_dts))
     g_y = tree_map(lambda a, g: a + g[0], g_y, g_ys)
     return g_params, g_ts, g_y
