@@ -58,7 +58,16 @@ def _times(tree, dt):
     return tree_map(lambda x: lax.mul(x, lax.convert_element_type(dt, x.dtype)), tree)
 
 
-def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, indices):
+def _stage_rows(tableau: ButcherTableau) -> np.ndarray:
+    """Row i holds stage i's coefficients `a_ij` (zero for j >= i), padded to a square."""
+    n_ks = tableau.evaluations
+    rows = np.zeros((n_ks, n_ks))
+    for i in range(1, n_ks):
+        rows[i, :i] = tableau.a[i - 1][:i]
+    return rows
+
+
+def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, indices, rows):
     """Cotangents through one RK step, from its recorded evaluations.
 
     `records` stacks the residuals of the step's evaluations (`rk_step`'s) along a leading
@@ -66,7 +75,8 @@ def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, 
     step's `y` and those of its stage values, stacked in the order of `records`. `indices` are
     the stages' indices as run-time scalars: every stage's backward kernels are then the same
     computation, which XLA compiles once (a constant index would be folded into each kernel,
-    making them all different).
+    making them all different). `rows` are the rows of `_stage_rows`, likewise hidden from
+    XLA.
     """
     n_ks = tableau.evaluations
 
@@ -74,12 +84,9 @@ def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, 
         return [_index(r, indices[e]) for r in records]
 
     # All the stages' `lam_i / dt` stacked, `sums[i] = b_i g + sum_{j > i} a_ji mu_j`: each
-    # stage adds its `mu` to every row with its row of the tableau, read at a run-time index,
-    # so one kernel serves every stage (and no loop-invariant `dt * a_ji` scalar is formed,
-    # which XLA would hoist into a kernel of its own).
-    a_rows = np.zeros((n_ks, n_ks))
-    for i in range(1, n_ks):
-        a_rows[i, :i] = tableau.a[i - 1][:i]
+    # stage adds its `mu` to every row with its (run-time) row of the tableau, so one kernel
+    # serves every stage (and no loop-invariant `dt * a_ji` scalar is formed, which XLA would
+    # hoist into a kernel of its own).
     sums = _outer(np.asarray(tableau.b[:n_ks]), g_next)
     g_y = g_next
     for i in range(n_ks - 1, -1, -1):
@@ -88,7 +95,7 @@ def step_adjoint(tableau: ButcherTableau, stage: StageVjp, records, dt, g_next, 
         mu = stage.y_cotangent(residuals(i), lam)
         g_y = tree_map(lax.add, g_y, mu)
         if i > 0:
-            sums = tree_map(lax.add, sums, _outer(_index(jnp.asarray(a_rows), index), mu))
+            sums = tree_map(lax.add, sums, _outer(rows[i], mu))
     return g_y, _times(sums, dt)
 
 
@@ -112,13 +119,19 @@ def block_adjoint(
     """
     block = schedule.block
     _, records = run_block(stage.record, y_start, b, t0, dt, True)
-    # Run-time stage indices (unsigned: no negative-index handling to compile).
-    indices = lax.optimization_barrier(tuple(jnp.uint32(e) for e in range(tableau.evaluations)))
+    # Run-time stage indices (unsigned: no negative-index handling to compile) and tableau
+    # rows: constants behind a barrier, which XLA passes along without computing anything.
+    indices, rows = lax.optimization_barrier(
+        (
+            tuple(jnp.uint32(e) for e in range(tableau.evaluations)),
+            tuple(jnp.asarray(row) for row in _stage_rows(tableau)),
+        )
+    )
 
     def step_back(g, x):
         step_records, j = x
         _, step_dt = schedule.step(b * block + j, t0, dt)
-        return step_adjoint(tableau, stage, step_records, step_dt, g, indices)
+        return step_adjoint(tableau, stage, step_records, step_dt, g, indices, rows)
 
     g_y, lams = lax.scan(step_back, g_end, (records, jnp.arange(block)), reverse=True)
     if not stage.with_params:
