@@ -338,9 +338,9 @@ def bench_odeint(quick: bool, rows: list):
 
     impls["plain lax.scan Tsit5 (no ckpt)"] = scan_tsit5_loss
     # Compile times are noisy on a shared machine (+-10% from one compile to the next): each is
-    # the best of three cold compiles (lowering + XLA compilation of the jitted
+    # the best of five cold compiles (lowering + XLA compilation of the jitted
     # forward+gradient), all implementations taken in turn in each round.
-    for _ in range(2 if quick else 3):
+    for _ in range(2 if quick else 5):
         for name, loss in impls.items():
             jax.clear_caches()
             compiled, seconds, _ = compile_jax(jax.value_and_grad(loss), params, y0)
