@@ -265,6 +265,17 @@ def _block_vjp(tableau, schedule, f_params, params, y_start, b, t0, dt, g_end, *
     return g_y, g_params, gt0, gdt
 
 
+def _accumulate(acc, g, fresh):
+    """`acc + g` over flat `acc`, or `g` alone while `fresh` (a scalar bool).
+
+    The first block gone through (the solve's last) starts the sum, so the accumulator needs no
+    zeros to start from (each would be a kernel of its own to compile); it is flat, so leaves
+    of one size share one kernel and no small trailing dimension makes LLVM unroll the loop
+    (several times the compile time)."""
+    g = g.reshape(-1)
+    return lax.select(lax.broadcast(fresh, acc.shape), g, lax.add(acc, g))
+
+
 def backward(
     tableau: ButcherTableau,
     schedule: Schedule,
@@ -315,17 +326,7 @@ def backward(
             )
             g_t0, g_dt = g_t0 + gt0, g_dt + gdt
         if params_needed:
-            # The first block gone through (the solve's last) starts the sum: the accumulator
-            # needs no zeros to start from (each would be a kernel of its own to compile).
-            # Flat, so that leaves of one size share one kernel (and no small trailing
-            # dimension makes LLVM unroll the loop: several times the compile time).
-            g_params = tree_map(
-                lambda acc, g: lax.select(
-                    lax.broadcast(fresh, acc.shape), g.reshape(-1), lax.add(acc, g.reshape(-1))
-                ),
-                g_params,
-                g_p,
-            )
+            g_params = tree_map(lambda acc, g: _accumulate(acc, g, fresh), g_params, g_p)
             fresh = jnp.zeros_like(fresh)
         return (g_y, (g_params, fresh), g_t0, g_dt, t0, dt), None
 
