@@ -17,7 +17,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._types import Array, Float, Int
-from ..kernels import odeint_fixed
+from ..kernels import ButcherTableau, odeint_fixed
 
 # Vector-field evaluations (per step, once at the start). The last stage of a first-same-as-last
 # method is the next step's first, which the fused kernel evaluates there: s - 1 per step.
@@ -40,32 +40,39 @@ class FixedGrid(eqx.Module):
 
     **Arguments:**
 
-    - `method`: `"euler"`, `"midpoint"`, `"heun"`, `"rk4"`, `"tsit5"` or `"dopri5"` (the
-      fifth-order weights at a fixed step).
+    - `method`: a [`dynlearn.kernels.ButcherTableau`][] (any explicit Runge–Kutta method, e.g. one
+      a user writes down), or the name of a built-in one as a shortcut: `"euler"`, `"midpoint"`,
+      `"heun"`, `"rk4"`, `"tsit5"` or `"dopri5"` (the fifth-order weights at a fixed step).
     - `steps_per_interval`: solver steps between consecutive output times.
     """
 
-    method: str = eqx.field(static=True, default="rk4")
+    method: str | ButcherTableau = eqx.field(static=True, default="rk4")
     steps_per_interval: int = eqx.field(static=True, default=1)
 
     def __check_init__(self):
-        if self.method not in _FIXED_METHODS:
+        if not isinstance(self.method, ButcherTableau) and self.method not in _FIXED_METHODS:
             raise ValueError(
-                f"FixedGrid: method must be one of {sorted(_FIXED_METHODS)}, got {self.method!r}"
+                f"FixedGrid: method must be a ButcherTableau or one of {sorted(_FIXED_METHODS)}, "
+                f"got {self.method!r}"
             )
         if self.steps_per_interval < 1:
             raise ValueError(
                 f"FixedGrid: steps_per_interval must be >= 1, got {self.steps_per_interval}"
             )
 
+    def _evaluations(self) -> tuple[int, int]:
+        if isinstance(self.method, ButcherTableau):
+            return self.method.evaluations, 0
+        return _FIXED_METHODS[self.method]
+
     @property
     def stages(self) -> int:
         """Vector-field evaluations per step."""
-        return _FIXED_METHODS[self.method][0]
+        return self._evaluations()[0]
 
     def nfe(self, steps):
         """Vector-field evaluations of `steps` steps."""
-        per_step, at_start = _FIXED_METHODS[self.method]
+        per_step, at_start = self._evaluations()
         return steps * per_step + at_start
 
 
