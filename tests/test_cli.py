@@ -1,6 +1,8 @@
 """The `dynlearn` command: help, version, errors with exit code 2, listing, quickstart."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -12,8 +14,12 @@ from dynlearn._cli import main
 
 def _run(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "dynlearn", *args], capture_output=True, text=True, cwd=cwd,
-        timeout=600, env=dict(os.environ, JAX_PLATFORMS="cpu"),
+        [sys.executable, "-m", "dynlearn", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+        env=dict(os.environ, JAX_PLATFORMS="cpu"),
     )
 
 
@@ -48,6 +54,88 @@ def test_unknown_example_suggests_close_names(capsys, tmp_path, monkeypatch):
     assert "Did you mean: hippo_reconstruction" in err
 
 
+def test_unknown_example_suggests_names_containing_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("dynlearn._cli._project_root", lambda: tmp_path)
+    (tmp_path / "examples").mkdir()
+    for name in ("recon_gtf_lorenz", "pinn_lorenz_windows", "koopman_gauss_map"):
+        (tmp_path / "examples" / f"{name}.py").write_text('"""Demo."""\n')
+    assert main(["reproduce", "lorenz"]) == 2
+    err = capsys.readouterr().err
+    hint = err.split("Did you mean:")[1]
+    assert "recon_gtf_lorenz" in hint and "pinn_lorenz_windows" in hint
+    assert "koopman_gauss_map" not in hint
+
+
+def test_list_gives_whole_first_sentences_and_measured_times(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("dynlearn._cli._project_root", lambda: tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    (tmp_path / "examples").mkdir()
+    long_first = (
+        '"""A neural ODE learns the cubic spiral (e.g. from Chen et al. 2018)\n'
+        'from trajectories, over two lines. Second sentence.\n\nMore text.\n"""\n'
+    )
+    (tmp_path / "examples" / "spirals.py").write_text(long_first)
+    (tmp_path / "examples" / "timed.py").write_text('"""Timed one. Not shown."""\n')
+    (tmp_path / "examples" / "untimed.py").write_text('"""Never run."""\n')
+    ledger = tmp_path / "docs" / "reproductions"
+    ledger.mkdir(parents=True)
+    (ledger / "spirals.json").write_text(
+        json.dumps({"name": "spirals", "wall_time_s": 125.0, "config": {"full": False}})
+    )
+    (ledger / "timings.json").write_text(
+        json.dumps({"examples": {"timed": {"wall_time_s": 42.4}, "spirals": {"wall_time_s": 1}}})
+    )
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line.strip()}
+    assert rows["spirals"].split()[1:3] == ["2.1", "min"]  # the ledger wins over timings.json
+    assert (
+        "A neural ODE learns the cubic spiral (e.g. from Chen et al. 2018) from trajectories, "
+        "over two lines." in rows["spirals"]
+    )
+    assert "Second sentence" not in out and "More text" not in out
+    assert rows["timed"].split()[1:3] == ["42", "s"] and rows["timed"].endswith("Timed one.")
+    assert rows["untimed"].split()[1] == "?"
+
+
+def test_reproduce_passes_the_results_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr("dynlearn._cli._project_root", lambda: tmp_path)
+    monkeypatch.delenv("DYNLEARN_RESULTS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "examples").mkdir()
+    marker = tmp_path / "env.json"
+    script = (
+        '"""Writes what it was given."""\nimport json, os, sys\n'
+        f"open({str(marker)!r}, 'w').write(json.dumps([sys.argv[1:], "
+        "os.environ.get('DYNLEARN_RESULTS_DIR'), os.environ.get('DYNLEARN_REPRODUCE_COMMAND')]))\n"
+    )
+    (tmp_path / "examples" / "demo.py").write_text(script)
+    for args in (
+        ["demo", "--results-dir", "out", "--full"],
+        ["--results-dir", "out", "demo", "--full"],
+    ):
+        assert main(["reproduce", *args]) == 0
+        argv, folder, command = json.loads(marker.read_text())
+        assert argv == ["--full"]
+        assert folder == str(tmp_path / "out")
+        assert command == "dynlearn reproduce demo --results-dir out --full"
+    assert main(["reproduce", "demo"]) == 0
+    argv, folder, command = json.loads(marker.read_text())
+    assert argv == [] and folder is None and command == "dynlearn reproduce demo"
+
+
+def test_quickstart_help_shows_defaults():
+    from dynlearn import _cli, _quickstart
+
+    out = _run("quickstart", "--help")
+    assert out.returncode == 0
+    assert f"(default: {_cli._QUICKSTART_STEPS})" in out.stdout
+    assert "(default: dynlearn-out)" in out.stdout and "(default: 0)" in out.stdout
+    # the number shown is the quickstart's own default
+    match = re.search(r"`steps`: training steps \(default (\d+)\)", _quickstart.quickstart.__doc__)
+    assert match and int(match.group(1)) == _cli._QUICKSTART_STEPS
+
+
 def test_reproduce_runs_the_script(tmp_path, monkeypatch):
     monkeypatch.setattr("dynlearn._cli._project_root", lambda: tmp_path)
     (tmp_path / "benchmarks").mkdir()
@@ -78,5 +166,8 @@ def test_systems_lists_the_zoo():
     lines = out.stdout.splitlines()
     names = [line.split()[0] for line in lines]
     assert "Lorenz" in names and "Henon" in names
+    kinds = {line.split()[0]: line.split()[1] for line in lines}
     lorenz = next(line for line in lines if line.split()[0] == "Lorenz")
-    assert "flow" in lorenz and "dim=3" in lorenz
+    assert kinds["Lorenz"] == "flow" and "dim=3" in lorenz
+    assert kinds["Henon"] == "map"
+    assert kinds["MackeyGlass"] == "delay"
