@@ -1,4 +1,6 @@
-"""Forecast metrics on cases with known answers."""
+"""Forecast metrics on cases with known answers and against the reference definitions."""
+
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -31,21 +33,109 @@ def test_nrmse_known_values(getkey):
 def test_vpt_counts_leading_valid_steps():
     n = 100
     true = jnp.ones((n, 2))
-    pred = true.at[37:].set(5.0)  # sMAPE jumps to 133 at step 37
-    vpt = valid_prediction_time(true, pred, dt=0.01)
+    pred = true.at[37:].set(5.0)  # pointwise sMAPE jumps to 400/3 at step 37
+    vpt = valid_prediction_time(true, pred, dt=0.01, metric="smape_pointwise")
     np.testing.assert_allclose(vpt, 0.37, rtol=1e-6)
+    # the prefix sMAPE at step i is (400/3) (i - 36) / (i + 1): above 30 from i = 47 on
+    np.testing.assert_allclose(valid_prediction_time(true, pred, dt=0.01), 0.47, rtol=1e-6)
     np.testing.assert_allclose(
-        valid_prediction_time(true, pred, dt=0.01, max_lyapunov=0.9), 0.37 * 0.9, rtol=1e-6
+        valid_prediction_time(true, pred, dt=0.01, max_lyapunov=0.9), 0.47 * 0.9, rtol=1e-6
     )
     np.testing.assert_allclose(
-        valid_prediction_time(true, pred, dt=0.01, lyapunov_time=2.0), 0.185, rtol=1e-6
+        valid_prediction_time(true, pred, dt=0.01, lyapunov_time=2.0), 0.235, rtol=1e-6
     )
     # perfect forecast: the whole horizon
-    np.testing.assert_allclose(valid_prediction_time(true, true, dt=0.01), 1.0, rtol=1e-6)
+    ramp = true + jnp.arange(n, dtype=jnp.float32)[:, None]
+    for metric in ("smape", "smape_pointwise", "nrmse"):
+        np.testing.assert_allclose(
+            valid_prediction_time(ramp, ramp, dt=0.01, metric=metric), 1.0, rtol=1e-6
+        )
     # a NaN makes the forecast invalid from there on
-    np.testing.assert_allclose(
-        valid_prediction_time(true, true.at[10].set(jnp.nan), dt=0.01), 0.1, rtol=1e-6
-    )
+    for metric in ("smape", "smape_pointwise"):
+        np.testing.assert_allclose(
+            valid_prediction_time(true, true.at[10].set(jnp.nan), dt=0.01, metric=metric),
+            0.1,
+            rtol=1e-6,
+        )
+
+
+def _lorenz_rk4(y0, n, dt=0.01, substeps=4):
+    """Lorenz-63 by classical RK4 in numpy (sigma 10, rho 28, beta 8/3), n points after y0."""
+
+    def f(y):
+        return np.array([10 * (y[1] - y[0]), y[0] * (28 - y[2]) - y[1], y[0] * y[1] - 8 / 3 * y[2]])
+
+    h = dt / substeps
+    y = np.asarray(y0, dtype=np.float64)
+    out = np.empty((n, 3))
+    for i in range(n):
+        for _ in range(substeps):
+            k1 = f(y)
+            k2 = f(y + h / 2 * k1)
+            k3 = f(y + h / 2 * k2)
+            k4 = f(y + h * k3)
+            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        out[i] = y
+    return out
+
+
+def _first_above(curve, threshold):
+    above = np.nonzero(np.asarray(curve) > threshold)[0]
+    return int(above[0]) if len(above) else len(curve)
+
+
+@functools.cache
+def _forecast_cases():
+    rng = np.random.default_rng(17)
+    cases = []
+    # random: noise that grows with lead time, in several dimensions and offsets
+    for dim in (1, 3, 5):
+        true = rng.standard_normal((400, dim)) + rng.uniform(-2, 2, dim)
+        growth = np.linspace(0, rng.uniform(0.5, 4), 400)[:, None]
+        cases.append((true, true + growth * rng.standard_normal((400, dim))))
+    # chaotic: two Lorenz orbits from initial conditions 1e-5 apart
+    y0 = _lorenz_rk4([-8.0, 7.0, 27.0], 300)[-1]
+    true = _lorenz_rk4(y0, 1500)
+    cases.append((true, _lorenz_rk4(y0 + 1e-5, 1500)))
+    # a forecast that stays valid to the end
+    cases.append((true, true * (1 + 1e-3)))
+    return cases
+
+
+def test_vpt_smape_is_dysts_horizoned_smape(x64):
+    import dysts.metrics
+
+    for true, pred in _forecast_cases():
+        # Gilpin's protocol: sMAPE (0-200 scale) of every prefix, first index above 30
+        curve = dysts.metrics.horizoned_metric(true, pred, dysts.metrics.smape, scaled=False)
+        expected = _first_above(curve, 30)
+        got = valid_prediction_time(jnp.asarray(true), jnp.asarray(pred), dt=1.0)
+        assert float(got) == expected, (float(got), expected)
+        np.testing.assert_allclose(
+            valid_prediction_time(jnp.asarray(true), jnp.asarray(pred), dt=0.01, max_lyapunov=0.5),
+            expected * 0.01 * 0.5,
+            rtol=1e-12,
+        )
+
+
+def test_vpt_pointwise_metrics_match_formulas(x64):
+    for true, pred in _forecast_cases():
+        std = true.std(axis=0)
+        nrmse_t = np.sqrt(np.mean(((true - pred) / std) ** 2, axis=1))
+        smape_t = 100 * np.mean(2 * np.abs(true - pred) / (np.abs(true) + np.abs(pred)), axis=1)
+        t, p = jnp.asarray(true), jnp.asarray(pred)
+        assert float(valid_prediction_time(t, p, dt=1.0, metric="nrmse")) == _first_above(
+            nrmse_t, 0.5
+        )
+        assert float(valid_prediction_time(t, p, dt=1.0, metric="smape_pointwise")) == _first_above(
+            smape_t, 30
+        )
+        scale = 2 * std
+        nrmse_s = np.sqrt(np.mean(((true - pred) / scale) ** 2, axis=1))
+        got = valid_prediction_time(
+            t, p, dt=1.0, metric="nrmse", scale=jnp.asarray(scale), threshold=0.4
+        )
+        assert float(got) == _first_above(nrmse_s, 0.4)
 
 
 def test_vpt_nrmse_threshold():
@@ -66,7 +156,7 @@ def test_vpt_lorenz_divergence_is_a_few_lyapunov_times(x64):
         return jnp.stack([10 * (yy - x), x * (28 - z) - yy, x * yy - 8 / 3 * z])
 
     dt = 0.01
-    ts = jnp.arange(1.0, 1501.0) * dt
+    ts = jnp.arange(1.0, 2501.0) * dt
 
     def solve(y0):
         sol = diffrax.diffeqsolve(
@@ -85,9 +175,13 @@ def test_vpt_lorenz_divergence_is_a_few_lyapunov_times(x64):
     y0 = jnp.array([-8.0, 7.0, 27.0])
     true = solve(y0)
     pred = solve(y0 + 1e-6)
-    vpt = float(valid_prediction_time(true, pred, dt=dt, max_lyapunov=0.906))
+    lam = 0.9
+    pointwise = float(valid_prediction_time(true, pred, dt=dt, max_lyapunov=lam, metric="nrmse"))
+    prefix = float(valid_prediction_time(true, pred, dt=dt, max_lyapunov=lam))
     # a 1e-6 perturbation grows to O(10) in about ln(1e7) ~ 16 Lyapunov times; allow a wide band
-    assert 6.0 < vpt < 14.0, vpt
+    assert 6.0 < pointwise < 16.0, pointwise
+    # the prefix sMAPE averages the early, accurate part in: it can only end later
+    assert pointwise <= prefix < 22.0, (pointwise, prefix)
 
 
 def test_n_step_prediction_error_exact_and_wrong_models():
@@ -110,7 +204,7 @@ def test_bad_input_raises():
         smape(x, jnp.ones((10, 2)))
     with pytest.raises(ValueError, match="same shape"):
         nrmse(x, jnp.ones((9, 3)))
-    with pytest.raises(ValueError, match="metric"):
+    with pytest.raises(ValueError, match="metric must be one of"):
         valid_prediction_time(x, x, dt=0.1, metric="mae")
     with pytest.raises(ValueError, match="not both"):
         valid_prediction_time(x, x, dt=0.1, max_lyapunov=1.0, lyapunov_time=1.0)

@@ -1,9 +1,21 @@
 """Forecast metrics: sMAPE, NRMSE, valid prediction time and n-step prediction error.
 
-The valid prediction time follows Gilpin, "Model scale versus domain knowledge in statistical
-forecasting of chaotic systems" (and the dysts benchmark): the first time the pointwise sMAPE
-between forecast and truth exceeds 30, measured in Lyapunov times. Because sMAPE is harsh where a
-coordinate crosses zero, an NRMSE threshold (as in Pathak et al. / Vlachas et al.) is offered too.
+The valid prediction time (VPT) has two definitions in the literature, and they differ 2-5x on the
+same forecasts, so `valid_prediction_time` names which one it computes:
+
+- `metric="smape"` (default): Gilpin's chaos-forecasting benchmark ("Chaos as an interpretable
+  benchmark for forecasting and data-driven modelling", NeurIPS 2021; "Model scale versus domain
+  knowledge in statistical forecasting of chaotic systems", 2023). At each lead time t the sMAPE
+  of the whole forecast prefix up to t is taken (`dysts.metrics.horizoned_metric` with
+  `dysts.metrics.smape`; `smape_rolling` and `vpt` in the benchmark scripts of
+  github.com/williamgilpin/dysts_data, `benchmark_results/scripts/`), and the VPT is the first t
+  where it exceeds 30.
+- `metric="nrmse"`: the pointwise normalised error of the reservoir-computing literature
+  (Pathak et al., PRL 2018; Vlachas et al., Neural Networks 2020): the first t where the RMSE
+  over dimensions of the error at t alone, divided by the true data's standard deviation per
+  dimension, exceeds 0.5.
+- `metric="smape_pointwise"`: the pointwise sMAPE at t alone above 30 (not a published protocol;
+  kept because earlier dynlearn versions called it "smape").
 """
 
 from __future__ import annotations
@@ -16,7 +28,7 @@ import jax.numpy as jnp
 from .._types import Array, ArrayLike, Float
 from ._util import as_series_pair
 
-_DEFAULT_THRESHOLD = {"smape": 30.0, "nrmse": 0.5}
+_DEFAULT_THRESHOLD = {"smape": 30.0, "smape_pointwise": 30.0, "nrmse": 0.5}
 
 
 def _pointwise_smape(true, pred):
@@ -120,22 +132,45 @@ def valid_prediction_time(
     """Valid prediction time (VPT): how long a forecast stays within an error threshold.
 
     `pred[i]` and `true[i]` are the states `i + 1` steps of size `dt` after the shared initial
-    condition. The VPT is `dt` times the number of leading steps whose pointwise error stays at
-    or below `threshold`; a forecast that never crosses it scores its whole length. With
-    `max_lyapunov` (λ_max) or `lyapunov_time` (1/λ_max) given, the result is in Lyapunov times
-    (`VPT * λ_max`), otherwise in the system's time units.
+    condition. With an error curve `e[i]` (below), the VPT is `dt` times the index of the first
+    step where `e[i] > threshold` (the number of leading valid steps); a forecast that never
+    crosses it scores its whole length. With `max_lyapunov` (λ_max) or `lyapunov_time`
+    (1/λ_max) given, the result is in Lyapunov times (`VPT * λ_max`), otherwise in the system's
+    time units. Use one λ_max per system for every model (`system.max_lyapunov`).
+
+    The error curve, by `metric`:
+
+    - `"smape"` (default, Gilpin's chaos benchmark): `e[i]` is the sMAPE (0 to 200) of the whole
+      prefix `0..i`, over time and dimensions: the running mean of the per-step sMAPE. Follows
+      Gilpin, "Model scale versus domain knowledge in statistical forecasting of chaotic systems"
+      (2023), as its code computes it: `dysts.metrics.horizoned_metric(true, pred,
+      dysts.metrics.smape)` and the first index above 30 (`smape_rolling` and `vpt` in
+      github.com/williamgilpin/dysts_data, `benchmark_results/scripts/`). dysts >= 0.9's
+      `smape` is half-scale (0 to 100) unless called with `scaled=False`; the paper's threshold 30
+      is on the 0-200 scale used here (and by dysts' `smape(..., scaled=False)`).
+    - `"nrmse"` (reservoir-computing literature: Pathak et al., PRL 120, 024102, 2018; Vlachas et
+      al., Neural Networks 126, 2020): `e[i] = sqrt(mean_d((true[i, d] - pred[i, d])² /
+      scale[d]²))`, the error at step `i` alone; threshold 0.5.
+    - `"smape_pointwise"`: the sMAPE of step `i` alone (mean over dimensions); threshold 30.
+      Not a published protocol; dynlearn 0.1.0 called this `"smape"`.
+
+    Differences from the references: a NaN in `pred` (a diverged model) makes the forecast
+    invalid from the first NaN on (in the dysts code a NaN sMAPE never exceeds the threshold);
+    entries where both values are exactly zero count as zero error (dysts adds 1e-10 to the
+    denominator instead).
 
     **Arguments:**
 
     - `true`, `pred`: arrays of shape `(time, dim)` (or `(time,)`).
     - `dt`: time between consecutive points.
-    - `max_lyapunov`: the largest Lyapunov exponent (e.g. 0.906 for Lorenz-63).
+    - `max_lyapunov`: the largest Lyapunov exponent (e.g. `dynlearn.systems.get("Lorenz")
+      .max_lyapunov`).
     - `lyapunov_time`: or its inverse; give at most one of the two.
-    - `metric`: `"smape"` (pointwise sMAPE over dimensions, Gilpin's benchmark) or `"nrmse"`
-      (pointwise RMSE over dimensions of errors divided by `scale`).
-    - `threshold`: error at which the forecast stops being valid; default 30 for sMAPE and
-      0.5 for NRMSE.
-    - `scale`: NRMSE scale per dimension (default `std(true, axis=0)`); ignored for sMAPE.
+    - `metric`: `"smape"`, `"nrmse"` or `"smape_pointwise"` (above).
+    - `threshold`: error at which the forecast stops being valid; default 30 for the sMAPE
+      variants and 0.5 for NRMSE.
+    - `scale`: NRMSE scale per dimension (default `std(true, axis=0)`; pass the training data's
+      std to follow Vlachas et al.); ignored for sMAPE.
 
     **Returns:** a scalar: the VPT in Lyapunov times, or in time units if neither `max_lyapunov`
     nor `lyapunov_time` is given.
@@ -151,7 +186,8 @@ def valid_prediction_time(
         )
     if metric not in _DEFAULT_THRESHOLD:
         raise ValueError(
-            f"valid_prediction_time: metric must be 'smape' or 'nrmse', got {metric!r}"
+            f"valid_prediction_time: metric must be one of {sorted(_DEFAULT_THRESHOLD)}, got "
+            f"{metric!r}"
         )
     if not dt > 0:
         raise ValueError(f"valid_prediction_time: dt must be positive, got {dt}")
@@ -177,6 +213,12 @@ def valid_prediction_time(
     if threshold is None:
         threshold = _DEFAULT_THRESHOLD[metric]
     if metric == "smape":
+        # the sMAPE of the prefix 0..i over time and dimensions is the running mean of the
+        # per-step sMAPE (every step has the same number of dimensions)
+        per_step = _pointwise_smape(true, pred)
+        steps = jnp.arange(1, per_step.shape[0] + 1, dtype=per_step.dtype)
+        err = jnp.cumsum(per_step) / steps
+    elif metric == "smape_pointwise":
         err = _pointwise_smape(true, pred)
     else:
         err = _pointwise_nrmse(true, pred, _scale(true, scale, "valid_prediction_time"))
