@@ -25,6 +25,7 @@ _SUBPACKAGES = (
     "metrics",
     "nde",
     "pinn",
+    "plot",
     "recon",
     "ssm",
     "systems",

@@ -268,6 +268,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dynlearn` console script; returns the exit code."""
+    if argv is None:  # the console script, not a call from Python: cache compiled programs
+        from ._cache import enable_compilation_cache
+
+        enable_compilation_cache()  # also for the scripts that reproduce and bench start
     try:
         return _main(argv)
     except BrokenPipeError:  # e.g. `dynlearn systems | head`: the reader left, not an error

@@ -48,11 +48,10 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     - `out`: folder for `quickstart.png`.
     - `seed`: random seed.
     """
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from . import plot
+    from ._cache import enable_compilation_cache
     from .metrics import valid_prediction_time
     from .nde import FixedGrid, NeuralODE
     from .train import fit
@@ -60,6 +59,7 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     steps = 6000 if steps is None else steps
     dt = 0.02
     t0 = time.perf_counter()
+    enable_compilation_cache()
     key = jax.random.key(seed)
     k_train, k_test, k_model, k_fit = jax.random.split(key, 4)
     print("dynlearn quickstart: learning Lorenz-63 with a neural ODE")
@@ -135,25 +135,25 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     long_run = long_run * std + mean
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig = plt.figure(figsize=(11, 4.2))
-    ax1 = fig.add_subplot(1, 3, 1, projection="3d")
-    ax1.plot(*train[0, :2500].T, lw=0.4, color="k")
-    ax1.set_title("true Lorenz-63")
-    ax2 = fig.add_subplot(1, 3, 2, projection="3d")
-    ax2.plot(*long_run.T, lw=0.4, color="C3")
-    ax2.set_title("learned neural ODE (free run)")
-    ax3 = fig.add_subplot(1, 3, 3)
-    tl = np.arange(test.shape[1]) * dt / lyap_time
-    ax3.plot(tl, test[0, :, 0], "k", lw=1, label="true")
-    ax3.plot(tl, preds[0, :, 0], "C3--", lw=1, label="forecast")
-    ax3.axvline(vpts[0], color="grey", ls=":", label="valid time")
-    ax3.set_xlabel("Lyapunov times")
-    ax3.set_ylabel("x")
-    ax3.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
+    # A Figure made without pyplot: no backend is chosen or switched for the caller's session.
+    fig = Figure(figsize=(13, 4.4), layout="constrained")
+    left, right = fig.subfigures(1, 2, width_ratios=[2.0, 1.3])
+    plot.attractor(
+        train[0, :2500], {"learned neural ODE (free run)": long_run}, true_title="true Lorenz-63",
+        fig=left,
+    )
+    plot.forecast(
+        test[0],
+        {"neural ODE": preds[0]},
+        dt=dt,
+        lyapunov_time=lyap_time,
+        valid_time=float(vpts[0]),
+        components=[0],
+        fig=right,
+    )
+    right.suptitle("forecast from a held-out initial condition", fontsize="medium")
     figure = out_dir / "quickstart.png"
     fig.savefig(figure, dpi=120)
-    plt.close(fig)
 
     result = {
         "final_train_loss": history[-1]["loss"],
