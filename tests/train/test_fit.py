@@ -201,9 +201,9 @@ def test_history_writes_jsonl_and_csv(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(steps=0), "steps must be a positive integer, got 0"),
+        (dict(steps=0), "steps must be a positive int, got steps=0"),
         (dict(batch_size=1000), "batch_size=1000 is larger than the number of samples"),
-        (dict(batch_size=0), "batch_size must be positive, got 0"),
+        (dict(batch_size=0), "batch_size must be a positive int, got batch_size=0"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
@@ -337,3 +337,117 @@ def test_partial_dispatches_share_one_compile_and_match_full_ones():
     single, _ = fit(model, loss_fn, data, opt, steps_per_dispatch=1, **kw)
     assert [r["step"] for r in hist] == list(range(1, 38))
     assert tree_allclose(fused, single, rtol=1e-5, atol=1e-6)
+
+
+def test_nonfinite_stop_hands_back_the_last_good_model(tmp_path):
+    model, (x, y), _ = _problem(n=64)
+    y = y.at[40].set(jnp.nan)
+    args = dict(batch_size=16, key=jax.random.key(5), progress=False, steps_per_dispatch=4)
+    ckpt = tmp_path / "final.dlc"
+    with pytest.raises(NonFiniteLossError) as err:
+        fit(model, mse, (x, y), optax.adam(1e-2), steps=200, checkpoint_path=ckpt, **args)
+    error = err.value
+    # checkpoint_path alone is written at the end only: the message must not name a file
+    assert "No checkpoint was written" in str(error) and error.checkpoint is None
+    assert not ckpt.exists()
+    assert "`.model` and `.opt_state`" in str(error)
+    assert error.history[-1]["step"] == error.step
+    assert error.step > 1, "the seed must give a few good steps first"
+    # The attached model is exactly the model after step - 1 (same batches, same numbers).
+    expected, _ = fit(model, mse, (x, y), optax.adam(1e-2), steps=error.step - 1, **args)
+    assert tree_equal_bits(
+        eqx.filter(error.model, eqx.is_array), eqx.filter(expected, eqx.is_array)
+    )
+    assert error.opt_state is not None
+
+
+def test_nonfinite_message_names_the_last_checkpoint(tmp_path):
+    model, (x, y), _ = _problem(n=64)
+    y = y.at[40].set(jnp.nan)
+    ckpt = tmp_path / "ckpt.dlc"
+    with pytest.raises(NonFiniteLossError) as err:
+        fit(
+            model,
+            mse,
+            (x, y),
+            optax.adam(1e-2),
+            steps=200,
+            batch_size=16,
+            key=jax.random.key(5),
+            progress=False,
+            checkpoint_path=ckpt,
+            checkpoint_every=2,
+        )
+    error = err.value
+    last = (error.step - 1) // 2 * 2
+    if last:
+        assert error.checkpoint == str(ckpt) and error.checkpoint_step == last
+        assert f"The last checkpoint is {str(ckpt)!r} (step {last})" in str(error)
+    else:
+        assert "No checkpoint was written yet" in str(error)
+
+
+def test_skipped_steps_are_counted_and_logged(caplog):
+    model, (x, y), _ = _problem(n=64)
+    y = y.at[3].set(jnp.inf)
+    with caplog.at_level("WARNING", logger="dynlearn.train"):
+        _, hist = fit(
+            model,
+            mse,
+            (x, y),
+            optax.adam(1e-2),
+            steps=40,
+            batch_size=16,
+            key=jax.random.key(6),
+            progress=False,
+            skip_nonfinite=True,
+        )
+    assert hist.n_skipped == sum(1 for r in hist if r.get("skipped")) > 0
+    summary = [r.message for r in caplog.records if "steps were skipped" in r.message]
+    assert summary == [
+        f"fit: {hist.n_skipped} of 40 steps were skipped for a non-finite loss or "
+        "gradient (see the 'skipped' entries of the history)"
+    ]
+
+
+def test_unwritable_checkpoint_path_fails_before_the_first_step(tmp_path):
+    model, data, _ = _problem()
+    (tmp_path / "a_file").write_text("x")
+    calls = []
+
+    def counting_loss(model, batch, *, key):
+        calls.append(1)
+        return mse(model, batch, key=key)
+
+    with pytest.raises(OSError, match="fit: cannot write checkpoints to .*a_file"):
+        fit(
+            model,
+            counting_loss,
+            data,
+            optax.sgd(1e-2),
+            steps=5,
+            batch_size=8,
+            key=jax.random.key(0),
+            progress=False,
+            checkpoint_path=tmp_path / "a_file" / "ckpt.dlc",
+        )
+    assert calls == []
+
+
+def test_progress_bar_is_off_when_stderr_is_not_a_terminal(capfd):
+    model, data, _ = _problem()
+    fit(model, mse, data, optax.sgd(1e-2), steps=3, batch_size=8, key=jax.random.key(0))
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    fit(
+        model,
+        mse,
+        data,
+        optax.sgd(1e-2),
+        steps=3,
+        batch_size=8,
+        key=jax.random.key(0),
+        progress=True,
+    )
+    out, err = capfd.readouterr()
+    assert out == "" and "fit: 100%" in err and "IProgress" not in err

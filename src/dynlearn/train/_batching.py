@@ -6,44 +6,50 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._validation import as_array, check_int
 
-def check_data(data, batch_size: int) -> int:
+
+def check_data(data, batch_size: int, *, name: str = "data") -> int:
     """Check that every array leaf of `data` shares a leading length; return that length.
 
     **Arguments:**
 
     - `data`: a PyTree of arrays whose leading axis indexes samples.
     - `batch_size`: the minibatch size that will be drawn.
+    - `name`: the argument's name in messages (`"data"`, `"val_data"`).
 
     **Returns:** the number of samples.
 
     **Raises:** `ValueError` naming the offending lengths, or the batch size when it exceeds the
-    number of samples or is not positive.
+    number of samples or is not positive; `TypeError` for `None` or non-numeric leaves and a
+    non-integer batch size.
     """
+    if data is None:
+        raise TypeError(f"fit: {name} must be a PyTree of arrays, got None.")
     leaves, _ = jax.tree_util.tree_flatten_with_path(data)
     if not leaves:
-        raise ValueError("fit: `data` has no array leaves; pass e.g. a tuple (inputs, targets).")
+        raise ValueError(f"fit: `{name}` has no array leaves; pass e.g. a tuple (inputs, targets).")
     lengths = {}
     for path, leaf in leaves:
+        label = f"{name}{jax.tree_util.keystr(path)}"
+        as_array("fit", label, leaf)
         shape = np.shape(leaf)
         if len(shape) == 0:
-            raise ValueError(
-                f"fit: data leaf {jax.tree_util.keystr(path) or '<root>'} is a scalar; every leaf "
-                "needs a leading sample axis."
-            )
-        lengths[jax.tree_util.keystr(path) or "<root>"] = shape[0]
+            raise ValueError(f"fit: {label} is a scalar; every leaf needs a leading sample axis.")
+        lengths[label] = shape[0]
     if len(set(lengths.values())) != 1:
         detail = ", ".join(f"{k}: {v}" for k, v in lengths.items())
         raise ValueError(
-            f"fit: data arrays have different leading lengths ({detail}); they must all index "
+            f"fit: {name} arrays have different leading lengths ({detail}); they must all index "
             "the same samples."
         )
     n = next(iter(lengths.values()))
-    if batch_size <= 0:
-        raise ValueError(f"fit: batch_size must be positive, got {batch_size}.")
+    if n == 0:
+        raise ValueError(f"fit: {name} has no samples (leading length 0).")
+    batch_size = check_int("fit", "batch_size", batch_size, minimum=1)
     if batch_size > n:
         raise ValueError(
-            f"fit: batch_size={batch_size} is larger than the number of samples ({n}); "
+            f"fit: batch_size={batch_size} is larger than the number of samples in {name} ({n}); "
             "lower batch_size or pass more data."
         )
     return n

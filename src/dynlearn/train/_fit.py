@@ -4,11 +4,14 @@ Each dispatch runs `steps_per_dispatch` optimizer steps fused in one `lax.scan`,
 overhead is paid once per dispatch. Minibatches and loss keys are derived from the run key and the
 step number alone (`fold_in`), which makes a resumed run bit-for-bit equal to an uninterrupted one.
 A step whose loss or gradient is non-finite is never applied: training either stops with
-`NonFiniteLossError` (default) or skips the update (`skip_nonfinite=True`).
+`NonFiniteLossError` (default), which carries the last good model and optimizer state, or skips
+the update (`skip_nonfinite=True`), counted in the history and reported through `logging`.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,21 +22,78 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh
-from tqdm.auto import tqdm
 
+from .._validation import check_int
 from ._batching import check_data, sample_batch
-from ._checkpoint import load_checkpoint, save_checkpoint
+from ._checkpoint import check_writable, load_checkpoint, save_checkpoint
 from ._history import History
 from ._sharding import batch_sharding, data_mesh, replicated
 
+_log = logging.getLogger("dynlearn.train")
+
 
 class NonFiniteLossError(FloatingPointError):
-    """Training met a non-finite loss or gradient; `step` is the 1-based step that failed."""
+    """Training met a non-finite loss or gradient.
 
-    def __init__(self, message: str, step: int, checkpoint: str | None):
+    **Attributes:**
+
+    - `step`: the 1-based step that failed.
+    - `model`: the last good model (after step `step - 1`), so no work is lost.
+    - `opt_state`: the optimizer state that goes with `model`.
+    - `checkpoint`: path of the last checkpoint written by this run (or the one it resumed
+      from), or `None` if there is none; `checkpoint_step` is its step.
+    - `history`: the history up to and including the failing step.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        step: int,
+        checkpoint: str | None,
+        *,
+        model=None,
+        opt_state=None,
+        checkpoint_step: int | None = None,
+        history=None,
+    ):
         super().__init__(message)
         self.step = step
         self.checkpoint = checkpoint
+        self.checkpoint_step = checkpoint_step
+        self.model = model
+        self.opt_state = opt_state
+        self.history = history
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None or "ipykernel" not in sys.modules:
+        return False
+    try:
+        return shell.get_ipython() is not None
+    except Exception:  # pragma: no cover - a broken IPython install
+        return False
+
+
+def _progress_bar(progress: bool | None, **kwargs):
+    """A tqdm bar, or a disabled one. `progress=None`: shown only on a terminal or in a
+    notebook, so logs and CI output do not fill with carriage-return updates. The widget bar
+    is used only where ipywidgets is importable (tqdm.auto would otherwise warn)."""
+    if progress is None:
+        isatty = getattr(sys.stderr, "isatty", None)
+        progress = bool(isatty and isatty()) or _in_notebook()
+    if progress and _in_notebook():
+        try:
+            import ipywidgets  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            from tqdm.auto import tqdm as auto_tqdm
+
+            return auto_tqdm(disable=False, **kwargs)
+    from tqdm import tqdm as plain_tqdm
+
+    return plain_tqdm(disable=not progress, **kwargs)
 
 
 def _split_output(out):
@@ -182,7 +242,7 @@ def fit(
     resume_from: str | Path | None = None,
     skip_nonfinite: bool = False,
     mesh: Mesh | str | None = "auto",
-    progress: bool = True,
+    progress: bool | None = None,
     trainable: Callable[[Any], bool] = eqx.is_inexact_array,
 ):
     """Train `model` by minimising `loss_fn` over minibatches of `data` with `optimizer`.
@@ -203,36 +263,51 @@ def fit(
     - `callbacks`: functions `cb(step, model, history)` called after each dispatch; returning
       `True` stops training.
     - `checkpoint_path`, `checkpoint_every`: write an atomic checkpoint every `checkpoint_every`
-      steps and at the end.
+      steps and at the end. The location is checked (folder created, a file written and
+      removed) before the first step, so an unwritable path fails before any training.
     - `resume_from`: a checkpoint to continue from (model, optimizer state, step and key).
-    - `skip_nonfinite`: skip steps whose loss or gradient is non-finite instead of stopping.
+    - `skip_nonfinite`: skip steps whose loss or gradient is non-finite instead of stopping;
+      skipped steps have `"skipped": True` in the history (`History.n_skipped` counts them)
+      and are reported with a `logging` warning on the `dynlearn.train` logger.
     - `mesh`: a `jax.sharding.Mesh` with a `"data"` axis to shard batches over, `"auto"` (all
       local devices when there are several) or `None` (one device).
-    - `progress`: show a tqdm progress bar with the running loss.
+    - `progress`: show a tqdm progress bar with the running loss: `True`, `False`, or `None`
+      (default) for on only when stderr is a terminal or in a Jupyter notebook.
     - `trainable`: filter choosing the trained leaves (default: floating-point arrays).
 
     **Returns:** `(model, history)`, the trained model and a `History` of per-step records.
 
-    **Raises:** `ValueError` for inconsistent data, a bad batch size, `steps <= 0` or a
-    non-scalar loss; `NonFiniteLossError` naming the failing step (the last good checkpoint, if
-    any, is kept on disk).
+    **Raises:** `ValueError` for inconsistent data, `val_data` whose shapes differ from
+    `data`'s, a bad batch size, `steps <= 0` or a non-scalar loss; `OSError` for a checkpoint
+    location that cannot be written (before the first step); `NonFiniteLossError` naming the
+    failing step and the last checkpoint, and carrying the last good model and optimizer state.
     """
-    if not isinstance(steps, int | np.integer) or steps <= 0:
-        raise ValueError(f"fit: steps must be a positive integer, got {steps!r}")
-    if steps_per_dispatch < 1:
-        raise ValueError(f"fit: steps_per_dispatch must be >= 1, got {steps_per_dispatch}")
+    steps = check_int("fit", "steps", steps, minimum=1)
+    steps_per_dispatch = check_int("fit", "steps_per_dispatch", steps_per_dispatch, minimum=1)
     for name, every in (("val_every", val_every), ("checkpoint_every", checkpoint_every)):
-        if every is not None and every <= 0:
-            raise ValueError(f"fit: {name} must be positive, got {every}")
+        if every is not None:
+            check_int("fit", name, every, minimum=1)
     if (val_every is None) != (val_data is None):
-        raise ValueError("fit: pass val_data and val_every together")
+        raise ValueError(
+            f"fit: pass val_data and val_every together, got val_data="
+            f"{'None' if val_data is None else 'given'} and val_every={val_every!r}"
+        )
     if checkpoint_every is not None and checkpoint_path is None:
         raise ValueError("fit: checkpoint_every needs checkpoint_path")
+    if not callable(loss_fn):
+        raise TypeError(f"fit: loss_fn must be callable, got {loss_fn!r}")
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise TypeError(
+            f"fit: optimizer must be an optax.GradientTransformation, got {optimizer!r}"
+        )
     n = check_data(data, batch_size)
     data = jax.tree_util.tree_map(jnp.asarray, data)
     if val_data is not None:
-        check_data(val_data, 1)
+        check_data(val_data, 1, name="val_data")
         val_data = jax.tree_util.tree_map(jnp.asarray, val_data)
+        _check_like_data(data, val_data)
+    if checkpoint_path is not None:
+        checkpoint_path = check_writable(checkpoint_path, where="fit")
 
     data_key, loss_key, val_key = jax.random.split(key, 3)
     probe_batch = sample_batch(data, data_key, batch_size, n)
@@ -242,8 +317,10 @@ def fit(
     with jax.numpy_dtype_promotion("standard"):
         opt_state = optimizer.init(params)
     start = 0
+    last_checkpoint: tuple[str, int] | None = None
     if resume_from is not None:
         (model, opt_state), start, key, _ = load_checkpoint(resume_from, (model, opt_state))
+        last_checkpoint = (str(resume_from), start)
         params, static = eqx.partition(model, trainable)
         data_key, loss_key, val_key = jax.random.split(key, 3)
 
@@ -268,8 +345,9 @@ def fit(
         return _val_loss(p, frozen, val_data, jax.random.fold_in(val_key, step), run=run)
 
     history = History()
-    bar = tqdm(total=steps, initial=start, disable=not progress, desc="fit", leave=True)
+    bar = _progress_bar(progress, total=steps, initial=start, desc="fit", leave=True)
     step = start
+    n_skipped = 0
     try:
         while step < steps:
             boundary = steps
@@ -277,6 +355,7 @@ def fit(
                 if every is not None:
                     boundary = min(boundary, (step // every + 1) * every)
             length = min(steps_per_dispatch, boundary - step)
+            params_before, opt_before = params, opt_state
             (params, opt_state), (losses, aux, finite) = run_chunk(
                 params,
                 opt_state,
@@ -295,20 +374,37 @@ def fit(
             if not finite.all():
                 bad = step + int(np.argmin(finite)) + 1
                 if not skip_nonfinite:
-                    ckpt = str(checkpoint_path) if checkpoint_path is not None else None
-                    where = (
-                        f" The last good checkpoint is kept at {ckpt!r}."
-                        if ckpt and Path(ckpt).exists()
-                        else ""
+                    # The state before the failing step: rerun this chunk up to it (the same
+                    # compiled call, so the same numbers as the first time).
+                    good_p, good_o = params_before, opt_before
+                    if bad - 1 > step:
+                        (good_p, good_o), _ = run_chunk(
+                            params_before,
+                            opt_before,
+                            jnp.asarray(step, jnp.int32),
+                            jnp.asarray(bad - 1, jnp.int32),
+                        )
+                    del history[bad - start :]
+                    raise _nonfinite_error(
+                        bad,
+                        float(losses[bad - step - 1]),
+                        last_checkpoint,
+                        checkpoint_path,
+                        checkpoint_every,
+                        model=eqx.combine(good_p, static),
+                        opt_state=good_o,
+                        history=history,
                     )
-                    raise NonFiniteLossError(
-                        f"fit: non-finite loss or gradient at step {bad} (loss="
-                        f"{float(losses[bad - step - 1])}); lower the learning rate, clip "
-                        "gradients, check the data for NaN, or pass skip_nonfinite=True."
-                        f"{where}",
-                        step=bad,
-                        checkpoint=ckpt,
-                    )
+                skipped = [step + i + 1 for i in range(length) if not finite[i]]
+                n_skipped += len(skipped)
+                _log.warning(
+                    "fit: skipped %d step(s) with a non-finite loss or gradient (%s); %d of "
+                    "%d steps skipped so far",
+                    len(skipped),
+                    _steps_text(skipped),
+                    n_skipped,
+                    step + length - start,
+                )
             step += length
             bar.update(length)
             bar.set_postfix(loss=f"{history[-1]['loss']:.4g}")
@@ -318,13 +414,78 @@ def fit(
                 save_checkpoint(
                     checkpoint_path, (eqx.combine(params, static), opt_state), step=step, key=key
                 )
+                last_checkpoint = (str(checkpoint_path), step)
             if callbacks:
                 current = eqx.combine(params, static)
                 if any([bool(cb(step, current, history)) for cb in callbacks]):
                     break
     finally:
         bar.close()
+    if n_skipped:
+        _log.warning(
+            "fit: %d of %d steps were skipped for a non-finite loss or gradient (see the "
+            "'skipped' entries of the history)",
+            n_skipped,
+            step - start,
+        )
     if checkpoint_path is not None and checkpoint_every is None:
         final = (eqx.combine(params, static), opt_state)
         save_checkpoint(checkpoint_path, final, step=step, key=key)
     return eqx.combine(params, static), history
+
+
+def _steps_text(steps: list[int]) -> str:
+    shown = ", ".join(str(s) for s in steps[:10])
+    return f"steps {shown}" + (f" and {len(steps) - 10} more" if len(steps) > 10 else "")
+
+
+def _nonfinite_error(
+    bad, loss, last_checkpoint, checkpoint_path, checkpoint_every, **state
+) -> NonFiniteLossError:
+    if last_checkpoint is not None:
+        where = (
+            f" The last checkpoint is {last_checkpoint[0]!r} (step {last_checkpoint[1]}); "
+            "resuming from it repeats the same batches, so change something first."
+        )
+    elif checkpoint_path is not None:
+        where = (
+            f" No checkpoint was written yet: {str(checkpoint_path)!r} is written every "
+            f"{checkpoint_every} steps."
+            if checkpoint_every is not None
+            else f" No checkpoint was written: {str(checkpoint_path)!r} is only written at the "
+            "end (pass checkpoint_every for periodic ones)."
+        )
+    else:
+        where = " No checkpoint was written (no checkpoint_path)."
+    return NonFiniteLossError(
+        f"fit: non-finite loss or gradient at step {bad} (loss={loss}); lower the learning "
+        "rate, clip gradients, check the data for NaN, or pass skip_nonfinite=True. The last "
+        f"good model and optimizer state (after step {bad - 1}) are attached to this error as "
+        f"`.model` and `.opt_state`.{where}",
+        step=bad,
+        checkpoint=None if last_checkpoint is None else last_checkpoint[0],
+        checkpoint_step=None if last_checkpoint is None else last_checkpoint[1],
+        **state,
+    )
+
+
+def _check_like_data(data, val_data) -> None:
+    """`val_data` must have `data`'s structure and per-sample shapes and dtypes (any length)."""
+    d_leaves, d_def = jax.tree_util.tree_flatten_with_path(data)
+    v_leaves, v_def = jax.tree_util.tree_flatten_with_path(val_data)
+    if d_def != v_def:
+        raise ValueError(
+            f"fit: val_data must have the structure of data; got {v_def} for data of {d_def}"
+        )
+    for (path, d), (_, v) in zip(d_leaves, v_leaves):
+        name = jax.tree_util.keystr(path)
+        if d.shape[1:] != v.shape[1:]:
+            raise ValueError(
+                f"fit: val_data{name} has per-sample shape {tuple(v.shape[1:])} (shape "
+                f"{tuple(v.shape)}), but data{name} has {tuple(d.shape[1:])} (shape "
+                f"{tuple(d.shape)}); they must match except for the number of samples."
+            )
+        if d.dtype != v.dtype:
+            raise ValueError(
+                f"fit: val_data{name} has dtype {v.dtype}, but data{name} has {d.dtype}."
+            )

@@ -10,6 +10,11 @@ from pathlib import Path
 class History(list):
     """A list of dicts, one per logged step (`step`, `loss`, aux values, `val_loss`...)."""
 
+    @property
+    def n_skipped(self) -> int:
+        """How many logged steps were skipped for a non-finite loss or gradient."""
+        return sum(1 for r in self if r.get("skipped"))
+
     def column(self, name: str) -> list:
         """Values of one field over the records that have it."""
         return [r[name] for r in self if name in r]
