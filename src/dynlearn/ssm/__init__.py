@@ -1,14 +1,17 @@
 """State-space sequence models: HiPPO, S4, S4D, S5, Mamba, attention and the dynamical-systems view.
 
-Every block maps one sequence `(L, d_model)` to `(L, d_model)` with `__call__`, advances one token
-with `step(state, x) -> (state, y)` from `init_state()`, and returns the linear time-varying system
-it applies to a given input with `dynamical_system(xs) -> (LinearSystem, u)`.
+Every block subclasses `AbstractSequenceBlock`: it maps one sequence `(L, d_model)` to
+`(L, d_model)` with `__call__`, advances one token with `step(state, x) -> (state, y)` from
+`init_state()`, and (the built-in ones) returns the linear time-varying system it applies to a given
+input with `dynamical_system(xs) -> (LinearSystem, u)`. `SequenceModel` stacks blocks and has the
+same `__call__` / `init_state` / `step` interface.
 """
 
 from ._attention import AttentionState as AttentionState
 from ._attention import LinearAttention as LinearAttention
 from ._attention import LinearAttentionState as LinearAttentionState
 from ._attention import SoftmaxAttention as SoftmaxAttention
+from ._block import AbstractSequenceBlock as AbstractSequenceBlock
 from ._discretize import discretize as discretize
 from ._dsf import LinearSystem as LinearSystem
 from ._hippo import hippo as hippo

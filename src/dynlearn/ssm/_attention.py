@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Int, Key
+from ._block import AbstractSequenceBlock
 from ._common import check_sequence, check_token
 from ._dsf import LinearSystem
 
@@ -41,13 +42,15 @@ class AttentionState(eqx.Module):
     position: Int[Array, ""]
 
 
-class SoftmaxAttention(eqx.Module):
+class SoftmaxAttention(AbstractSequenceBlock):
     """Causal multi-head softmax attention mapping `(L, d_model)` to `(L, d_model)`.
 
     **Arguments:**
 
     - `d_model`: model width (divisible by `num_heads`).
     - `num_heads`: number of heads.
+    - `max_len`: length of the key/value cache that `init_state()` allocates for `step`: the
+      most tokens a recurrent run can see (`__call__` has no limit).
     - `key`: PRNG key (keyword-only).
     """
 
@@ -57,15 +60,19 @@ class SoftmaxAttention(eqx.Module):
     Wo: Float[Array, "d_model d_model"]
     d_model: int = eqx.field(static=True)
     num_heads: int = eqx.field(static=True)
+    max_len: int = eqx.field(static=True)
 
-    def __init__(self, d_model: int, num_heads: int = 1, *, key: Key):
+    def __init__(self, d_model: int, num_heads: int = 1, *, max_len: int = 2048, key: Key):
         if d_model % num_heads:
             raise ValueError(
                 f"SoftmaxAttention: d_model={d_model} not divisible by num_heads={num_heads}"
             )
+        if max_len < 1:
+            raise ValueError(f"SoftmaxAttention: max_len must be >= 1, got {max_len}")
         self.Wq, self.Wk, self.Wv, self.Wo = _init_projections(key, d_model, jnp.zeros(()).dtype)
         self.d_model = d_model
         self.num_heads = num_heads
+        self.max_len = max_len
 
     def _heads(self, x):
         return x.reshape(*x.shape[:-1], self.num_heads, self.d_model // self.num_heads)
@@ -109,18 +116,19 @@ class SoftmaxAttention(eqx.Module):
         out = jnp.einsum("hij,jhd->ihd", weights, v).reshape(xs.shape)
         return out @ self.Wo.T
 
-    def init_state(self, max_len: int) -> AttentionState:
+    def init_state(self, max_len: int | None = None) -> AttentionState:
         """An empty key/value cache for up to `max_len` tokens.
 
         **Arguments:**
 
-        - `max_len`: cache length.
+        - `max_len`: cache length (default: the block's `max_len`). Stepping past it raises an
+          error.
 
         **Returns:**
 
         An [`dynlearn.ssm.AttentionState`][].
         """
-        z = jnp.zeros((max_len, self.d_model), self.Wq.dtype)
+        z = jnp.zeros((self.max_len if max_len is None else max_len, self.d_model), self.Wq.dtype)
         return AttentionState(z, z, jnp.zeros((), jnp.int32))
 
     def step(
@@ -138,14 +146,19 @@ class SoftmaxAttention(eqx.Module):
         `(new_state, y)` with `y` of shape `(d_model,)`.
         """
         check_token("SoftmaxAttention", x, self.d_model)
-        t = state.position
+        t = eqx.error_if(
+            state.position,
+            state.position >= state.keys.shape[0],
+            "SoftmaxAttention.step: the key/value cache is full; pass a larger max_len to "
+            "SoftmaxAttention (or to init_state)",
+        )
         keys = state.keys.at[t].set(self.Wk @ x)
         values = state.values.at[t].set(self.Wv @ x)
         q = self._heads(self.Wq @ x)
         scores = jnp.einsum("hd,jhd->hj", q, self._heads(keys)) / jnp.sqrt(q.shape[-1]).astype(
             x.dtype
         )
-        valid = jnp.arange(keys.shape[0]) <= t
+        valid = jnp.arange(keys.shape[0], dtype=t.dtype) <= t
         scores = jnp.where(valid[None, :], scores, -jnp.inf)
         weights = jax.nn.softmax(scores, axis=-1)
         out = jnp.einsum("hj,jhd->hd", weights, self._heads(values)).reshape(self.d_model)
@@ -199,7 +212,7 @@ def _feature_map(x):
     return jax.nn.elu(x) + 1
 
 
-class LinearAttention(eqx.Module):
+class LinearAttention(AbstractSequenceBlock):
     """Causal multi-head linear attention (`elu + 1` features) mapping `(L, d_model)` to itself.
 
     `o_t = S_t^T phi(q_t) / (phi(q_t) . z_t + eps)` with `S_t = S_{t-1} + phi(k_t) v_t^T` and

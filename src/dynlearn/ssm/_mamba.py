@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Key
+from ._block import AbstractSequenceBlock
 from ._common import check_sequence, check_token
 from ._dsf import LinearSystem
 from ._scan import selective_scan
@@ -39,7 +40,7 @@ class MambaState(eqx.Module):
     ssm: Float[Array, "d_inner state"]
 
 
-class Mamba(eqx.Module):
+class Mamba(AbstractSequenceBlock):
     """A Mamba block mapping `(L, d_model)` to `(L, d_model)`.
 
     **Arguments:**

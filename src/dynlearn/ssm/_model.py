@@ -3,17 +3,23 @@
 The pre-norm residual architecture of the Mamba paper ("Mamba: Linear-Time Sequence Modeling
 with Selective State Spaces", Gu and Dao, 2023) and of Transformers: each layer is
 `x + mixer(rmsnorm(x))`, optionally followed by `x + mlp(rmsnorm(x))`. Linear time-invariant
-mixers (S4, S4D, S5) are followed by a GELU and a channel-mixing linear map, as in S4.
+mixers (S4, S4D, S5) are followed by a GELU and a channel-mixing linear map, as in S4. The stack
+runs over a whole sequence (`__call__`) or one token at a time (`init_state`, `step`), so
+closed-loop decoding costs one step per token.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .._types import Array, Float, Int, Key
+from .._types import Array, Float, Int, Key, PyTree
 from ._attention import LinearAttention, SoftmaxAttention
+from ._block import AbstractSequenceBlock
 from ._mamba import Mamba
 from ._rglru import RGLRU
 from ._s4 import S4
@@ -21,15 +27,20 @@ from ._s4d import S4D
 from ._s5 import S5
 
 MIXERS = ("mamba", "s4d", "s4", "s5", "attention", "linear_attention", "rglru")
+# Built-in mixers followed by the GELU and channel-mixing map of S4 inside `SequenceModel`.
+_LTI_MIXERS = ("s4d", "s4", "s5")
+
+MixerSpec = str | AbstractSequenceBlock | Sequence[AbstractSequenceBlock] | Callable[..., Any]
 
 
 class _ChannelMix(eqx.Module):
-    layer: eqx.Module
+    """`gelu(y) W^T + b` over the last axis: S4's position-wise output layer."""
+
     W: Float[Array, "d d"]
     b: Float[Array, " d"]
 
-    def __call__(self, xs):
-        h = jax.nn.gelu(self.layer(xs))
+    def __call__(self, ys):
+        h = jax.nn.gelu(ys)
         return h @ self.W.T + self.b[None, :]
 
 
@@ -38,61 +49,96 @@ def _rms_norm(x, weight, eps=1e-5):
     return x * scale * weight[None, :]
 
 
+def _check_block(name: str, block, d_model: int) -> AbstractSequenceBlock:
+    if not isinstance(block, AbstractSequenceBlock):
+        raise TypeError(
+            f"{name}: a mixer must be a dynlearn.ssm.AbstractSequenceBlock (subclass it for your "
+            f"own block), got {type(block).__name__}"
+        )
+    if block.d_model != d_model:
+        raise ValueError(f"{name}: the block has d_model={block.d_model}, expected {d_model}")
+    return block
+
+
 def make_mixer(
-    kind: str, d_model: int, *, state_size: int | None = None, num_heads: int = 1, key: Key
-):
-    """Build one sequence-mixing block by name.
+    kind: str | AbstractSequenceBlock | Callable[..., Any],
+    d_model: int,
+    *,
+    state_size: int | None = None,
+    num_heads: int = 1,
+    key: Key,
+) -> AbstractSequenceBlock:
+    """Build one sequence-mixing block: a built-in one by name, or a user's.
 
     **Arguments:**
 
-    - `kind`: one of `"mamba"`, `"s4d"`, `"s4"`, `"s5"`, `"attention"`, `"linear_attention"`,
-      `"rglru"`.
+    - `kind`: a built-in name (`"mamba"`, `"s4d"`, `"s4"`, `"s5"`, `"attention"` (softmax),
+      `"linear_attention"`, `"rglru"`), a block instance (checked and returned as is), or a
+      factory `kind(d_model, *, key) -> block` (e.g. a user's block class).
     - `d_model`: model width.
-    - `state_size`: state size of SSM mixers (their defaults when `None`).
-    - `num_heads`: heads of the attention mixers.
+    - `state_size`: state size of the built-in SSM mixers (their defaults when `None`).
+    - `num_heads`: heads of the built-in attention mixers.
     - `key`: PRNG key (keyword-only).
 
     **Returns:**
 
-    An `eqx.Module` mapping `(L, d_model)` to `(L, d_model)`.
+    A [`dynlearn.ssm.AbstractSequenceBlock`][] mapping `(L, d_model)` to `(L, d_model)`.
     """
-    k1, k2 = jax.random.split(key)
+    if isinstance(kind, AbstractSequenceBlock):
+        return _check_block("make_mixer", kind, d_model)
+    if not isinstance(kind, str):
+        if not callable(kind):
+            raise TypeError(
+                "make_mixer: kind must be a built-in name, a block or a factory "
+                f"f(d_model, *, key), got {kind!r}"
+            )
+        return _check_block("make_mixer", kind(d_model, key=key), d_model)
     kw = {} if state_size is None else {"state_size": state_size}
     if kind == "mamba":
         return Mamba(d_model, key=key, **kw)
-    if kind in ("s4d", "s4", "s5"):
-        layer = {"s4d": S4D, "s4": S4, "s5": S5}[kind](d_model, key=k1, **kw)
-        bound = d_model**-0.5
-        W = jax.random.uniform(k2, (d_model, d_model), minval=-bound, maxval=bound)
-        return _ChannelMix(layer, W, jnp.zeros(d_model))
+    if kind in _LTI_MIXERS:
+        return {"s4d": S4D, "s4": S4, "s5": S5}[kind](d_model, key=key, **kw)
     if kind == "attention":
         return SoftmaxAttention(d_model, num_heads, key=key)
     if kind == "linear_attention":
         return LinearAttention(d_model, num_heads, key=key)
     if kind == "rglru":
         return RGLRU(d_model, key=key)
-    raise ValueError(f"make_mixer: kind must be one of {MIXERS}, got {kind!r}")
+    raise ValueError(f"make_mixer: kind must be one of {MIXERS} or a block, got {kind!r}")
 
 
 class SequenceModel(eqx.Module):
     """A pre-norm residual stack of sequence blocks over tokens or real-valued inputs.
 
+    Layer `i` maps the residual stream `h` to `h + mix(mixers[i](rmsnorm(h)))`, then (with
+    `mlp=True`) to `h + W2 gelu(W1 rmsnorm(h))`; `mix` is S4's GELU and channel-mixing linear
+    map where `channel_mix` is on and the identity otherwise. The head reads `rmsnorm(h)`.
+    `mixers[i]` is the block itself (its `step`, `dynamical_system`, ... stay reachable, e.g.
+    `hidden_state_lyapunov(model.mixers[i], inputs[i])` with `inputs` from `intermediates`).
+
     **Arguments:**
 
-    - `mixer`: block kind (see [`dynlearn.ssm.make_mixer`][]).
+    - `mixer`: the sequence block of every layer: a built-in name (`"mamba"`, `"s4d"`, `"s4"`,
+      `"s5"`, `"attention"`, `"linear_attention"`, `"rglru"`; see
+      [`dynlearn.ssm.make_mixer`][]), a factory `mixer(d_model, *, key) -> block` called once per
+      layer (e.g. a user's [`dynlearn.ssm.AbstractSequenceBlock`][] subclass), or a sequence of
+      `n_layers` blocks.
     - `d_model`: model width.
     - `n_layers`: number of residual layers.
     - `d_out`: output width (vocabulary size for language-style tasks).
     - `vocab_size`: embed integer tokens from this vocabulary; or `None` for real inputs.
     - `d_in`: width of real-valued inputs (when `vocab_size` is `None`).
     - `mlp`: add a GELU MLP (width `4 d_model`) after each mixer, as in a Transformer.
-    - `state_size`, `num_heads`: passed to [`dynlearn.ssm.make_mixer`][].
+    - `channel_mix`: follow each mixer by a GELU and a channel-mixing linear map (S4's output
+      layer); default: on for `"s4d"`, `"s4"`, `"s5"`, off otherwise.
+    - `state_size`, `num_heads`: passed to [`dynlearn.ssm.make_mixer`][] for built-in names.
     - `key`: PRNG key (keyword-only).
     """
 
     embedding: Float[Array, "vocab d"] | None
     encoder: Float[Array, "d d_in"] | None
-    mixers: tuple
+    mixers: tuple[AbstractSequenceBlock, ...]
+    channel_mixes: tuple[_ChannelMix | None, ...]
     norms: tuple
     mlps: tuple
     mlp_norms: tuple
@@ -102,7 +148,7 @@ class SequenceModel(eqx.Module):
 
     def __init__(
         self,
-        mixer: str,
+        mixer: MixerSpec,
         d_model: int,
         n_layers: int,
         d_out: int,
@@ -110,6 +156,7 @@ class SequenceModel(eqx.Module):
         vocab_size: int | None = None,
         d_in: int | None = None,
         mlp: bool = False,
+        channel_mix: bool | None = None,
         state_size: int | None = None,
         num_heads: int = 1,
         key: Key,
@@ -128,10 +175,37 @@ class SequenceModel(eqx.Module):
             self.encoder = jax.random.normal(keys[0], (d_model, d_in), dtype) / jnp.sqrt(
                 d_in
             ).astype(dtype)
-        self.mixers = tuple(
-            make_mixer(mixer, d_model, state_size=state_size, num_heads=num_heads, key=keys[1 + i])
-            for i in range(n_layers)
-        )
+        if channel_mix is None:
+            channel_mix = isinstance(mixer, str) and mixer in _LTI_MIXERS
+        mixers, channel_mixes = [], []
+        for i in range(n_layers):
+            # the key split of the layer's block and channel mix is kept from before the channel
+            # mix moved out of the block, so seeds give the same initial models
+            k_block, k_mix = jax.random.split(keys[1 + i])
+            if isinstance(mixer, AbstractSequenceBlock) or (
+                isinstance(mixer, Sequence) and not isinstance(mixer, str)
+            ):
+                blocks = [mixer] if isinstance(mixer, AbstractSequenceBlock) else list(mixer)
+                if len(blocks) != n_layers:
+                    raise ValueError(
+                        f"SequenceModel: got {len(blocks)} block(s) for n_layers={n_layers}; "
+                        "pass one block per layer, or a factory f(d_model, *, key) to build them"
+                    )
+                block = _check_block("SequenceModel", blocks[i], d_model)
+            else:
+                block_key = k_block if channel_mix else keys[1 + i]
+                block = make_mixer(
+                    mixer, d_model, state_size=state_size, num_heads=num_heads, key=block_key
+                )
+            mixers.append(block)
+            if channel_mix:
+                bound = d_model**-0.5
+                W = jax.random.uniform(k_mix, (d_model, d_model), minval=-bound, maxval=bound)
+                channel_mixes.append(_ChannelMix(W, jnp.zeros(d_model)))
+            else:
+                channel_mixes.append(None)
+        self.mixers = tuple(mixers)
+        self.channel_mixes = tuple(channel_mixes)
         self.norms = tuple(jnp.ones(d_model, dtype) for _ in range(n_layers))
         if mlp:
             self.mlps = tuple(
@@ -182,6 +256,19 @@ class SequenceModel(eqx.Module):
             )
         return xs @ self.encoder.T
 
+    def _after_mixer(self, i: int, h, mixed):
+        """The rest of layer `i` once its mixer has run: channel mix, residual, MLP."""
+        if self.channel_mixes[i] is not None:
+            mixed = self.channel_mixes[i](mixed)
+        h = h + mixed
+        if self.mlps:
+            W1, W2 = self.mlps[i]
+            h = h + jax.nn.gelu(_rms_norm(h, self.mlp_norms[i]) @ W1.T) @ W2.T
+        return h
+
+    def _read_out(self, h):
+        return _rms_norm(h, self.final_norm) @ self.head.T
+
     def intermediates(
         self, xs
     ) -> tuple[Float[Array, "layers L d"], Float[Array, "layers L d_out"]]:
@@ -202,11 +289,8 @@ class SequenceModel(eqx.Module):
         for i in range(len(self.mixers)):
             u = _rms_norm(h, self.norms[i])
             inputs.append(u)
-            h = h + self.mixers[i](u)
-            if self.mlps:
-                W1, W2 = self.mlps[i]
-                h = h + jax.nn.gelu(_rms_norm(h, self.mlp_norms[i]) @ W1.T) @ W2.T
-            outputs.append(_rms_norm(h, self.final_norm) @ self.head.T)
+            h = self._after_mixer(i, h, self.mixers[i](u))
+            outputs.append(self._read_out(h))
         return jnp.stack(inputs), jnp.stack(outputs)
 
     def __call__(
@@ -227,8 +311,54 @@ class SequenceModel(eqx.Module):
         h = self.embed(xs)
         n = len(self.mixers) if depth is None else depth
         for i in range(n):
-            h = h + self.mixers[i](_rms_norm(h, self.norms[i]))
-            if self.mlps:
-                W1, W2 = self.mlps[i]
-                h = h + jax.nn.gelu(_rms_norm(h, self.mlp_norms[i]) @ W1.T) @ W2.T
-        return _rms_norm(h, self.final_norm) @ self.head.T
+            h = self._after_mixer(i, h, self.mixers[i](_rms_norm(h, self.norms[i])))
+        return self._read_out(h)
+
+    def init_state(self) -> tuple[PyTree[Any], ...]:
+        """The state of the whole stack before the first token, for `step`.
+
+        Layout: a tuple with one entry per layer, entry `i` being `mixers[i].init_state()`
+        (e.g. a [`dynlearn.ssm.MambaState`][], the complex `(d_model, modes)` array of S4D, the
+        key/value cache [`dynlearn.ssm.AttentionState`][] of softmax attention). The embedding,
+        norms, channel mixes, MLPs and head act on one token at a time and hold no state. To warm
+        up on a context, step through it:
+        `lax.scan(lambda s, x: model.step(s, x), model.init_state(), context)`.
+
+        **Returns:**
+
+        The tuple of the `n_layers` block states.
+        """
+        return tuple(block.init_state() for block in self.mixers)
+
+    def step(
+        self, state: tuple[PyTree[Any], ...], x: Int[Array, ""] | Float[Array, " d_in"]
+    ) -> tuple[tuple[PyTree[Any], ...], Float[Array, " d_out"]]:
+        """Advance the whole stack by one token (recurrent inference, constant cost per token).
+
+        Stepping through `xs` from `init_state()` gives the rows of `__call__(xs)` (to
+        round-off; the tests check every built-in block).
+
+        **Arguments:**
+
+        - `state`: the per-layer state tuple from `init_state()` or the previous `step`.
+        - `x`: one integer token (shape `()`) or one real input of shape `(d_in,)`.
+
+        **Returns:**
+
+        `(new_state, y)`: the new per-layer state tuple and the output (logits) for this token,
+        shape `(d_out,)`.
+        """
+        if len(state) != len(self.mixers):
+            raise ValueError(
+                f"SequenceModel.step: state has {len(state)} layer states, the model has "
+                f"{len(self.mixers)} layers (use model.init_state())"
+            )
+        # one-row sequences through the same functions as __call__, so both modes do the same
+        # arithmetic outside the mixers
+        h = self.embed(x[None])
+        new_state = []
+        for i, block in enumerate(self.mixers):
+            s, mixed = block.step(state[i], _rms_norm(h, self.norms[i])[0])
+            new_state.append(s)
+            h = self._after_mixer(i, h, mixed[None])
+        return tuple(new_state), self._read_out(h)[0]

@@ -17,12 +17,13 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Key
+from ._block import AbstractSequenceBlock
 from ._common import check_sequence, check_token
 from ._dsf import LinearSystem
 from ._scan import linear_scan
 
 
-class RGLRU(eqx.Module):
+class RGLRU(AbstractSequenceBlock):
     """A real-gated linear recurrent unit mapping `(L, d_model)` to `(L, d_model)`.
 
     **Arguments:**

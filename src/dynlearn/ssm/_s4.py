@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._types import Array, Complex, Float, Key
+from ._block import AbstractSequenceBlock
 from ._common import causal_fft_conv, check_sequence, check_token, complex_from_pair, log_dt_init
 from ._discretize import discretize
 from ._dsf import LinearSystem
@@ -31,7 +32,7 @@ def _pair(z):
     return jnp.stack([jnp.real(z), jnp.imag(z)], axis=-1)
 
 
-class S4(eqx.Module):
+class S4(AbstractSequenceBlock):
     """An S4 layer (DPLR state matrix) mapping `(L, d_model)` to `(L, d_model)`.
 
     **Arguments:**

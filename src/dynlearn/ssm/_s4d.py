@@ -20,6 +20,7 @@ import numpy as np
 from jax import lax
 
 from .._types import Array, Complex, Float, Key
+from ._block import AbstractSequenceBlock
 from ._common import causal_fft_conv, check_sequence, check_token, complex_from_pair, log_dt_init
 from ._discretize import discretize
 from ._dsf import LinearSystem
@@ -77,7 +78,7 @@ def vandermonde(weights, log_base, L: int):
     return jnp.matmul(outer, inner).reshape(weights.shape[0], Q * c)[:, :L]
 
 
-class S4D(eqx.Module):
+class S4D(AbstractSequenceBlock):
     """A diagonal state-space layer (S4D) mapping `(L, d_model)` to `(L, d_model)`.
 
     **Arguments:**

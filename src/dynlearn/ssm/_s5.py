@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._types import Array, Complex, Float, Key
+from ._block import AbstractSequenceBlock
 from ._common import check_sequence, check_token, complex_from_pair, log_dt_init
 from ._discretize import discretize
 from ._dsf import LinearSystem
@@ -24,7 +25,7 @@ from ._hippo import hippo_nplr
 from ._scan import linear_scan
 
 
-class S5(eqx.Module):
+class S5(AbstractSequenceBlock):
     """An S5 layer mapping `(L, d_model)` to `(L, d_model)` through one MIMO state of size `P`.
 
     **Arguments:**
