@@ -2,12 +2,13 @@
 
 - Forecast: `smape`, `nrmse`, `valid_prediction_time` (in Lyapunov times, sMAPE or NRMSE
   threshold), `n_step_prediction_error`.
-- Attractor: `state_space_divergence` (D_stsp), `power_spectrum_distance` (D_H),
-  `lyapunov_exponent_error`, `correlation_dimension_error`.
+- Attractor: `state_space_divergence` (D_stsp), `power_spectrum_distance` (D_H), their
+  `noise_floor`, `lyapunov_exponent_error`, `correlation_dimension_error`.
 """
 
 from ._attractor import correlation_dimension_error as correlation_dimension_error
 from ._attractor import lyapunov_exponent_error as lyapunov_exponent_error
+from ._attractor import noise_floor as noise_floor
 from ._attractor import power_spectrum_distance as power_spectrum_distance
 from ._attractor import state_space_divergence as state_space_divergence
 from ._forecast import n_step_prediction_error as n_step_prediction_error
@@ -19,6 +20,7 @@ __all__ = [
     "correlation_dimension_error",
     "lyapunov_exponent_error",
     "n_step_prediction_error",
+    "noise_floor",
     "nrmse",
     "power_spectrum_distance",
     "smape",
