@@ -40,7 +40,7 @@ class AbstractSequenceBlock(eqx.Module):
 
         def __call__(self, xs, *, key=None):
             a = jax.nn.sigmoid(self.logit)
-            return kernels.linear_scan(jnp.broadcast_to(a, xs.shape), (1 - a) * xs)
+            return kernels.linear_scan(jnp.broadcast_to(a, xs.shape), (1 - a)[None, :] * xs)
 
         def init_state(self):
             return jnp.zeros(self.d_model)
