@@ -119,12 +119,21 @@ def _section(record: dict) -> list[str]:
     lines += ["", "Protocol differences from the paper:", ""]
     lines += [f"- {d}" for d in record["differences"]] or ["- none"]
     resumed = record.get("seeds_resumed") or []
+    seed_loads = [
+        r["load_average_end"][0] for r in record["per_seed"].values() if r.get("load_average_end")
+    ]
     lines += [
         "",
         f"Run: `{record['command']}` — {record['wall_time_s']:.0f} s wall"
         + (f" (seeds {resumed} resumed from an earlier run)" if resumed else "")
         + f", load average {machine['load_average_start'][0]:.2f} at the start and "
-        f"{machine['load_average_end'][0]:.2f} at the end on {machine['cpu_count']} CPUs; "
+        f"{machine['load_average_end'][0]:.2f} at the end on {machine['cpu_count']} CPUs"
+        + (
+            f" ({min(seed_loads):.2f}-{max(seed_loads):.2f} as the seeds ended)"
+            if seed_loads
+            else ""
+        )
+        + "; "
         f"commit `{(record['commit'] or '?')[:10]}`"
         + (" with uncommitted changes" if record.get("uncommitted_changes") else "")
         + f", jax {versions.get('jax')}, jaxlib {versions.get('jaxlib')}"

@@ -178,19 +178,23 @@ class Reproduction:
             self.resumed.append(seed)
             result = saved["result"]
             wall = saved["wall_time_s"]
+            load = saved.get("load_average_end")
         else:
             start = time.perf_counter()
             result = _jsonable(dict(compute(seed)))
             wall = time.perf_counter() - start
             self.seed_dir.mkdir(parents=True, exist_ok=True)
+            load = [round(x, 2) for x in os.getloadavg()]
             record = {
                 "config": self.config,
                 "result": result,
                 "wall_time_s": round(wall, 2),
-                "load_average_end": [round(x, 2) for x in os.getloadavg()],
+                "load_average_end": load,
             }
             self.seed_path(seed).write_text(json.dumps(record, indent=1) + "\n")
-        self.per_seed[seed] = {**result, "wall_time_s": round(wall, 2)}
+        # the machine's load when the seed ended: the whole run's start/end loads say little
+        # when seeds were resumed from an earlier run
+        self.per_seed[seed] = {**result, "wall_time_s": round(wall, 2), "load_average_end": load}
         return dict(result)
 
     def medians(self) -> dict[str, float]:
