@@ -2,20 +2,40 @@
 
 Each example in examples/ has a section in the gallery: a `### \\`name\\`` heading, the
 docstring's first line, the rest of the docstring up to its "Run:" paragraph, the command that
-runs it and its figure. Run `python docs/tools/sync_gallery.py` after editing an example's
-docstring; `--check` exits 1 (listing the examples) when the gallery is out of date, which the
-test suite runs. New examples must first get a heading in the right section by hand.
+runs it and its figure. An example that writes a results file of the reproduction ledger
+(`docs/reproductions/NAME.json`) also gets a "Measured" paragraph generated from that file, so the
+gallery's numbers are the numbers of the committed run. Run `python docs/tools/sync_gallery.py`
+after editing an example's docstring or committing a results file; `--check` exits 1 (listing
+the examples) when the gallery is out of date, which the test suite runs. New examples must
+first get a heading in the right section by hand.
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 GALLERY = ROOT / "docs" / "examples.md"
+LEDGER = ROOT / "docs" / "reproductions"
+
+
+def measured(name: str) -> str | None:
+    """The "Measured" paragraph of an example from its results file, if it has one."""
+    path = LEDGER / f"{name}.json"
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    load = record["machine"]["load_average_start"][0], record["machine"]["load_average_end"][0]
+    return (
+        f"Measured (`{record['command']}`, {record['wall_time_s']:.0f} s on "
+        f"{record['machine']['cpu_count']} shared CPUs, load {load[0]:.1f}-{load[1]:.1f}): "
+        f"{record['ours']}. Status against the paper: **{record['status']}** — {record['gap']} "
+        f"([reproductions](reproductions.md#{name}))."
+    )
 
 
 def example_body(path: Path) -> str:
@@ -25,7 +45,8 @@ def example_body(path: Path) -> str:
         raise ValueError(f"{path} has no module docstring; the gallery is built from it")
     paragraphs = doc.strip().split("\n\n")
     kept = [p for p in paragraphs if not p.lstrip().startswith("Run:")]
-    return "\n\n".join(kept).strip()
+    extra = measured(path.stem)
+    return "\n\n".join(kept + ([extra] if extra else [])).strip()
 
 
 def sync(text: str) -> tuple[str, list[str], list[str]]:
