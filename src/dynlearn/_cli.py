@@ -202,11 +202,7 @@ def _cmd_reproduce(args, parser) -> int:
 
 
 def _cmd_systems(args) -> int:
-    try:
-        from . import systems
-    except ImportError as err:  # pragma: no cover - only before the systems zoo exists
-        sys.stderr.write(f"dynlearn: error: the systems zoo is not available ({err}).\n")
-        return 1
+    from . import systems  # imported here: the command starts without loading JAX
     names = systems.names()
     for name in names:
         if args.verbose:
