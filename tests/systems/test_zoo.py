@@ -49,6 +49,27 @@ def test_flow_metadata_matches_dysts(group):
         meta = ours.metadata
         assert meta["lyapunov_spectrum_estimated"] == ref.lyapunov_spectrum_estimated
         assert meta["maximum_lyapunov_estimated"] == ref.maximum_lyapunov_estimated
+        # one reference exponent per system: dysts' maximum_lyapunov_estimated, the benchmark's
+        assert ours.max_lyapunov == ref.maximum_lyapunov_estimated, name
+        assert "maximum_lyapunov_estimated" in meta["max_lyapunov_source"], name
+
+
+def test_max_lyapunov_against_literature(x64):
+    # Lorenz-63: 0.9056 (Sprott, "Chaos and time-series analysis", 2003); dysts' estimate 0.892
+    assert abs(systems.get("Lorenz").max_lyapunov - 0.9056) < 0.02
+    # maps, computed by generate_map_lyapunov.py: Henon (1.4, 0.3) 0.419 (Sprott 2003); the
+    # baker's map ln 2
+    assert abs(systems.get("Henon").max_lyapunov - 0.419) < 0.005
+    np.testing.assert_allclose(systems.get("Baker").max_lyapunov, np.log(2), rtol=1e-4)
+    # every map's stored value is what the analysis gives now (short run, loose tolerance)
+    import dynlearn.analysis as analysis
+
+    for name in ("Henon", "Tent", "Ikeda"):
+        lam = float(analysis.max_lyapunov(systems.get(name), n_steps=20_000, transient=1_000))
+        assert abs(lam - systems.get(name).max_lyapunov) < 0.02, name
+    # systems without a documented exponent say so
+    assert systems.get("VanDerPol").max_lyapunov is None
+    assert systems.get("Bogdanov").max_lyapunov is None
 
 
 def test_flow_vector_fields_match_dysts(x64):

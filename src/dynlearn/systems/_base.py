@@ -3,7 +3,9 @@
 Every system carries its equations as a pure JAX function plus its parameters, a default initial
 condition, a sampling step `dt`, a characteristic `period`, its `dimension` and reference
 `metadata`, so that `dynlearn.analysis`, `dynlearn.metrics` and the model families can treat the
-Lorenz system and a trained model alike (a flow `vector_field(t, y, args)` or a map `step(y)`).
+Lorenz system and a trained model alike: every system implements the dynamical-model contract
+(`dynlearn.DynamicalModel`: a flow `vector_field(t, y, args)` or a map `step(y)`, with
+`init_state(context)` the context's last row and `observe` the identity).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class AbstractSystem(eqx.Module):
     - `period`: characteristic time scale (dominant period of the attractor; maps: 1).
     - `dimension`: number of state variables.
     - `metadata`: reference data (published Lyapunov spectrum, dimensions, citation, ...).
+    - `max_lyapunov`: the reference largest Lyapunov exponent (`None` where none is documented).
     """
 
     name: eqx.AbstractVar[str]
@@ -62,9 +65,72 @@ class AbstractSystem(eqx.Module):
         """Reference metadata of this system (a fresh dict; empty if none is shipped)."""
         return lookup_metadata(self.name, discrete=self.discrete)
 
+    @property
+    def max_lyapunov(self) -> float | None:
+        """Reference largest Lyapunov exponent, the one to convert times to Lyapunov times.
+
+        `metadata["max_lyapunov"]`; its origin is `metadata["max_lyapunov_source"]` (for the
+        dysts flows, dysts' `maximum_lyapunov_estimated`). `None` where none is documented. It
+        refers to the published parameters: `replace(params=...)` does not update it.
+        """
+        value = self.metadata.get("max_lyapunov")
+        return None if value is None else float(value)
+
     @abc.abstractmethod
     def vector_field(self, t, y, args=None):
         """Flows: the time derivative dy/dt. Maps: the next state."""
+
+    def init_state(self, context: Float[ArrayLike, "time state"]) -> Float[Array, " state"]:
+        """The state at the end of an observed `context`: its last row (the dynamical-model
+        contract, see `dynlearn.DynamicalModel`).
+
+        **Arguments:**
+
+        - `context`: observed states, shape `(time, dimension)`.
+
+        **Returns:** `context[-1]`, shape `(dimension,)`.
+
+        **Raises:** `ValueError` for a context of another shape.
+        """
+        context = jnp.asarray(context)
+        if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != self.dimension:
+            raise ValueError(
+                f"{self.name}: context must have shape (time >= 1, {self.dimension}), got "
+                f"{tuple(context.shape)}"
+            )
+        return context[-1]
+
+    def observe(self, state: Float[Array, " state"]) -> Float[Array, " state"]:
+        """The observation of a state: the state itself (zoo systems are fully observed).
+
+        **Arguments:**
+
+        - `state`: shape `(dimension,)`.
+
+        **Returns:** `state`.
+        """
+        return state
+
+    def rollout(
+        self, state: Float[Array, " state"], n_steps: int, *, dt=None, key=None
+    ) -> Float[Array, "{n_steps} state"]:
+        """The `n_steps` states after `state`: `trajectory(self, n_steps + 1, y0=state)[1:]`.
+
+        **Arguments:**
+
+        - `state`: the initial state, shape `(dimension,)`.
+        - `n_steps`: number of states.
+        - `dt`: sampling step of a flow (default `self.dt`); ignored by maps.
+        - `key`: unused (deterministic).
+
+        **Returns:** shape `(n_steps, dimension)`: row `i` is `i + 1` sampling steps (flows,
+        integrated as `dynlearn.systems.trajectory` does) or iterations (maps) after `state`.
+        """
+        del key
+        from ._integrate import trajectory
+
+        dt = None if self.discrete else dt
+        return trajectory(self, n_steps + 1, dt=dt, y0=state)[1:]
 
     def replace(self, *, params: dict | None = None, y0=None) -> AbstractSystem:
         """A copy with some parameters or the initial condition changed.
