@@ -1,46 +1,39 @@
-"""Fixed-step integration for learned vector fields (SINDy, MEDIDA).
+"""Fixed-step RK4 integration for learned vector fields (SINDy, MEDIDA), on the kernels' RK4.
 
-Uses `dynlearn.kernels.odeint_fixed` when the kernels layer provides it; otherwise a plain
-`lax.scan` over classical RK4 steps with the same signature and semantics.
+The one RK4 of the package is `dynlearn.kernels.odeint_fixed`; this module only fixes its method.
 """
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
+from collections.abc import Callable
+from typing import Any
+
+from .._types import Array, Float
+from ..kernels import odeint_fixed
 
 
-def _rk4_step(f, t, y, h, args):
-    k1 = f(t, y, args)
-    k2 = f(t + h / 2, y + (h / 2) * k1, args)
-    k3 = f(t + h / 2, y + (h / 2) * k2, args)
-    k4 = f(t + h, y + h * k3, args)
-    return y + (h / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+def odeint_rk4(
+    vector_field: Callable[..., Any],
+    y0: Float[Array, " state"],
+    ts: Float[Array, " time"],
+    args: Any = None,
+    *,
+    steps_per_interval: int = 1,
+) -> Float[Array, "time state"]:
+    """States at `ts` of `dy/dt = vector_field(t, y, args)` with classical RK4 steps.
 
+    **Arguments:**
 
-def _scan_rk4(vector_field, y0, ts, args, steps_per_interval):
-    def interval(y, t_pair):
-        t0, t1 = t_pair
-        h = (t1 - t0) / steps_per_interval
+    - `vector_field`: `vector_field(t, y, args) -> dy/dt`.
+    - `y0`: the state at `ts[0]`.
+    - `ts`: increasing output times.
+    - `args`: passed to the vector field.
+    - `steps_per_interval`: RK4 steps between consecutive output times.
 
-        def sub(i, y):
-            return _rk4_step(vector_field, t0 + i * h, y, h, args)
+    **Returns:**
 
-        y = jax.lax.fori_loop(0, steps_per_interval, sub, y)
-        return y, y
-
-    _, ys = jax.lax.scan(interval, y0, (ts[:-1], ts[1:]))
-    return jnp.concatenate([y0[None], ys], axis=0)
-
-
-def odeint_rk4(vector_field, y0, ts, args=None, *, steps_per_interval: int = 1):
-    """States at `ts` (first row `y0`) of `dy/dt = vector_field(t, y, args)` with RK4 steps."""
-    try:
-        from ..kernels import odeint_fixed
-    except ImportError:
-        odeint_fixed = None
-    if odeint_fixed is not None:
-        return odeint_fixed(
-            vector_field, y0, ts, args, method="rk4", steps_per_interval=steps_per_interval
-        )
-    return _scan_rk4(vector_field, y0, ts, args, steps_per_interval)
+    The states at `ts`, shape `(time, state)`; the first row is `y0`.
+    """
+    return odeint_fixed(
+        vector_field, y0, ts, args, method="rk4", steps_per_interval=steps_per_interval
+    )
