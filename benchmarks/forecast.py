@@ -27,6 +27,7 @@ absolute seconds). `--full` is every dysts flow of the zoo: 129 ODEs and 6 delay
     python benchmarks/forecast.py --systems Lorenz Rossler --models esn nvar sindy
     python benchmarks/forecast.py --full                   # all 135 dysts flows of the zoo
     python benchmarks/forecast.py --full --dry-run         # list them, run nothing
+    python benchmarks/forecast.py --floors                 # noise floors of D_stsp and D_H
 """
 
 import os
@@ -338,6 +339,36 @@ def floors(data):
             float(noise_floor(power_spectrum_distance, truth, other)))
 
 
+def floor_table(name="Lorenz", lengths=(1000, 4000, 10000, 40000), n_pairs=3, seed=0):
+    """Noise floors of D_stsp and D_H vs length: independent true orbits of one system.
+
+    Pairs of non-overlapping stretches of one long trajectory at 100 points per period (Lorenz:
+    dt = 0.015), standardised with the first stretch's statistics; prints min-max over pairs.
+    """
+    system = systems.get(name)
+    dt = system.period / PPP
+    total = 2 * n_pairs * max(lengths)
+    traj = np.asarray(systems.trajectory(system, total, dt=dt, transient=20 * PPP), np.float64)
+    print(f"{name}, dt = {dt:.4g}, {n_pairs} pairs of independent stretches per length")
+    print("| length | D_stsp bins (gtf box) | D_stsp bins (legacy box) | D_stsp GMM | D_H |")
+    print("|---|---|---|---|---|")
+    key = jax.random.key(seed)
+    for n in lengths:
+        vals = {k: [] for k in ("gtf", "legacy", "gmm", "dh")}
+        for i in range(n_pairs):
+            a = traj[2 * i * max(lengths):][:n]
+            b = traj[(2 * i + 1) * max(lengths):][:n]
+            mean, std = a.mean(0), a.std(0)
+            a, b = (a - mean) / std, (b - mean) / std
+            vals["gtf"].append(float(noise_floor(state_space_divergence, a, b)))
+            vals["legacy"].append(float(noise_floor(state_space_divergence, a, b, box="legacy")))
+            vals["gmm"].append(float(noise_floor(state_space_divergence, a, b, method="gmm",
+                                                 key=jax.random.fold_in(key, i))))
+            vals["dh"].append(float(noise_floor(power_spectrum_distance, a, b)))
+        cells = [f"{min(v):.3f}-{max(v):.3f}" for v in vals.values()]
+        print(f"| {n} | " + " | ".join(cells) + " |")
+
+
 def full_systems():
     """Every dysts flow of the zoo: the 129 ODEs and the 6 delay equations (135 systems)."""
     return systems.names("flows") + systems.names("delay")
@@ -353,6 +384,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
     parser.add_argument("--full", action="store_true",
                         help="all 135 dysts flows of the zoo (129 ODEs, 6 delay equations)")
+    parser.add_argument("--floors", action="store_true",
+                        help="print the noise floors of D_stsp and D_H on Lorenz, run nothing else")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved systems and models, run nothing")
     parser.add_argument("--name", default="forecast",
@@ -363,6 +396,9 @@ def main():
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
 
+    if args.floors:
+        floor_table()
+        return
     split = lambda xs: [s for x in xs for s in x.split(",") if s]
     models = split(args.models) if args.models else list(ALL_MODELS)
     unknown = [m for m in models if m not in ADAPTERS]
