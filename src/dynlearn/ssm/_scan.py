@@ -1,8 +1,9 @@
-"""Scans used by the SSM blocks: `dynlearn.kernels` when available, plain `lax` otherwise.
+"""Scans used by the SSM blocks: the fused `dynlearn.kernels` scans, or plain `lax` references.
 
-The kernels subpackage owns the fused scans (`linear_scan`, `selective_scan`). This module only
-routes to them and keeps a small reference implementation with the same signatures, so the blocks
-work (and are tested against) the same semantics either way.
+The kernels subpackage owns the fused scans (`linear_scan`, `selective_scan`); the blocks call
+them through this module. It also keeps a small reference implementation of each, with the same
+signatures and semantics, which the tests and `benchmarks/ssm.py` compare against by setting
+`USE_KERNELS = False` (read while tracing).
 """
 
 from __future__ import annotations
@@ -11,19 +12,15 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-# Route to the fused kernels (on by default); the reference implementations below have the same
-# semantics and serve as the tests' baseline (tests switch this flag to compare both paths).
+from ..kernels import linear_scan as _kernel_linear_scan
+from ..kernels import selective_scan as _kernel_selective_scan
+
+# Route to the fused kernels (on by default); the tests and the benchmarks switch it off to run
+# the reference implementations below.
 USE_KERNELS = True
 
-try:  # the kernels subpackage's fused implementation
-    from ..kernels import linear_scan as _kernel_linear_scan
-    from ..kernels import selective_scan as _kernel_selective_scan
-except ImportError:  # pragma: no cover - only before the kernels subpackage exists
-    _kernel_linear_scan = None
-    _kernel_selective_scan = None
 
-
-def _fallback_linear_scan(a, b, h0=None):
+def _reference_linear_scan(a, b, h0=None):
     def combine(left, right):
         a_l, b_l = left
         a_r, b_r = right
@@ -37,12 +34,12 @@ def _fallback_linear_scan(a, b, h0=None):
 
 def linear_scan(a, b, h0=None):
     """`h_t = a_t * h_{t-1} + b_t` along axis 0 (elementwise), returning every `h_t`."""
-    if USE_KERNELS and _kernel_linear_scan is not None:
+    if USE_KERNELS:
         return _kernel_linear_scan(a, b, h0)
-    return _fallback_linear_scan(a, b, h0)
+    return _reference_linear_scan(a, b, h0)
 
 
-def _fallback_selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, h0):
+def _reference_selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, h0):
     if delta_bias is not None:
         delta = delta + delta_bias[None, :]
     if delta_softplus:
@@ -79,7 +76,7 @@ def selective_scan(
     return_last_state=False,
 ):
     """Mamba's selective scan on one sequence; see `dynlearn.kernels.selective_scan`."""
-    if USE_KERNELS and _kernel_selective_scan is not None:
+    if USE_KERNELS:
         return _kernel_selective_scan(
             u,
             delta,
@@ -93,5 +90,5 @@ def selective_scan(
             h0=h0,
             return_last_state=return_last_state,
         )
-    y, h_last = _fallback_selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, h0)
+    y, h_last = _reference_selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, h0)
     return (y, h_last) if return_last_state else y
