@@ -6,10 +6,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._validation import as_array
+
 
 def as_inexact(name: str, x) -> jax.Array:
-    """`x` as a JAX array with a floating or complex dtype; ValueError otherwise."""
-    x = jnp.asarray(x)
+    """`x` as a JAX array with a floating or complex dtype; ValueError otherwise (TypeError for
+    None and other non-arrays)."""
+    x = as_array(None, name, x)
     if not jnp.issubdtype(x.dtype, jnp.inexact):
         raise ValueError(
             f"{name} must have a floating or complex dtype, got {name}.dtype={x.dtype} "

@@ -21,6 +21,7 @@ import numpy as np
 from jax import lax
 
 from .._types import Array, ArrayLike, PyTree
+from .._validation import as_array, check_option
 from . import _rk_xla
 from ._butcher import TABLEAUX, ButcherTableau
 from ._primitive import FusedOp, batch_first, batch_size, fused_call
@@ -55,6 +56,7 @@ def odeint_fixed(
     *,
     method: str | ButcherTableau = "rk4",
     steps_per_interval: int = 1,
+    throw: bool = True,
 ) -> PyTree:
     """Integrate `dy/dt = vector_field(t, y, args)` with a fixed-step explicit Runge-Kutta method.
 
@@ -80,6 +82,11 @@ def odeint_fixed(
     - `method`: `"euler"`, `"midpoint"`, `"heun"`, `"rk4"`, `"tsit5"` or `"dopri5"` (the 5th
       order weights of the Dormand-Prince pair, at a fixed step), or a `ButcherTableau`.
     - `steps_per_interval`: integration steps between consecutive save times, `>= 1`.
+    - `throw`: if the state becomes non-finite (NaN or inf, e.g. a finite-time blow-up or a
+      step too large for the method's stability region), raise an error that names the first
+      save time at which it was non-finite (through `equinox.error_if`, so also inside `jit`).
+      With `throw=False` the non-finite values are returned as computed. The check is one
+      reduction over the saved states, outside the integration loop.
 
     **Returns:**
 
@@ -90,11 +97,12 @@ def odeint_fixed(
 
     `ValueError` for `ts` that is not one-dimensional, empty, integer-valued or not strictly
     increasing, `steps_per_interval < 1`, an unknown `method`, integer leaves in `y0`, or a
-    `vector_field` whose output does not match `y0`.
+    `vector_field` whose output does not match `y0`; with `throw=True`, an
+    `equinox.EquinoxRuntimeError` ("the state became non-finite at t=...") when `y0` or the
+    solution contains NaN or inf.
     """
     if isinstance(method, str):
-        if method not in TABLEAUX:
-            raise ValueError(f"method must be one of {sorted(TABLEAUX)}, got method={method!r}.")
+        check_option("odeint_fixed", "method", method, TABLEAUX)
         tableau = TABLEAUX[method]
     elif isinstance(method, ButcherTableau):
         tableau = method
@@ -104,7 +112,13 @@ def odeint_fixed(
         raise ValueError(f"steps_per_interval must be an int, got {steps_per_interval!r}.")
     if steps_per_interval < 1:
         raise ValueError(f"steps_per_interval must be >= 1, got {steps_per_interval}.")
-    ts = jnp.asarray(ts)
+    if not isinstance(throw, bool):
+        raise TypeError(f"odeint_fixed: throw must be True or False, got throw={throw!r}.")
+    if not callable(vector_field):
+        raise TypeError(f"odeint_fixed: vector_field must be callable, got {vector_field!r}.")
+    if y0 is None or not jax.tree_util.tree_leaves(y0):
+        raise TypeError(f"odeint_fixed: y0 must be an array or a PyTree of arrays, got {y0!r}.")
+    ts = as_array("odeint_fixed", "ts", ts)
     _check_ts(ts)
     _check_tree("y0", y0)
     eager = not any(
@@ -114,8 +128,60 @@ def odeint_fixed(
     if eager:
         # Called outside any transformation: run through a cached `filter_jit`, so that
         # repeated calls with the same vector field and shapes do not compile again.
-        return _integrate_jit(vector_field, y0, ts, args, tableau, int(steps_per_interval))
-    return _integrate(vector_field, y0, ts, args, tableau, int(steps_per_interval))
+        ys = _integrate_jit(vector_field, y0, ts, args, tableau, int(steps_per_interval))
+        if throw:
+            # Checked here rather than inside the cached program, so the message can give the
+            # save times themselves without compiling them into it.
+            bad = int(_first_nonfinite_jit(ys))
+            if bad >= 0:
+                leaf = jax.tree_util.tree_leaves(ys)[0]
+                eqx.error_if(leaf, True, _nonfinite_messages(np.asarray(ts))[bad])
+        return ys
+    ys = _integrate(vector_field, y0, ts, args, tableau, int(steps_per_interval))
+    if throw:
+        times = None if isinstance(ts, jax.core.Tracer) else np.asarray(ts)
+        ys = _raise_if_nonfinite(ys, ts.shape[0], times)
+    return ys
+
+
+def _first_nonfinite(ys) -> Array:
+    """The first save index at which any leaf of `ys` is NaN or inf, or -1: one reduction over
+    the saved states, outside the integration loop."""
+    leaves = jax.tree_util.tree_leaves(ys)
+    n = leaves[0].shape[0]
+    finite = jnp.ones((n,), bool)
+    for leaf in leaves:
+        finite = finite & jnp.all(jnp.isfinite(leaf).reshape(n, -1), axis=1)
+    return jnp.where(jnp.all(finite), -1, jnp.argmin(finite))
+
+
+_first_nonfinite_jit = jax.jit(_first_nonfinite)
+
+
+def _nonfinite_messages(times: np.ndarray | None, n: int | None = None) -> list[str]:
+    """One message per save index: where the state was first non-finite and what to do."""
+    n = len(times) if times is not None else n
+    fix = (
+        "; reduce the step (raise steps_per_interval), use a more stable method, or check the "
+        "vector field for a finite-time blow-up (throw=False returns the values instead)."
+    )
+    out = ["odeint_fixed: y0 contains NaN or inf."]
+    for i in range(1, n):
+        if times is not None:
+            where = f"at t={times[i]:.6g} (it was finite at t={times[i - 1]:.6g})"
+        else:
+            where = f"at save time ts[{i}] (it was finite at ts[{i - 1}])"
+        out.append(f"odeint_fixed: the state became non-finite {where}{fix}")
+    return out
+
+
+def _raise_if_nonfinite(ys, n: int, times: np.ndarray | None):
+    bad = _first_nonfinite(ys)
+    leaves, treedef = jax.tree_util.tree_flatten(ys)
+    leaves[0] = eqx.branched_error_if(
+        leaves[0], bad >= 0, jnp.maximum(bad, 0), _nonfinite_messages(times, n)
+    )
+    return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
 def _check_ts(ts):
@@ -124,6 +190,8 @@ def _check_ts(ts):
     if not jnp.issubdtype(ts.dtype, jnp.floating):
         raise ValueError(f"ts must be real floating point, got ts.dtype={ts.dtype}.")
     if not isinstance(ts, jax.core.Tracer):
+        if not np.all(np.isfinite(np.asarray(ts))):
+            raise ValueError(f"ts must be finite, got ts={np.asarray(ts)}.")
         steps = np.diff(np.asarray(ts))
         if np.any(~(steps > 0)):
             raise ValueError(f"ts must be strictly increasing, got ts={np.asarray(ts)}.")
@@ -308,6 +376,10 @@ def iterate(map_fn: Callable[[PyTree], PyTree], x0: PyTree, n: int) -> PyTree:
     """
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
         raise ValueError(f"n must be a non-negative int, got n={n!r}.")
+    if not callable(map_fn):
+        raise TypeError(f"iterate: map_fn must be callable, got {map_fn!r}.")
+    if x0 is None or not jax.tree_util.tree_leaves(x0):
+        raise TypeError(f"iterate: x0 must be an array or a PyTree of arrays, got {x0!r}.")
     x0 = jax.tree_util.tree_map(jnp.asarray, x0)
     out_shape = jax.eval_shape(map_fn, x0)
     expected = jax.eval_shape(lambda x: x, x0)

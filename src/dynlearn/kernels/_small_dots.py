@@ -158,12 +158,22 @@ def _eval(jaxpr, consts, args):
             outs = _eval(closed.jaxpr, closed.consts, invals)
         else:
             with eqn.ctx.manager:
-                outs = eqn.primitive.bind(*invals, **eqn.primitive.get_bind_params(eqn.params))
+                outs = _bind(eqn.primitive, invals, eqn.params)
             if not eqn.primitive.multiple_results:
                 outs = [outs]
         for v, x in zip(eqn.outvars, outs):
             env[v] = x
     return [read(v) for v in jaxpr.outvars]
+
+
+def _bind(primitive, invals, params):
+    """Re-bind one equation. `get_bind_params` returns the parameters (JAX >= 0.7) or a pair
+    (sub-functions, parameters) (earlier releases, down to the declared minimum)."""
+    bind_params = primitive.get_bind_params(params)
+    if isinstance(bind_params, tuple):
+        subfuns, bind_params = bind_params
+        return primitive.bind(*subfuns, *invals, **bind_params)
+    return primitive.bind(*invals, **bind_params)
 
 
 def jaxpr_has_small_contractions(jaxpr) -> bool:
