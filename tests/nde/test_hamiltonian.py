@@ -1,15 +1,22 @@
-"""Symplectic integration: order 2, bounded energy error vs RK4 drift, exact quadratic energy."""
+"""Symplectic integration: order 2, bounded energy error vs RK4 drift, exact quadratic energy;
+schemes are objects (names as shortcuts) and a user's scheme works end to end."""
+
+from typing import ClassVar
 
 import diffrax as dfx
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from dynlearn.nde import (
+    AbstractSymplecticScheme,
     FixedGrid,
     HamiltonianNetwork,
     HamiltonianODE,
+    ImplicitMidpoint,
+    Leapfrog,
     NeuralODE,
     SeparableHamiltonian,
     symplectic_gradient,
@@ -44,7 +51,7 @@ def test_leapfrog_order_and_bounded_energy(x64):
 
 def test_implicit_midpoint_conserves_quadratic_energy(x64):
     h = lambda q, p: 0.5 * jnp.sum(p**2) + 0.5 * jnp.sum((2.0 * q) ** 2) + 0.1 * jnp.sum(q * p)  # noqa: E731
-    model = HamiltonianODE(h, steps_per_interval=2, iterations=40)
+    model = HamiltonianODE(h, steps_per_interval=2, scheme=ImplicitMidpoint(iterations=40))
     ys = model(jnp.linspace(0.0, 100.0, 201), jnp.array([1.0, -0.5, 0.3, 0.2]))
     energy = model.energy(ys)
     np.testing.assert_allclose(energy, energy[0], rtol=1e-10)
@@ -62,3 +69,74 @@ def test_network_vector_field(getkey):
         sep, jnp.linspace(0.0, 1.0, 5), jnp.array([0.5, 0.0])
     )
     assert ys.shape == (5, 2) and bool(jnp.all(jnp.isfinite(ys)))
+
+
+class Yoshida4(AbstractSymplecticScheme):
+    """A user's scheme: Yoshida's (1990) fourth-order triple jump, three leapfrog steps of sizes
+    w1 dt, w0 dt, w1 dt with w1 = 1 / (2 - 2^(1/3)), w0 = 1 - 2 w1."""
+
+    order: ClassVar[int] = 4
+    separable_only: ClassVar[bool] = True
+
+    def step(self, hamiltonian, q, p, dt):
+        w1 = 1 / (2 - 2 ** (1 / 3))
+        for w in (w1, 1 - 2 * w1, w1):
+            q, p = Leapfrog().step(hamiltonian, q, p, w * dt)
+        return q, p
+
+
+def _pendulum_reference(ts, y0):
+    return NeuralODE(
+        lambda t, y, a: symplectic_gradient(PENDULUM, y),
+        stepsize_controller=dfx.PIDController(rtol=1e-13, atol=1e-13),
+    )(ts, y0)
+
+
+def test_user_scheme_order_and_energy(x64):
+    y0 = jnp.array([2.0, 0.0])
+    ts = jnp.linspace(0.0, 4.0, 2)
+    exact = _pendulum_reference(ts, y0)[-1]
+    errs = [
+        float(
+            jnp.max(
+                jnp.abs(
+                    HamiltonianODE(PENDULUM, scheme=Yoshida4(), steps_per_interval=k)(ts, y0)[-1]
+                    - exact
+                )
+            )
+        )
+        for k in (20, 40)
+    ]
+    assert 13 < errs[0] / errs[1] < 19  # fourth order (leapfrog would give 4)
+    ts = jnp.linspace(0.0, 500.0, 501)
+    model = HamiltonianODE(PENDULUM, scheme=Yoshida4(), steps_per_interval=4)
+    e = model.energy(model(ts, y0)) - PENDULUM(y0[:1], y0[1:])
+    half = len(ts) // 2
+    assert float(jnp.max(jnp.abs(e[half:]))) < 1.5 * float(jnp.max(jnp.abs(e[:half])))
+
+
+def test_scheme_names_are_shortcuts(x64):
+    y0 = jnp.array([1.0, 0.5])
+    ts = jnp.linspace(0.0, 3.0, 7)
+    by_name = HamiltonianODE(PENDULUM, scheme="leapfrog", steps_per_interval=3)(ts, y0)
+    by_object = HamiltonianODE(PENDULUM, scheme=Leapfrog(), steps_per_interval=3)(ts, y0)
+    default = HamiltonianODE(PENDULUM, steps_per_interval=3)(ts, y0)
+    np.testing.assert_array_equal(by_name, by_object)
+    np.testing.assert_array_equal(default, by_object)
+    general = lambda q, p: PENDULUM(q, p)  # noqa: E731  (not a SeparableHamiltonian)
+    assert isinstance(HamiltonianODE(general).scheme, ImplicitMidpoint)
+    midpoint = HamiltonianODE(general, scheme="implicit_midpoint", steps_per_interval=3)(ts, y0)
+    assert not np.allclose(midpoint, by_object, rtol=0, atol=1e-12)  # a different scheme
+    np.testing.assert_allclose(midpoint, by_object, atol=5e-2)  # of the same order
+
+
+def test_scheme_errors():
+    general = lambda q, p: PENDULUM(q, p)  # noqa: E731
+    with pytest.raises(ValueError, match="SeparableHamiltonian"):
+        HamiltonianODE(general, scheme=Leapfrog())
+    with pytest.raises(ValueError, match="implicit_midpoint"):
+        HamiltonianODE(PENDULUM, scheme="rk4")
+    with pytest.raises(ValueError, match="iterations"):
+        ImplicitMidpoint(0)
+    with pytest.raises(TypeError):
+        AbstractSymplecticScheme()

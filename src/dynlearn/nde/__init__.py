@@ -18,8 +18,11 @@ from ._fbm import riemann_liouville_variance as riemann_liouville_variance
 from ._flow_matching import CNF as CNF
 from ._flow_matching import conditional_flow_matching_loss as conditional_flow_matching_loss
 from ._flow_matching import flow_matching_loss as flow_matching_loss
+from ._hamiltonian import AbstractSymplecticScheme as AbstractSymplecticScheme
 from ._hamiltonian import HamiltonianNetwork as HamiltonianNetwork
 from ._hamiltonian import HamiltonianODE as HamiltonianODE
+from ._hamiltonian import ImplicitMidpoint as ImplicitMidpoint
+from ._hamiltonian import Leapfrog as Leapfrog
 from ._hamiltonian import SeparableHamiltonian as SeparableHamiltonian
 from ._hamiltonian import symplectic_gradient as symplectic_gradient
 from ._latent_sde import LatentSDE as LatentSDE
