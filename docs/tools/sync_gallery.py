@@ -29,7 +29,14 @@ def measured(name: str) -> str | None:
     if not path.is_file():
         return None
     record = json.loads(path.read_text(encoding="utf-8"))
-    load = record["machine"]["load_average_start"][0], record["machine"]["load_average_end"][0]
+    # the load as each seed ended (its own run, even when a later run resumed it), else the
+    # load at the start and the end of the run
+    seeds = record["per_seed"].values()
+    loads = [r["load_average_end"][0] for r in seeds if r.get("load_average_end")]
+    machine = record["machine"]
+    load = (min(loads), max(loads)) if loads else (
+        machine["load_average_start"][0], machine["load_average_end"][0]
+    )  # fmt: skip
     return (
         f"Measured (`{record['command']}`, {record['wall_time_s']:.0f} s on "
         f"{record['machine']['cpu_count']} shared CPUs, load {load[0]:.1f}-{load[1]:.1f}): "
