@@ -49,8 +49,18 @@ def test_attractor_2d_several_models_and_errors():
 def test_attractor_ignores_non_finite_points_for_limits():
     learned = _orbit()
     learned[-5:] = np.nan
+    learned[-8] = np.inf
     fig = plot.attractor(_orbit(), learned)
     assert np.all(np.isfinite(fig.axes[0].get_xlim()))
+
+
+def test_attractor_blown_up_orbit_does_not_squash_the_true_one():
+    true = _orbit()
+    fig = plot.attractor(true, true * 1e6)
+    low, high = fig.axes[0].get_xlim()
+    span = np.ptp(true[:, 0])
+    assert high - low <= 3.2 * span
+    assert fig.axes[1].get_xlim() == (low, high)
 
 
 def test_forecast_marks_valid_time_in_lyapunov_units():
@@ -114,7 +124,7 @@ def test_koopman_spectrum_residual_colours_and_pseudospectrum():
     fig = plot.koopman_spectrum(lam, res, pseudospectrum=(grid, values), threshold=1e-4)
     ax, colourbar = fig.axes
     assert colourbar.get_ylabel() == "residual"
-    filled, hollow = ax.collections[-2], ax.collections[-1]
+    hollow, filled = ax.collections[-2], ax.collections[-1]
     assert len(filled.get_offsets()) == 3 and len(hollow.get_offsets()) == 3
     assert np.allclose(filled.get_array(), res[:3])
     contour_sets = [c for c in ax.collections if hasattr(c, "levels")]
@@ -183,6 +193,11 @@ def test_benchmark_table_bold_best_per_group():
     assert bold == {2, 3}
     with pytest.raises(ValueError, match="'max' or 'min'"):
         plot.benchmark_table(rows, best={"vpt_nrmse": "most"})
+
+
+def test_figures_show_in_jupyter_without_pyplot():
+    fig = plot.lyapunov_spectrum([0.9, 0.0, -14.0])
+    assert fig._repr_png_().startswith(b"\x89PNG")
 
 
 def test_draws_into_a_given_figure():

@@ -13,11 +13,17 @@ _AXIS_NAMES = ("x", "y", "z")
 
 
 def _limits(trajectories: list[np.ndarray], margin: float) -> list[tuple[float, float]]:
-    stacked = np.concatenate([t[np.all(np.isfinite(t), axis=1)] for t in trajectories])
-    if stacked.size == 0:
-        raise ValueError("attractor: no finite points to plot")
-    low, high = stacked.min(axis=0), stacked.max(axis=0)
-    pad = margin * np.where(high > low, high - low, 1.0)
+    finite = [t[np.all(np.isfinite(t), axis=1)] for t in trajectories]
+    if finite[0].size == 0:
+        raise ValueError("attractor: the true orbit has no finite points")
+    true_low, true_high = finite[0].min(axis=0), finite[0].max(axis=0)
+    span = np.where(true_high > true_low, true_high - true_low, 1.0)
+    stacked = np.concatenate(finite)
+    # Learned orbits widen the limits, but one that blew up must not shrink the true attractor
+    # to a dot: at most one true span beyond the true range on each side.
+    low = np.maximum(stacked.min(axis=0), true_low - span)
+    high = np.minimum(stacked.max(axis=0), true_high + span)
+    pad = margin * (high - low)
     return [(float(a), float(b)) for a, b in zip(low - pad, high + pad)]
 
 
@@ -37,8 +43,9 @@ def attractor(
 
     Each trajectory gets its own panel; all panels share the same limits on every axis (taken
     from the finite points of all of them) and the same axis labels, so shapes and sizes can be
-    compared by eye. A learned model that diverged shows up as points outside the true range
-    (the limits then widen for every panel alike) or, for non-finite values, as a gap.
+    compared by eye. Learned orbits that leave the true range widen the limits of every panel
+    alike, by at most the true orbit's own extent on each side (an orbit that blew up runs off
+    its panel instead of shrinking the true attractor to a dot); non-finite values are gaps.
 
     **Arguments:**
 
@@ -93,6 +100,7 @@ def attractor(
         if three_d:
             ax.set_zlim(*limits[2])
             ax.set_zlabel(labels[2])
+            ax.locator_params(nbins=5)  # 3-D tick labels crowd each other at the default
             # constrained layout does not see 3-D tick labels: shrink the box so none is cut off
             ax.set_box_aspect(None, zoom=0.85)
         else:

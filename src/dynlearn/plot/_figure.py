@@ -3,10 +3,12 @@
 Figures are made as `matplotlib.figure.Figure` objects, not through pyplot: no backend is picked
 or switched, no figure is registered with pyplot's global list, and rcParams are only read. A
 caller who wants a pyplot-managed figure (for `plt.show()`) passes one in as `fig=plt.figure()`.
+In Jupyter a returned figure shows as the cell's value through its `_repr_png_`.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,10 +16,24 @@ import numpy as np
 from matplotlib.figure import Figure, FigureBase
 
 
+class _DisplayedFigure(Figure):
+    """A `Figure` that Jupyter shows as the value of a cell, whether or not pyplot was imported.
+
+    IPython shows a bare `Figure` as a PNG only once pyplot's inline backend has registered its
+    formatter; `_repr_png_` does it without pyplot. Where that formatter is registered, IPython
+    uses it instead (one image, not two).
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+
 def new_figure(fig: FigureBase | None, figsize: tuple[float, float]) -> FigureBase:
     """The caller's figure or subfigure (panels are added to it), or a new constrained figure."""
     if fig is None:
-        return Figure(figsize=figsize, layout="constrained")
+        return _DisplayedFigure(figsize=figsize, layout="constrained")
     if not isinstance(fig, FigureBase):
         raise TypeError(
             f"fig must be a matplotlib Figure, a SubFigure or None, got {type(fig).__name__}"
@@ -33,6 +49,8 @@ def as_array(name: str, value: Any, ndim: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"{name} must have {allowed} dimensions, got shape {array.shape}")
     if not np.issubdtype(array.dtype, np.number):
         raise TypeError(f"{name} must be numeric, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.inexact) and not np.all(np.isfinite(array)):
+        array = np.where(np.isfinite(array), array, np.nan)  # a diverged model: gaps, no warnings
     return array
 
 

@@ -88,21 +88,23 @@ def koopman_spectrum(
         ax.scatter(lam.real, lam.imag, s=18, color="C0", zorder=3)
     else:
         positive = res[res > 0]
-        floor = float(positive.min()) if positive.size else 1e-16
+        # below 1e-10 residuals are round-off: do not spend the colour scale on them
+        floor = max(float(positive.min()), 1e-10) if positive.size else 1e-10
         norm = LogNorm(vmin=floor, vmax=max(float(res.max()), floor * 10.0))
         shown = np.maximum(res, floor)
         spurious = (
             res > threshold if threshold is not None else np.zeros(res.shape, dtype=bool)
-        )
-        points = ax.scatter(
-            lam.real[~spurious], lam.imag[~spurious], c=shown[~spurious], cmap="viridis",
-            norm=norm, s=22, zorder=3,
         )
         if spurious.any():
             ax.scatter(
                 lam.real[spurious], lam.imag[spurious], facecolors="none",
                 edgecolors="C3", s=22, zorder=3, label=f"residual > {threshold:g}",
             )
+        points = ax.scatter(  # the verified eigenvalues on top
+            lam.real[~spurious], lam.imag[~spurious], c=shown[~spurious], cmap="viridis",
+            norm=norm, s=30, edgecolors="k", linewidths=0.5, zorder=4,
+        )
+        if spurious.any():
             ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0.0, -0.14), frameon=False)
         fig.colorbar(points, ax=ax, label="residual")
     ax.set_aspect("equal", adjustable="datalim")
