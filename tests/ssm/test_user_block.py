@@ -130,3 +130,26 @@ def test_docs_user_block_example_runs(getkey):
     assert isinstance(model.mixers[0], namespace["EMA"])
     xs = jax.random.normal(getkey(), (10, 1))
     np.testing.assert_allclose(_stepped(model, xs), model(xs), rtol=1e-5, atol=1e-5)
+
+
+class NoSystem(ssm.AbstractSequenceBlock):
+    """A block without a dynamical-systems view (a token-wise nonlinearity)."""
+
+    d_model: int = eqx.field(static=True)
+
+    def __call__(self, xs, *, key=None):
+        return jnp.tanh(xs)
+
+    def init_state(self):
+        return ()
+
+    def step(self, state, x):
+        return state, jnp.tanh(x)
+
+
+def test_block_without_dynamical_system(getkey):
+    model = ssm.SequenceModel([NoSystem(4)], 4, 1, 2, d_in=3, key=getkey())
+    xs = jax.random.normal(getkey(), (5, 3))
+    np.testing.assert_allclose(_stepped(model, xs), model(xs), rtol=1e-6, atol=1e-6)
+    with pytest.raises(TypeError, match="no dynamical_system"):
+        ssm.hidden_state_lyapunov(model.mixers[0], xs @ jnp.zeros((3, 4)))

@@ -65,7 +65,10 @@ def hidden_state_lyapunov(block: Any, xs: Float[Array, "L d"], k: int = 1) -> Fl
 
     **Arguments:**
 
-    - `block`: any block with `dynamical_system(xs)` (Mamba, S4, S4D, S5, RG-LRU, attention).
+    - `block`: any block with `dynamical_system(xs)`: every built-in block (Mamba, S4, S4D, S5,
+      RG-LRU, attention), a user's [`dynlearn.ssm.AbstractSequenceBlock`][] that defines it, or
+      `model.mixers[i]` of a [`dynlearn.ssm.SequenceModel`][] (driven by the `i`-th output of
+      its `intermediates`).
     - `xs`: the driving input `(L, d_model)`.
     - `k`: number of exponents.
 
@@ -73,6 +76,11 @@ def hidden_state_lyapunov(block: Any, xs: Float[Array, "L d"], k: int = 1) -> Fl
 
     The `k` largest exponents per token, shape `(k,)`.
     """
+    if not callable(getattr(block, "dynamical_system", None)):
+        raise TypeError(
+            f"hidden_state_lyapunov: {type(block).__name__} has no dynamical_system(xs); a block "
+            "that is a linear time-varying system can define it (see AbstractSequenceBlock)"
+        )
     system, _ = block.dynamical_system(xs)
     return lyapunov_exponents(system, k)
 
