@@ -126,6 +126,39 @@ def test_fit_gtf_reduces_loss_and_anneals_alpha(getkey):
     np.testing.assert_allclose(fixed["alpha"], 0.2, rtol=1e-6)
 
 
+def test_fit_gtf_alpha_init(getkey):
+    # aGTF started at alpha = 1 (the authors' code): alpha decays from 1 towards the estimate
+    # by the factor 0.999 every 5 steps, and never below the estimate's jumps
+    t = jnp.arange(300.0) * 0.1
+    traj = jnp.stack([jnp.sin(t), jnp.cos(t)], axis=1)
+    model = ShallowPLRNN(2, 2, 8, key=getkey())
+    _, hist = fit_gtf(
+        model,
+        traj,
+        optax.adam(1e-3),
+        steps=20,
+        batch_size=4,
+        sequence_length=10,
+        key=getkey(),
+        alpha="adaptive",
+        alpha_init=1.0,
+    )
+    assert hist["alpha"][0] <= 1.0 and hist["alpha"][0] > 0.99
+    assert np.all(np.diff(hist["alpha"]) <= 1e-6)
+    with pytest.raises(ValueError, match="alpha_init"):
+        fit_gtf(
+            model,
+            traj,
+            optax.sgd(0.1),
+            steps=1,
+            batch_size=1,
+            sequence_length=5,
+            key=getkey(),
+            alpha="adaptive",
+            alpha_init=2.0,
+        )
+
+
 def test_bad_input(getkey):
     model = ShallowPLRNN(2, 4, 5, key=getkey())
     with pytest.raises(ValueError, match="batch, time, 2"):

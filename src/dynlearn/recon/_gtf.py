@@ -161,15 +161,17 @@ def fit_gtf(
     alpha: float | str = "adaptive",
     alpha_every: int = 5,
     alpha_decay: float = 0.999,
+    alpha_init: float | None = None,
     stride: int = 1,
 ) -> tuple[ShallowPLRNN, dict[str, np.ndarray]]:
     """Train a `ShallowPLRNN` with generalized teacher forcing, fixed or adaptive `α`.
 
-    With `alpha="adaptive"` (aGTF) the forcing strength starts at the estimate
-    `estimate_forcing_alpha` and every `alpha_every` steps it jumps up to a larger new
-    estimate, or else decays as `α = alpha_decay α + (1 - alpha_decay) α*`. All steps run in one
-    compiled `lax.scan`. (For a fixed `α` the generic `dynlearn.train.fit` with `gtf_loss` works
-    as well; this routine exists because `α` is training state.)
+    With `alpha="adaptive"` (aGTF) the forcing strength starts at `alpha_init` (default: the
+    estimate `estimate_forcing_alpha`; the authors' code starts at 1) and every `alpha_every`
+    steps it jumps up to a larger new estimate, or else decays as
+    `α = alpha_decay α + (1 - alpha_decay) α*`. All steps run in one compiled `lax.scan`.
+    (For a fixed `α` the generic `dynlearn.train.fit` with `gtf_loss` works as well; this
+    routine exists because `α` is training state.)
 
     **Arguments:**
 
@@ -181,6 +183,7 @@ def fit_gtf(
     - `key`: PRNG key for the minibatches.
     - `alpha`: a fixed forcing strength in `[0, 1]` or `"adaptive"`.
     - `alpha_every`, `alpha_decay`: the aGTF annealing schedule.
+    - `alpha_init`: aGTF's initial forcing strength in `[0, 1]` (default: the estimate).
     - `stride`: offset between training windows.
 
     **Returns:** `(model, history)` with `history["loss"]` and `history["alpha"]` per step.
@@ -192,6 +195,8 @@ def fit_gtf(
     adaptive = alpha == "adaptive"
     if not adaptive and (isinstance(alpha, str) or not 0 <= alpha <= 1):
         raise ValueError(f"fit_gtf: alpha must be in [0, 1] or 'adaptive', got {alpha!r}")
+    if alpha_init is not None and not 0 <= alpha_init <= 1:
+        raise ValueError(f"fit_gtf: alpha_init must be in [0, 1], got {alpha_init!r}")
     windows = trajectory_windows(trajectory, sequence_length, stride=stride)
     windows = windows.astype(model.a.dtype)
     n = windows.shape[0]
@@ -226,7 +231,9 @@ def fit_gtf(
         return jax.lax.scan(one_step, (p, o, a), jnp.arange(steps, dtype=jnp.int32))
 
     a0 = jnp.asarray(0.0 if adaptive else alpha, windows.dtype)
-    if adaptive:
+    if adaptive and alpha_init is not None:
+        a0 = jnp.asarray(alpha_init, windows.dtype)
+    elif adaptive:
         a0 = estimate_forcing_alpha(model, windows[: min(batch_size, n)])
     (params, _, _), (losses, alphas) = run(params, opt_state, a0)
     history = {"loss": np.asarray(losses), "alpha": np.asarray(alphas)}
