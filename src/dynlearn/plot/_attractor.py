@@ -7,24 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import FigureBase
 
-from ._figure import as_array, named, new_figure
+from ._figure import as_array, clipped_limits, named, new_figure
 
 _AXIS_NAMES = ("x", "y", "z")
-
-
-def _limits(trajectories: list[np.ndarray], margin: float) -> list[tuple[float, float]]:
-    finite = [t[np.all(np.isfinite(t), axis=1)] for t in trajectories]
-    if finite[0].size == 0:
-        raise ValueError("attractor: the true orbit has no finite points")
-    true_low, true_high = finite[0].min(axis=0), finite[0].max(axis=0)
-    span = np.where(true_high > true_low, true_high - true_low, 1.0)
-    stacked = np.concatenate(finite)
-    # Learned orbits widen the limits, but one that blew up must not shrink the true attractor
-    # to a dot: at most one true span beyond the true range on each side.
-    low = np.maximum(stacked.min(axis=0), true_low - span)
-    high = np.minimum(stacked.max(axis=0), true_high + span)
-    pad = margin * (high - low)
-    return [(float(a), float(b)) for a, b in zip(low - pad, high + pad)]
 
 
 def attractor(
@@ -44,8 +29,9 @@ def attractor(
     Each trajectory gets its own panel; all panels share the same limits on every axis (taken
     from the finite points of all of them) and the same axis labels, so shapes and sizes can be
     compared by eye. Learned orbits that leave the true range widen the limits of every panel
-    alike, by at most the true orbit's own extent on each side (an orbit that blew up runs off
-    its panel instead of shrinking the true attractor to a dot); non-finite values are gaps.
+    alike, by at most half the true orbit's extent on each side (an orbit that blew up runs off
+    its panel, where 3-D panels leave a gap, instead of shrinking the true attractor to a dot);
+    non-finite values are gaps.
 
     **Arguments:**
 
@@ -85,7 +71,16 @@ def attractor(
         raise ValueError(f"attractor: {len(dims)} dims but {len(labels)} labels")
     three_d = len(dims) == 3
     orbits = {title: orbit[:, dims] for title, orbit in panels.items()}
-    limits = _limits(list(orbits.values()), margin)
+    orbits_list = list(orbits.values())
+    try:
+        limits = clipped_limits(orbits_list[0], orbits_list[1:], reach=0.5, margin=margin)
+    except ValueError:
+        raise ValueError("attractor: the true orbit has no finite points") from None
+    if three_d:  # 3-D axes do not clip what lies outside their box: leave a gap there instead
+        low = np.array([a for a, _ in limits])
+        high = np.array([b for _, b in limits])
+        inside = {t: np.all((o >= low) & (o <= high), axis=1) for t, o in orbits.items()}
+        orbits = {t: np.where(inside[t][:, None], o, np.nan) for t, o in orbits.items()}
 
     fig = new_figure(fig, (panel_size * len(orbits), panel_size))
     for i, (title, orbit) in enumerate(orbits.items()):

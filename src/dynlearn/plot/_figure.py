@@ -61,3 +61,28 @@ def named(value: Any, default: str) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)
     return {default: value}
+
+
+def clipped_limits(
+    reference: np.ndarray, others: list[np.ndarray], reach: float, margin: float
+) -> list[tuple[float, float]]:
+    """Per-column limits over `reference` and `others`, at most `reach` spans beyond `reference`.
+
+    Other series (learned models, forecasts) may widen the limits, so that a model whose orbit is
+    too large is seen as such, but one that blew up must not shrink the reference to a line:
+    beyond `reach` times the reference's own range on either side it runs off the axes.
+    """
+    ref = reference[np.all(np.isfinite(reference), axis=1)]
+    if ref.size == 0:
+        raise ValueError("no finite points in the reference series")
+    ref_low, ref_high = ref.min(axis=0), ref.max(axis=0)
+    span = np.where(ref_high > ref_low, ref_high - ref_low, 1.0)
+    low, high = ref_low.copy(), ref_high.copy()
+    for other in others:
+        finite = other[np.all(np.isfinite(other), axis=1)]
+        if finite.size:
+            low, high = np.minimum(low, finite.min(axis=0)), np.maximum(high, finite.max(axis=0))
+    low = np.maximum(low, ref_low - reach * span)
+    high = np.minimum(high, ref_high + reach * span)
+    pad = margin * (high - low)
+    return [(float(a), float(b)) for a, b in zip(low - pad, high + pad)]

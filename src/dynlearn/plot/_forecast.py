@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import FigureBase
 
-from ._figure import as_array, named, new_figure
+from ._figure import as_array, clipped_limits, named, new_figure
 
 
 def forecast(
@@ -28,7 +28,9 @@ def forecast(
     forecast's start (row 0 is the shared initial condition, if the caller includes it). The
     horizontal axis is time, in Lyapunov times when `lyapunov_time` is given, so that a VPT
     from [`dynlearn.metrics.valid_prediction_time`][] in Lyapunov times is marked where it
-    belongs. With a `context`, the observed history is drawn before time 0 in grey.
+    belongs. With a `context`, the observed history is drawn before time 0 in grey. The vertical
+    range covers the truth and the forecasts, but at most half the truth's range beyond it on
+    either side: a forecast that blew up runs off the panel rather than flattening the truth.
 
     **Arguments:**
 
@@ -91,6 +93,8 @@ def forecast(
         if ctx.shape[1] != state:
             raise ValueError(f"forecast: context has {ctx.shape[1]} coordinates, truth {state}")
 
+    observed = truth if ctx is None else np.concatenate([ctx, truth])
+    limits = clipped_limits(observed, list(forecasts.values()), reach=0.5, margin=0.05)
     fig = new_figure(fig, (8.0, 1.7 * len(components) + 0.6))
     axes = fig.subplots(len(components), 1, sharex=True, squeeze=False)[:, 0]
     colours = {name: f"C{(i + 3) % 10}" for i, name in enumerate(forecasts)}
@@ -105,6 +109,7 @@ def forecast(
             tag = "valid time" if len(valid_times) == 1 else f"valid time ({name})"
             ax.axvline(vt, color=colours[name], ls=":", lw=1.2, label=tag)
         ax.set_ylabel(label)
+        ax.set_ylim(*limits[c])
     axes[-1].set_xlabel("Lyapunov times" if lyapunov_time is not None else "time")
     axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return fig

@@ -24,15 +24,16 @@ def history(
 ) -> FigureBase:
     """Loss curves (and other logged numbers) against the step.
 
-    Keys whose name contains `"loss"` share the first panel (e.g. `loss` and `val_loss`); every
-    other numeric key gets a panel of its own. Non-finite values are left as gaps.
+    Keys whose name contains `"loss"` share the first panel (e.g. `loss` and `val_loss`), on a
+    logarithmic scale; every other numeric key gets a panel of its own. Non-finite values are
+    left as gaps.
 
     **Arguments:**
 
     - `records`: a list of dicts, one per logged step, such as the `History` of
       [`dynlearn.train.fit`][] (each with `step` and `loss`, plus aux values).
-    - `keys`: the fields to draw; default every numeric field except `x` (and `time`, `lr`
-      and `epoch` counters only when asked for).
+    - `keys`: the fields to draw; default every numeric field except `x`, `time`, `seconds` and
+      `epoch`, and except fields other than losses whose value never changes.
     - `x`: the field used as horizontal axis.
     - `log`: logarithmic vertical axis for positive loss curves.
     - `fig`: draw into this figure or subfigure; default a new `matplotlib.figure.Figure`.
@@ -51,6 +52,8 @@ def history(
             keys.extend(
                 k for k, v in record.items() if k not in skip and k not in keys and _is_number(v)
             )
+        # a field that never changes (a fixed weight, a constant learning rate) says nothing
+        keys = [k for k in keys if len({r[k] for r in records if k in r}) > 1 or "loss" in k]
     missing = [k for k in keys if not any(k in r for r in records)]
     if missing or not keys:
         raise ValueError(f"history: no record has the keys {missing or 'to plot'}")
@@ -66,8 +69,8 @@ def history(
             ax.plot(steps, values, color=f"C{i}", lw=1.2, label=key)
         values = np.concatenate([ln.get_ydata() for ln in ax.get_lines()])
         finite = values[np.isfinite(values)]
-        if log and panel is loss_keys and finite.size and finite.min() > 0:
-            ax.set_yscale("log")
+        if log and panel is loss_keys and np.any(finite > 0):
+            ax.set_yscale("log")  # values <= 0 (a term that is exactly zero) are left out
         ax.set_xlabel(x)
         ax.set_ylabel(panel[0] if len(panel) == 1 else "loss")
         ax.legend(fontsize=8)

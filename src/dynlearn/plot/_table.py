@@ -90,7 +90,7 @@ def benchmark_table(
     fig = new_figure(fig, (max(1.1 * len(columns), 4.0), 0.28 * (len(rows) + 1) + 0.6))
     ax = fig.add_subplot(1, 1, 1)
     ax.set_axis_off()
-    table = ax.table(cellText=text, colLabels=columns, loc="center", cellLoc="center")
+    table = ax.table(cellText=text, colLabels=columns, cellLoc="center", bbox=(0, 0, 1, 1))
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     for (r, c), cell in table.get_celld().items():
