@@ -144,6 +144,42 @@ def _section(record: dict) -> list[str]:
     return lines
 
 
+def _timings(results: list[dict]) -> list[str]:
+    """Run times of the examples at their default: results files first, then timings.json."""
+    path = LEDGER / "timings.json"
+    table = json.loads(path.read_text(encoding="utf-8"))["examples"] if path.exists() else {}
+    rows = []
+    for record in results:
+        if not record.get("config", {}).get("full"):
+            loads = [
+                r["load_average_end"][0]
+                for r in record["per_seed"].values()
+                if r.get("load_average_end")
+            ] or [record["machine"]["load_average_start"][0]]
+            rows.append((record["name"], record["wall_time_s"], loads, "its results file"))
+    for name, timing in sorted(table.items()):
+        if any(row[0] == name for row in rows):
+            continue
+        loads = [timing[k][0] for k in ("load_average_start", "load_average_end") if k in timing]
+        rows.append((name, timing["wall_time_s"], loads, timing["source"]))
+    lines = [
+        "## Run times",
+        "",
+        "Wall time of `dynlearn reproduce NAME` at the example's default, as measured (these are "
+        "the times `dynlearn reproduce --list` shows; examples not listed have not been timed). "
+        "The machine is a shared 2-core CPU box whose load average (1 minute) is given beside "
+        "each time (compare times only at similar loads). "
+        "Timed with `python docs/tools/time_examples.py NAME` unless the source says otherwise.",
+        "",
+        "| example | wall time (s) | load average | source |",
+        "|---|---|---|---|",
+    ]
+    for name, wall, loads, source in sorted(rows):
+        load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "?"
+        lines.append(f"| `{name}` | {wall:.0f} | {load} | {_cell(source)} |")
+    return lines + [""]
+
+
 def render() -> str:
     papers = load_papers()
     results = load_results()
@@ -182,6 +218,7 @@ def render() -> str:
         lines += ["No results file yet.", ""]
     for record in results:
         lines += _section(record)
+    lines += _timings(results)
     return "\n".join(lines).rstrip() + "\n"
 
 
