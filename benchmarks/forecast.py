@@ -18,6 +18,11 @@ one block, decoder, trained one step ahead, forecasting through the block's recu
 and `koopman_ae` (dynlearn.koopman) when their subpackages are importable, else reported as
 'not available'.
 
+Each (system, model, seed) cell is written to its own file in `benchmarks/results/forecast_cells/`
+as soon as it finishes; a rerun with the same arguments skips finished cells (`--overwrite`
+recomputes them), `--shard I/N` runs the I-th of N disjoint parts of the cells (a cluster job
+array, or N processes), and `--merge` builds the tables from the cell files. Every cell's PRNG
+key depends on (system, model, seed) only, so sharded and unsharded runs give the same numbers.
 Writes benchmarks/results/forecast.csv, forecast.md and forecast.png (`--name` changes the stem).
 Fit times are wall-clock and include compilation (the machine is shared: compare ratios, not
 absolute seconds). `--full` is every dysts flow of the zoo: 129 ODEs and 6 delay equations.
@@ -28,6 +33,8 @@ absolute seconds). `--full` is every dysts flow of the zoo: 129 ODEs and 6 delay
     python benchmarks/forecast.py --full                   # all 135 dysts flows of the zoo
     python benchmarks/forecast.py --full --dry-run         # list them, run nothing
     python benchmarks/forecast.py --floors                 # noise floors of D_stsp and D_H
+    python benchmarks/forecast.py --full --n-seeds 3 --shard 0/8   # one of 8 parts (I = 0..7)
+    python benchmarks/forecast.py --full --n-seeds 3 --merge       # tables from all parts
 """
 
 import os
@@ -39,9 +46,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse
 import csv
 import importlib
+import json
 import math
 import time
 import traceback
+import zlib
 from pathlib import Path
 
 import jax
@@ -369,6 +378,83 @@ def floor_table(name="Lorenz", lengths=(1000, 4000, 10000, 40000), n_pairs=3, se
         print(f"| {n} | " + " | ".join(cells) + " |")
 
 
+# ------------------------------------------------------------------------------ cells
+# One (system, model, seed) cell is one result file, written as soon as it finishes: an
+# interrupted run continues where it stopped, and `--shard I/N` runs disjoint parts of the
+# cells on as many machines or processes as wanted; `--merge` builds the tables from them.
+
+
+def all_cells(names, models, seeds):
+    return [(n, m, s) for n in names for m in models for s in seeds]
+
+
+def parse_shard(text):
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must be I/N with integers, got {text!r}") from None
+    if not (n >= 1 and 0 <= i < n):
+        raise ValueError(f"--shard I/N needs N >= 1 and 0 <= I < N, got {text!r}")
+    return i, n
+
+
+def shard_cells(cells, shard):
+    """Cells of shard `I/N`: every N-th cell from the I-th, so systems spread over the shards."""
+    if shard is None:
+        return list(cells)
+    i, n = parse_shard(shard)
+    return [c for k, c in enumerate(cells) if k % n == i]
+
+
+def cell_path(cell_dir, system, model, seed):
+    return Path(cell_dir) / f"{system}__{model}__seed{seed}.json"
+
+
+def write_cell(cell_dir, cell, row):
+    path = cell_path(cell_dir, *cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(row, indent=1, sort_keys=True))
+    os.replace(tmp, path)  # atomic: a killed run leaves no half-written cell
+
+
+def load_cells(cell_dir, names, models, seeds):
+    """The finished cells of the given systems, models and seeds, in table order."""
+    rows = []
+    for cell in all_cells(names, models, seeds):
+        path = cell_path(cell_dir, *cell)
+        if path.exists():
+            rows.append(json.loads(path.read_text()))
+    return rows
+
+
+def cell_key(system, model, seed):
+    """A PRNG key that depends on the cell only (not on which shard or in which order it ran)."""
+    return jax.random.fold_in(jax.random.key(seed), zlib.crc32(f"{system}/{model}".encode()))
+
+
+def run_cell(cell, data, train_z, cfg, floor_values):
+    name, model, seed = cell
+    row = dict(system=name, model=model, seed=seed, status="ok", fit_s=float("nan"),
+               vpt_smape=float("nan"), vpt_nrmse=float("nan"), d_stsp=float("nan"),
+               d_h=float("nan"), d_stsp_floor=floor_values[0], d_h_floor=floor_values[1],
+               vpts_nrmse="")
+    if not available(model):
+        row["status"] = "not available"
+        return row
+    try:
+        t0 = time.perf_counter()
+        forecast = ADAPTERS[model](train_z, data["dt"], cell_key(*cell), cfg)
+        row["fit_s"] = time.perf_counter() - t0
+        vs, vn, d_stsp, d_h = evaluate(data, forecast)
+        row.update(vpt_smape=float(np.median(vs)), vpt_nrmse=float(np.median(vn)),
+                   d_stsp=d_stsp, d_h=d_h, vpts_nrmse=" ".join(f"{v:.3f}" for v in vn))
+    except Exception as err:  # noqa: BLE001 - one failing model must not stop the study
+        row["status"] = f"failed: {type(err).__name__}"
+        traceback.print_exc(limit=2)
+    return row
+
+
 def full_systems():
     """Every dysts flow of the zoo: the 129 ODEs and the 6 delay equations (135 systems)."""
     return systems.names("flows") + systems.names("delay")
@@ -392,13 +478,27 @@ def main():
                         help="results file stem (default forecast: forecast.csv/.md/.png)")
     parser.add_argument("--train-periods", type=int, default=None)
     parser.add_argument("--n-tests", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    parser.add_argument("--n-seeds", type=int, default=1,
+                        help="seeds per (system, model) cell: seed, seed + 1, ... (default 1)")
+    parser.add_argument("--shard", default=None, metavar="I/N",
+                        help="run only part I of N (0 <= I < N) of the cells; merge with --merge")
+    parser.add_argument("--merge", action="store_true",
+                        help="build the tables from the cell files written so far, run nothing")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="recompute cells whose result file exists (default: resume)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
 
     if args.floors:
         floor_table()
         return
+    if args.shard is not None:
+        try:
+            parse_shard(args.shard)
+        except ValueError as err:
+            parser.error(str(err))
+    seeds = list(range(args.seed, args.seed + args.n_seeds))
     split = lambda xs: [s for x in xs for s in x.split(",") if s]
     models = split(args.models) if args.models else list(ALL_MODELS)
     unknown = [m for m in models if m not in ADAPTERS]
@@ -427,9 +527,18 @@ def main():
         print("not available: " + (", ".join(m for m in models if not available(m)) or "none"))
         return
 
-    rows = []
-    key = jax.random.key(args.seed)
-    for name in names:
+    out = Path(args.out)
+    cell_dir = out / f"{args.name}_cells"
+    if args.merge:
+        rows = load_cells(cell_dir, names, models, seeds)
+        print(f"merged {len(rows)} cells from {cell_dir}")
+        write_results(rows, models, out, args.name)
+        return
+    todo = shard_cells(all_cells(names, models, seeds), args.shard)
+    pending = [c for c in todo if args.overwrite or not cell_path(cell_dir, *c).exists()]
+    print(f"cells: {len(todo)} in this shard, {len(todo) - len(pending)} already done "
+          f"(in {cell_dir})")
+    for name in dict.fromkeys(c[0] for c in pending):
         try:
             data = make_data(name, cfg["train_periods"], cfg["n_tests"], 6, 2)
         except Exception as err:  # noqa: BLE001 - report and continue with the next system
@@ -437,39 +546,23 @@ def main():
             continue
         train_z = jnp.asarray((data["train"] - data["mean"]) / data["std"], jnp.float32)
         d_stsp_floor, d_h_floor = floors(data)
-        for model in models:
-            row = dict(system=name, model=model, status="ok", fit_s=float("nan"),
-                       vpt_smape=float("nan"), vpt_nrmse=float("nan"), d_stsp=float("nan"),
-                       d_h=float("nan"), d_stsp_floor=d_stsp_floor, d_h_floor=d_h_floor,
-                       vpts_nrmse="")
-            if not available(model):
-                row["status"] = "not available"
-                rows.append(row)
-                print(f"{name:12s} {model:11s} not available")
-                continue
-            try:
-                t0 = time.perf_counter()
-                forecast = ADAPTERS[model](train_z, data["dt"], jax.random.fold_in(key, len(rows)),
-                                           cfg)
-                row["fit_s"] = time.perf_counter() - t0
-                vs, vn, d_stsp, d_h = evaluate(data, forecast)
-                row.update(vpt_smape=float(np.median(vs)), vpt_nrmse=float(np.median(vn)),
-                           d_stsp=d_stsp, d_h=d_h, vpts_nrmse=" ".join(f"{v:.3f}" for v in vn))
-            except Exception as err:  # noqa: BLE001 - one failing model must not stop the study
-                row["status"] = f"failed: {type(err).__name__}"
-                traceback.print_exc(limit=2)
-            rows.append(row)
-            print(f"{name:12s} {model:11s} {row['status']:8s} fit {row['fit_s']:7.2f} s  "
-                  f"VPT sMAPE {row['vpt_smape']:5.2f}  VPT NRMSE {row['vpt_nrmse']:5.2f}  "
+        for cell in (c for c in pending if c[0] == name):
+            row = run_cell(cell, data, train_z, cfg, (d_stsp_floor, d_h_floor))
+            write_cell(cell_dir, cell, row)
+            print(f"{name:12s} {row['model']:11s} seed {row['seed']} {row['status']:8s} "
+                  f"fit {row['fit_s']:7.2f} s  VPT sMAPE {row['vpt_smape']:5.2f}  "
+                  f"VPT NRMSE {row['vpt_nrmse']:5.2f}  "
                   f"D_stsp {row['d_stsp']:7.3f} (floor {d_stsp_floor:.3f})  "
                   f"D_H {row['d_h']:.3f} (floor {d_h_floor:.3f})")
-
-    write_results(rows, models, Path(args.out), args.name)
+    if args.shard is not None:
+        print(f"shard {args.shard} done; build the tables with the same arguments and --merge")
+        return
+    write_results(load_cells(cell_dir, names, models, seeds), models, out, args.name)
 
 
 def write_results(rows, models, out, stem="forecast"):
     out.mkdir(parents=True, exist_ok=True)
-    fields = ["system", "model", "status", "fit_s", "vpt_smape", "vpt_nrmse", "d_stsp",
+    fields = ["system", "model", "seed", "status", "fit_s", "vpt_smape", "vpt_nrmse", "d_stsp",
               "d_stsp_floor", "d_h", "d_h_floor", "vpts_nrmse"]
     with (out / f"{stem}.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
@@ -481,16 +574,17 @@ def write_results(rows, models, out, stem="forecast"):
              "D_stsp and D_H of a 10-period free run (standardized coordinates, GTF-paper "
              "definitions) with their noise floors (true orbit against an independent true orbit "
              "of the same length). Fit time includes compilation.", "",
-             "| system | model | status | fit s | VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp (floor) "
-             "| D_H (floor) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| system | model | seed | status | fit s | VPT sMAPE<30 | VPT NRMSE<0.5 | "
+             "D_stsp (floor) | D_H (floor) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['system']} | {r['model']} | {r['status']} | {r['fit_s']:.2f} | "
+        lines.append(f"| {r['system']} | {r['model']} | {r['seed']} | {r['status']} | "
+                     f"{r['fit_s']:.2f} | "
                      f"{r['vpt_smape']:.2f} | {r['vpt_nrmse']:.2f} | "
                      f"{r['d_stsp']:.3f} ({r['d_stsp_floor']:.3f}) | "
                      f"{r['d_h']:.3f} ({r['d_h_floor']:.3f}) |")
-    lines += ["", "## Per model (median over systems)", "",
-              "| model | systems | VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp | D_H |",
+    lines += ["", "## Per model (median over cells: systems and seeds)", "",
+              "| model | cells | VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp | D_H |",
               "|---|---|---|---|---|---|"]
     summary = {}
     for m in models:
