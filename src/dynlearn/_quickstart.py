@@ -45,6 +45,10 @@ def quickstart(steps: int | None = None, out: str = "dynlearn-out", seed: int = 
     - `steps`: training steps (default 6000).
     - `out`: folder for `quickstart.png`.
     - `seed`: random seed.
+
+    The figure is drawn with `dynlearn.plot` on a figure made without pyplot: the caller's
+    matplotlib backend and rcParams stay as they were. JAX's persistent compilation cache is
+    turned on (per-user folder; `DYNLEARN_NO_COMPILATION_CACHE=1` turns it off).
     """
     from matplotlib.figure import Figure
 
