@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from .._dynamics import is_dynamical_model, resolve_dynamics, sampling_step
 from .._types import Array, ArrayLike, Float, Key, Scalar, ScalarLike
-from ._interface import resolve_dynamics
 
 
 def _rk4_step(vector_field: Callable, t, y, dt, args):
@@ -172,7 +172,7 @@ def lyapunov_spectrum(
     system: Any,
     y0: Any = None,
     *,
-    n_steps: int,
+    n_steps: int = 1000,
     dt: ScalarLike | None = None,
     k: int | None = None,
     kind: str | None = None,
@@ -195,18 +195,32 @@ def lyapunov_spectrum(
     `vector_field(t, y, args)` or `step(x)`, or an object with a `.vector_field` or `.step`
     attribute, such as a `dynlearn.systems` system, a trained neural ODE or a PLRNN.
 
+    A model of the dynamical-model contract ([`dynlearn.DynamicalModel`][]: every zoo system
+    and model family) can be given observed context instead of a state,
+    `lyapunov_spectrum(model, context)`: the exponents are those of the model's own state space
+    (a reservoir's, a PLRNN's or a Koopman model's latent state) from
+    `model.init_state(context)`, by default the `dim` largest for a context of dimension
+    `dim` (a reservoir or an SSM stack has hundreds of states), per unit time where the model knows its sampling step (`model.dt`; a flow's RK4 step
+    defaults to it).
+
     **Arguments:**
 
     - `system`: the flow or map (see above).
     - `y0`: initial state: an array of shape `(state,)`, or any array or PyTree of arrays, real
       or complex, such as an SSM's hidden state (default: `system.y0`, as on `dynlearn.systems`
       systems). It is flattened to real coordinates, a complex entry counting as two. It need
-      not be on the attractor: use `transient`.
+      not be on the attractor: use `transient`. For a model with `init_state`, a 2-D array is
+      observed context `(time, dim)`, and the state is `system.init_state(y0)`.
     - `n_steps`: number of averaged steps (RK4 steps of size `dt` for a flow, iterations for a
-      map). The averaging time of a flow is `n_steps * dt`.
-    - `dt`: RK4 step size; required for flows (for a `dynlearn.systems` flow,
-      `system.period / 100` is a reasonable choice), not allowed for maps.
-    - `k`: number of exponents, the `k` largest (default: all, one per real coordinate).
+      map); default 1000, enough for a first look. The averaging time of a flow is
+      `n_steps * dt`.
+    - `dt`: RK4 step size; required for flows (default: the model's own `dt` where it has one;
+      for a `dynlearn.systems` flow, whose `dt` is a fine sampling step, `system.period / 100`
+      is a reasonable choice). For a map that is a model of the contract, its sampling step
+      (default: its own `dt`, if any): the exponents are then per unit time. Not allowed for a
+      bare step function.
+    - `k`: number of exponents, the `k` largest (default: one per observed coordinate when
+      observed context is given, else all, one per real coordinate of the state).
     - `kind`: `"flow"`, `"map"` or `None` to infer it (attribute name, or the number of required
       positional parameters of a callable: three for a flow, one for a map, two for a map
       driven by `inputs`).
@@ -222,8 +236,9 @@ def lyapunov_spectrum(
       values are faster; keep `qr_every * dt * (lambda_1 - lambda_k)` below ~20.
     - `key`: PRNG key for the random initial tangent basis (default: a fixed key).
 
-    **Returns:** the `k` exponents in decreasing order, per unit time for a flow and per
-    iteration for a map, in the real floating dtype of `y0` (use float64 for accurate spectra).
+    **Returns:** the `k` exponents in decreasing order, per unit time for a flow and for a map
+    whose model has a sampling step `dt`, per iteration for other maps, in the real floating
+    dtype of the state (use float64 for accurate spectra).
 
     **Raises:** `ValueError` for an empty `y0`, a system whose output does not have the
     structure and shapes of `y0`, `k` outside `1..state`, non-positive `n_steps` or `dt`, a
@@ -236,10 +251,15 @@ def lyapunov_spectrum(
     """
     caller = "lyapunov_spectrum"
     kind, fn = resolve_dynamics(system, kind, caller, driven=inputs is not None)
+    contract = is_dynamical_model(system)
     if y0 is None:
         if getattr(system, "y0", None) is None:
-            raise ValueError(f"{caller}: pass y0; {type(system).__name__} has no default `y0`")
+            what = "y0 (or observed context)" if contract else "y0"
+            raise ValueError(f"{caller}: pass {what}; {type(system).__name__} has no default `y0`")
         y0 = system.y0
+    from_context = contract and isinstance(y0, jax.Array | np.ndarray) and np.ndim(y0) == 2
+    if from_context:
+        y0 = system.init_state(_as_inexact(y0))
     y0 = jax.tree_util.tree_map(_as_inexact, y0)
     leaves = jax.tree_util.tree_leaves(y0)
     if not leaves or sum(leaf.size for leaf in leaves) == 0:
@@ -286,12 +306,17 @@ def lyapunov_spectrum(
         )
     if k is None:
         k = n
+        if from_context:
+            observed = jax.eval_shape(system.observe, y0)
+            k = min(n, sum(leaf.size for leaf in jax.tree_util.tree_leaves(observed)))
     if not isinstance(k, int | np.integer) or not 1 <= k <= n:
         raise ValueError(f"{caller}: k must be an integer in 1..{n} (the state size), got {k!r}")
     qr_every = _check_positive_int(qr_every, "qr_every", caller)
     if n_steps % qr_every:
         raise ValueError(f"{caller}: n_steps={n_steps} must be a multiple of qr_every={qr_every}")
+    own_dt = sampling_step(system) if contract else None
     if kind == "flow":
+        dt = own_dt if dt is None else dt
         if dt is None:
             hint = " (e.g. dt=system.period / 100)" if hasattr(system, "period") else ""
             raise ValueError(f"{caller}: dt (the RK4 step) is required for a flow{hint}")
@@ -299,10 +324,17 @@ def lyapunov_spectrum(
             raise ValueError(f"{caller}: dt must be positive, got {dt!r}")
         unit = n_steps * dt
     else:
-        if dt is not None:
-            raise ValueError(f"{caller}: dt={dt!r} given for a map; maps take no step size")
+        if dt is not None and not contract:
+            raise ValueError(
+                f"{caller}: dt={dt!r} given for a map; a bare step function has no time unit "
+                "(models of the dynamical-model contract take dt as their sampling step)"
+            )
+        step_time = own_dt if dt is None else dt
+        if step_time is not None and not isinstance(step_time, jax.core.Tracer):
+            if not step_time > 0:
+                raise ValueError(f"{caller}: dt must be positive, got {step_time!r}")
         dt = 0.0
-        unit = n_steps
+        unit = n_steps if step_time is None else n_steps * step_time
     q0 = _initial_basis(n, int(k), key, dtype)
     total = _benettin(
         fn,

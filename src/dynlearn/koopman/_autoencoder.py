@@ -74,6 +74,32 @@ class KoopmanAutoencoder(eqx.Module):
         """One step of the learned map: `decode(K encode(x))`."""
         return self.decode(self.operator(self.encode(x)))
 
+    def init_state(self, context: Float[Array, "time state"]) -> Float[Array, " latent"]:
+        """The latent state at the end of an observed `context` (the dynamical-model contract):
+        `encode(context[-1])`.
+
+        **Arguments:**
+
+        - `context`: observed states, shape `(time, state)`.
+
+        **Returns:** shape `(latent,)`.
+        """
+        context = jnp.asarray(context)
+        if context.ndim != 2 or context.shape[0] < 1:
+            raise ValueError(
+                f"KoopmanAutoencoder: context must have shape (time >= 1, state), got "
+                f"{tuple(context.shape)}"
+            )
+        return self.encode(context[-1])
+
+    def step(self, z: Float[Array, " latent"]) -> Float[Array, " latent"]:
+        """One step of the latent linear map, `z -> K z`."""
+        return self.operator(z)
+
+    def observe(self, z: Float[Array, " latent"]) -> Float[Array, " state"]:
+        """The observation of a latent state: `decode(z)`."""
+        return self.decode(z)
+
     def latent_rollout(
         self, z0: Float[Array, " latent"], num_steps: int
     ) -> Float[Array, "time latent"]:

@@ -98,6 +98,33 @@ class KoopmanVAE(eqx.Module):
         """Decode every latent state."""
         return jax.vmap(self.decoder)(zs)
 
+    def init_state(self, context: Float[Array, "time state"]) -> Float[Array, " latent"]:
+        """The latent state at the end of an observed `context` (the dynamical-model contract):
+        the posterior mean at its last row, encoded with unit time gaps.
+
+        **Arguments:**
+
+        - `context`: a regularly sampled series, shape `(time, state)`.
+
+        **Returns:** shape `(latent,)`.
+        """
+        context = jnp.asarray(context)
+        if context.ndim != 2 or context.shape[0] < 1:
+            raise ValueError(
+                f"KoopmanVAE: context must have shape (time >= 1, state), got "
+                f"{tuple(context.shape)}"
+            )
+        mean, _ = self.encode(context, jnp.arange(context.shape[0], dtype=context.dtype))
+        return mean[-1]
+
+    def step(self, z: Float[Array, " latent"]) -> Float[Array, " latent"]:
+        """One unit-gap step of the prior's mean dynamics, `z -> K z`."""
+        return self.transition(jnp.ones((), z.dtype)).astype(z.dtype) @ z
+
+    def observe(self, z: Float[Array, " latent"]) -> Float[Array, " state"]:
+        """The observation of a latent state: the decoder's output."""
+        return self.decoder(z)
+
     def _transitions(self, times: Array) -> Array:
         gaps = _gaps(times)
         return jax.vmap(self.transition)(gaps)

@@ -212,7 +212,12 @@ class NeuralODE(eqx.Module):
         # diffrax path: the input checks join the result check after the solve (one error check
         # in all, as in raw diffrax; a NaN y0 makes the solve fail, and the NaN message wins)
         ts, y0a = self._check(ts, y0, check_values=fixed)
-        d = y0.shape[0]
+        return self._solve(ts, y0a, args, jnp.asarray(y0).shape[0])
+
+    def _solve(self, ts, y0a, args, d) -> ODESolution:
+        # `y0a` is the state in the vector field's space (augmented); outputs keep `d` coordinates
+        fixed = isinstance(self.solver, FixedGrid)
+        y0 = y0a[:d]
         if fixed:
             ys = odeint_fixed(
                 self.vector_field,
@@ -269,6 +274,58 @@ class NeuralODE(eqx.Module):
     def __call__(self, ts: Array, y0: Array, args=None) -> Float[Array, "time state"]:
         """The trajectory `ys` of shape `(time, state)`; see `solve` for statistics."""
         return self.solve(ts, y0, args).ys
+
+    def init_state(self, context: Float[Array, "time state"]) -> Float[Array, " state_aug"]:
+        """The state at the end of an observed `context` (the dynamical-model contract): its last
+        row, padded with `augment_dim` zeros.
+
+        **Arguments:**
+
+        - `context`: observations, shape `(time, state)`.
+
+        **Returns:** shape `(state + augment_dim,)`.
+        """
+        context = jnp.asarray(context)
+        if context.ndim != 2 or context.shape[0] < 1:
+            raise ValueError(
+                f"NeuralODE: context must have shape (time >= 1, state), got {context.shape}"
+            )
+        y0 = context[-1]
+        if self.augment_dim:
+            y0 = jnp.concatenate([y0, jnp.zeros((self.augment_dim,), y0.dtype)])
+        return y0
+
+    def observe(self, y: Float[Array, " state_aug"]) -> Float[Array, " state"]:
+        """The observation of a state: the state without its `augment_dim` augmented coordinates.
+
+        **Arguments:**
+
+        - `y`: shape `(state + augment_dim,)`.
+
+        **Returns:** shape `(state,)`.
+        """
+        return y[: y.shape[0] - self.augment_dim]
+
+    def rollout(
+        self, y: Float[Array, " state_aug"], n_steps: int, *, dt, key=None
+    ) -> Float[Array, "{n_steps} state_aug"]:
+        """The `n_steps` states after `y`, `dt` apart, with the model's own solver.
+
+        **Arguments:**
+
+        - `y`: the state (augmented coordinates included), shape `(state + augment_dim,)`.
+        - `n_steps`: number of states.
+        - `dt`: the sampling step (a neural ODE has none of its own).
+        - `key`: unused (deterministic).
+
+        **Returns:** shape `(n_steps, state + augment_dim)`; row `i` is the state at
+        `(i + 1) dt`.
+        """
+        del key
+        if dt is None:
+            raise ValueError("NeuralODE.rollout: pass dt (the sampling step)")
+        ts = jnp.arange(n_steps + 1, dtype=y.dtype) * jnp.asarray(dt, y.dtype)
+        return self._solve(ts, y, None, y.shape[0]).ys[1:]
 
 
 _INPUT_ERRORS = (

@@ -176,3 +176,59 @@ class NeuralSDE(eqx.Module):
             f"NeuralSDE: the solve failed; (t1 - t0) / dt0 must stay below max_steps="
             f"{self.max_steps}: increase max_steps or dt0",
         )
+
+    def vector_field(self, t, y: Float[Array, " state"], args=None) -> Float[Array, " state"]:
+        """The drift `f(t, y, args)`: the deterministic skeleton of the SDE, which
+        `dynlearn.analysis` sees as the model's flow (the dynamical-model contract)."""
+        return self.drift(t, y, args)
+
+    def init_state(self, context: Float[Array, "time state"]) -> Float[Array, " state"]:
+        """The state at the end of an observed `context`: its last row.
+
+        **Arguments:**
+
+        - `context`: observations, shape `(time, state)`.
+
+        **Returns:** `context[-1]`.
+        """
+        context = jnp.asarray(context)
+        if context.ndim != 2 or context.shape[0] < 1:
+            raise ValueError(
+                f"NeuralSDE: context must have shape (time >= 1, state), got {context.shape}"
+            )
+        return context[-1]
+
+    def observe(self, y: Float[Array, " state"]) -> Float[Array, " state"]:
+        """The observation of a state: the state itself."""
+        return y
+
+    def rollout(
+        self, y: Float[Array, " state"], n_steps: int, *, dt, key: Key | None
+    ) -> Float[Array, "{n_steps} state"]:
+        """One sample path: the `n_steps` states after `y`, `dt` apart.
+
+        Sampling interval `i` is solved on its own, with the Brownian motion of key
+        `jax.random.fold_in(key, i)`, so that a longer forecast with the same key extends the
+        same path (one Brownian tree over the whole horizon would change with the horizon).
+
+        **Arguments:**
+
+        - `y`: the initial state.
+        - `n_steps`: number of states.
+        - `dt`: the sampling step (the solver step is `dt0`).
+        - `key`: PRNG key of the Brownian path (required).
+
+        **Returns:** shape `(n_steps, state)`; row `i` is the state at `(i + 1) dt`.
+        """
+        if key is None:
+            raise ValueError("NeuralSDE: a forecast is one sample path; pass key=")
+        if dt is None:
+            raise ValueError("NeuralSDE.rollout: pass dt (the sampling step)")
+        dt = jnp.asarray(dt, y.dtype)
+
+        def interval(state, i):
+            ts = jnp.stack([i.astype(y.dtype) * dt, (i + 1).astype(y.dtype) * dt])
+            state = self(ts, state, key=jax.random.fold_in(key, i))[1]
+            return state, state
+
+        return jax.lax.scan(interval, y, jnp.arange(n_steps))[1]

@@ -25,7 +25,8 @@ class ShallowPLRNN(eqx.Module):
     """A shallow PLRNN map `z -> F(z)` with identity observation of its first units.
 
     The initial latent state for an observation `x` is `[x, B x]` with a learned `B`
-    (`encode`); `observe(z) = z[:n_observed]`.
+    (`encode`); `observe(z) = z[:n_observed]`; `init_state(context)` warms the latent state up
+    on a whole context by teacher forcing (the dynamical-model contract).
 
     **Arguments:**
 
@@ -97,6 +98,32 @@ class ShallowPLRNN(eqx.Module):
     def observe(self, z: Float[Array, " latent"]) -> Float[Array, " observed"]:
         """The identity observation model: the first `n_observed` latent units."""
         return z[: self.n_observed]
+
+    def init_state(self, context: Float[ArrayLike, "time observed"]) -> Float[Array, " latent"]:
+        """The latent state at the end of an observed `context` (the dynamical-model contract).
+
+        Warm-up by teacher forcing: `z = encode(context[0])`, then for every later row `x`,
+        `z = F(z)` with its observed units replaced by `x`; the unobserved units are driven
+        by the data. A one-row context gives `encode(context[0])`, the start of `model(x0, n)`.
+
+        **Arguments:**
+
+        - `context`: observations, shape `(time, n_observed)`.
+
+        **Returns:** the latent state, shape `(latent,)`; its first `n_observed` units are
+        `context[-1]`.
+        """
+        context = jnp.asarray(context, self.a.dtype)
+        if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != self.n_observed:
+            raise ValueError(
+                f"ShallowPLRNN: context must have shape (time >= 1, {self.n_observed}), got "
+                f"{tuple(context.shape)}"
+            )
+
+        def force(z, x):
+            return self.step(z).at[: self.n_observed].set(x), None
+
+        return jax.lax.scan(force, self.encode(context[0]), context[1:])[0]
 
     def __call__(self, x0: Float[ArrayLike, " observed"], n_steps: int):
         """Free-running generation from the observation `x0`.

@@ -7,7 +7,9 @@
   monomials; the readout predicts the increment `u_{t+1} - u_t`.
 
 Both are physics-agnostic baselines of Gilpin's forecasting study. Training is one ridge
-regression (`fit_readout`); `forecast` runs the fitted model in closed loop.
+regression (`fit_readout`); `forecast` runs the fitted model in closed loop. Both implement the
+dynamical-model contract as closed-loop maps: an ESN's state is the pair `(r, u)` of reservoir
+and last input, an NVAR's the buffer of its last `window` samples.
 """
 
 from __future__ import annotations
@@ -162,10 +164,48 @@ class EchoStateNetwork(eqx.Module):
             out = out + self.weights[k] * rr[s : s + n]
         return out
 
-    def step(self, r: Float[Array, " reservoir"], u: Float[Array, " input"]):
-        """One reservoir update driven by the input `u`; returns the new state."""
+    def update(
+        self, r: Float[Array, " reservoir"], u: Float[Array, " input"]
+    ) -> Float[Array, " reservoir"]:
+        """One reservoir update driven by the input `u`; returns the new reservoir state."""
         pre = self.recurrent(r) + self.w_in @ u + self.bias
         return (1 - self.leak_rate) * r + self.leak_rate * jnp.tanh(pre)
+
+    def init_state(
+        self, context: Float[ArrayLike, "time input"]
+    ) -> tuple[Float[Array, " reservoir"], Float[Array, " input"]]:
+        """The closed-loop state at the end of an observed `context` (the dynamical-model
+        contract): the reservoir driven by the whole context from zero, and the last input.
+
+        **Arguments:**
+
+        - `context`: observed series `(time, input)`; long enough to wash out the zero initial
+          reservoir state (about as many steps as for `fit_readout`'s washout).
+
+        **Returns:** `(r, u)`: the reservoir state after `context[-1]`, and `context[-1]`.
+        """
+        context = jnp.asarray(context, self.weights.dtype)
+        if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != self.input_size:
+            raise ValueError(
+                f"EchoStateNetwork: context must have shape (time >= 1, {self.input_size}), got "
+                f"{tuple(context.shape)}"
+            )
+        return self(context)[-1], context[-1]
+
+    def step(
+        self, state: tuple[Float[Array, " reservoir"], Float[Array, " input"]]
+    ) -> tuple[Float[Array, " reservoir"], Float[Array, " input"]]:
+        """One closed-loop step: predict `u' = W_out [1, u, r, r²]`, then drive the reservoir
+        with it, `(r, u) -> (update(r, u'), u')`."""
+        r, u = state
+        u_next = self.w_out @ self.features(r, u)
+        return self.update(r, u_next), u_next
+
+    def observe(
+        self, state: tuple[Float[Array, " reservoir"], Float[Array, " input"]]
+    ) -> Float[Array, " input"]:
+        """The observation of a closed-loop state `(r, u)`: `u`."""
+        return state[1]
 
     def features(self, r: Float[Array, " reservoir"], u: Float[Array, " input"]):
         """Readout features `[1, u, r, r²]` (or `[1, u, r]`)."""
@@ -202,18 +242,12 @@ class EchoStateNetwork(eqx.Module):
 
         **Returns:** `(n_steps, input)`; row `i` is the state `i + 1` steps after `warmup[-1]`.
         """
-        warmup = jnp.asarray(warmup, self.weights.dtype)
-        states = self(warmup)
-        first = self.w_out @ self.features(states[-1], warmup[-1])
 
-        def body(carry, _):
-            r, u = carry
-            r = self.step(r, u)
-            u_next = self.w_out @ self.features(r, u)
-            return (r, u_next), u_next
+        def body(state, _):
+            state = self.step(state)
+            return state, self.observe(state)
 
-        _, rest = jax.lax.scan(body, (states[-1], first), None, length=n_steps - 1)
-        return jnp.concatenate([first[None], rest], axis=0)
+        return jax.lax.scan(body, self.init_state(warmup), None, length=n_steps)[1]
 
 
 class NVAR(eqx.Module):
@@ -276,6 +310,39 @@ class NVAR(eqx.Module):
         idx = jnp.arange(us.shape[0] - w + 1)[:, None] + jnp.arange(w)[None, :]
         return jax.vmap(self.features)(us[idx])
 
+    def init_state(self, context: Float[ArrayLike, "time input"]) -> Float[Array, "window input"]:
+        """The state at the end of an observed `context` (the dynamical-model contract): its
+        last `window` rows, the delay buffer the features read.
+
+        **Arguments:**
+
+        - `context`: observed series `(time, input)` with `time >= window`.
+
+        **Returns:** `context[-window:]`.
+        """
+        context = jnp.asarray(context, self.w_out.dtype)
+        w = self.window
+        if context.ndim != 2 or context.shape[1] != self.input_size:
+            raise ValueError(
+                f"NVAR: context must have shape (time >= {w}, {self.input_size}), got "
+                f"{tuple(context.shape)}"
+            )
+        if context.shape[0] < w:
+            raise ValueError(
+                f"NVAR: context of length {context.shape[0]} is shorter than the delay window {w}"
+            )
+        return context[-w:]
+
+    def step(self, history: Float[Array, "window input"]) -> Float[Array, "window input"]:
+        """One closed-loop step of the delay buffer: append `u' = u + W_out features(history)`
+        and drop the oldest sample."""
+        u_next = history[-1] + self.w_out @ self.features(history)
+        return jnp.concatenate([history[1:], u_next[None]], axis=0)
+
+    def observe(self, history: Float[Array, "window input"]) -> Float[Array, " input"]:
+        """The observation of a delay buffer: its newest sample."""
+        return history[-1]
+
     @eqx.filter_jit
     def forecast(self, warmup: Float[ArrayLike, "time input"], n_steps: int):
         """Closed-loop forecast from the last `window` samples of `warmup`.
@@ -287,21 +354,12 @@ class NVAR(eqx.Module):
 
         **Returns:** `(n_steps, input)`; row `i` is the state `i + 1` steps after `warmup[-1]`.
         """
-        warmup = jnp.asarray(warmup, self.w_out.dtype)
-        w = self.window
-        if warmup.shape[0] < w:
-            raise ValueError(
-                f"NVAR.forecast: warmup of length {warmup.shape[0]} is shorter than the delay "
-                f"window {w}"
-            )
 
         def body(hist, _):
-            u_next = hist[-1] + self.w_out @ self.features(hist)
-            hist = jnp.concatenate([hist[1:], u_next[None]], axis=0)
-            return hist, u_next
+            hist = self.step(hist)
+            return hist, self.observe(hist)
 
-        _, out = jax.lax.scan(body, warmup[-w:], None, length=n_steps)
-        return out
+        return jax.lax.scan(body, self.init_state(warmup), None, length=n_steps)[1]
 
 
 def fit_readout(

@@ -28,11 +28,14 @@ class SINDy(eqx.Module):
     - `library`: the candidate library `Θ`.
     - `coefficients`: `Ξ`, of shape `(dim, features)`.
     - `coefficient_samples`: the bootstrap coefficients of an ensemble fit, or `None`.
+    - `dt`: the sampling step of the data it was fitted to (`fit_sindy` records it), or `None`;
+      the default step of `dynlearn.forecast`.
     """
 
     library: AbstractLibrary
     coefficients: Float[Array, "dim features"]
     coefficient_samples: Float[Array, "models dim features"] | None = None
+    dt: float | None = eqx.field(static=True, default=None)
 
     def vector_field(self, t, y: Float[Array, " dim"], args=None) -> Float[Array, " dim"]:
         """`dx/dt` at state `y` (autonomous: `t` and `args` are ignored)."""
@@ -42,6 +45,28 @@ class SINDy(eqx.Module):
     def __call__(self, t, y: Float[Array, " dim"], args=None) -> Float[Array, " dim"]:
         """Same as `vector_field`."""
         return self.vector_field(t, y, args)
+
+    def init_state(self, context: Float[ArrayLike, "time dim"]) -> Float[Array, " dim"]:
+        """The state at the end of an observed `context`: its last row (the dynamical-model
+        contract).
+
+        **Arguments:**
+
+        - `context`: observed states, shape `(time, dim)`.
+
+        **Returns:** `context[-1]`.
+        """
+        context = jnp.asarray(context, self.coefficients.dtype)
+        dim = self.coefficients.shape[0]
+        if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != dim:
+            raise ValueError(
+                f"SINDy: context must have shape (time >= 1, {dim}), got {tuple(context.shape)}"
+            )
+        return context[-1]
+
+    def observe(self, y: Float[Array, " dim"]) -> Float[Array, " dim"]:
+        """The observation of a state: the state itself."""
+        return y
 
     def simulate(
         self,
@@ -163,7 +188,7 @@ def fit_sindy(
     if ensemble is not None and key is None:
         raise ValueError("fit_sindy: an ensemble fit needs key=")
     coef, samples = _fit(library, optimizer, ensemble, x, x_dot, key)
-    return SINDy(library, coef, samples)
+    return SINDy(library, coef, samples, dt=None if dt is None else float(dt))
 
 
 @eqx.filter_jit

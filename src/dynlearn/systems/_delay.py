@@ -154,6 +154,42 @@ class DelayFlow(AbstractSystem):
         head = self.equation(jnp.asarray(t, dtype=y.dtype), y[0], y[-1], params)
         return jnp.concatenate([head[None], (y[:-1] - y[1:]) / h])
 
+    def rollout(
+        self, state: Float[Array, " state"], n_steps: int, *, dt=None, key=None
+    ) -> Float[Array, "{n_steps} state"]:
+        """The `n_steps` delay embeddings after `state`, by the method of steps.
+
+        `state = (x(0), x(-h), ..., x(-tau))` is read as the history on `[-tau, 0]` (as by
+        `trajectory`); row `i` is the embedding at `t = (i + 1) dt`, whose lagged coordinates
+        still inside `[-tau, 0]` come from that history.
+
+        **Arguments:**
+
+        - `state`: the embedding at the end of the context, shape `(dimension,)`.
+        - `n_steps`: number of embeddings.
+        - `dt`: sampling step (default `self.dt`).
+        - `key`: unused (deterministic).
+
+        **Returns:** shape `(n_steps, dimension)`.
+        """
+        del key
+        dt = self.dt if dt is None else dt
+        if isinstance(dt, jax.Array):
+            raise ValueError(
+                f"{self.name}: a delay system needs a concrete (Python float) sampling step, got "
+                "a traced one"
+            )
+        return delay_trajectory(
+            self,
+            n_steps,
+            dt=float(dt),
+            y0=jnp.asarray(state),
+            transient=1,
+            args=None,
+            steps_per_delay=None,
+            start=0.0,
+        )
+
 
 def _hermite(x0, x1, f0, f1, h, theta):
     """Cubic Hermite interpolation on [0, h] at relative position theta in [0, 1]."""
@@ -202,8 +238,11 @@ def default_steps_per_delay(system: DelayFlow, dt: float) -> int:
 
 
 @eqx.filter_jit
-def _solve_delay(system, y0, dt, args, n_points, transient, steps_per_delay, n_steps):
-    """Method of steps; returns the sampled delay embedding, shape (n_points, dimension)."""
+def _solve_delay(system, y0, dt, args, n_points, transient, steps_per_delay, n_steps, start=None):
+    """Method of steps; returns the sampled delay embedding, shape (n_points, dimension).
+
+    Samples at `t = start + (transient + k) dt` (default `start = tau`); lagged times before 0
+    are read from the initial history."""
     dtype = y0.dtype
     params = system.params if args is None else {**system.params, **args}
     tau = jnp.asarray(params["tau"], dtype=dtype)
@@ -240,11 +279,16 @@ def _solve_delay(system, y0, dt, args, n_points, transient, steps_per_delay, n_s
     init = (y0[0], ring_x, ring_f)
     (_, _, _), (xs, fs) = jax.lax.scan(step, init, jnp.arange(n_steps))
     # sample times: the embedding at t needs x on [t - tau, t]; start at t = tau as dysts does
-    ts = tau + (transient + jnp.arange(n_points, dtype=dtype)) * dt
+    first = tau if start is None else jnp.asarray(start, dtype=dtype)
+    ts = first + (transient + jnp.arange(n_points, dtype=dtype)) * dt
     query = ts[:, None] - lags[None, :]
     index = jnp.clip(jnp.floor(query / h).astype(jnp.int32), 0, n_steps - 2)
     theta = query / h - index.astype(dtype)
-    return _hermite(xs[index], xs[index + 1], fs[index], fs[index + 1], h, theta)
+    out = _hermite(xs[index], xs[index + 1], fs[index], fs[index + 1], h, theta)
+    if start is None:
+        return out
+    past = jax.vmap(jax.vmap(history))(jnp.minimum(query, 0))
+    return jnp.where(query < 0, past, out)
 
 
 def delay_trajectory(
@@ -256,15 +300,20 @@ def delay_trajectory(
     transient: int,
     args: dict | None,
     steps_per_delay: int | None,
+    start: float | None = None,
 ) -> Float[Array, "{n_points} state"]:
-    """Embedding samples at `t = tau + (transient + k) dt`; see `trajectory` for the arguments."""
+    """Embedding samples at `t = tau + (transient + k) dt`; see `trajectory` for the arguments.
+
+    `start` replaces `tau` as the time of the first sample (lagged values before `t = 0` come
+    from the history `y0`)."""
     if steps_per_delay is None:
         steps_per_delay = default_steps_per_delay(system, float(dt))
     if not isinstance(steps_per_delay, int) or steps_per_delay < 2:
         raise ValueError(f"steps_per_delay must be an int >= 2, got {steps_per_delay!r}")
     tau = float((system.params if args is None else {**system.params, **args})["tau"])
     h = tau / steps_per_delay
-    t_end = tau + (transient + n_points - 1) * float(dt)
+    first = tau if start is None else float(start)
+    t_end = first + (transient + n_points - 1) * float(dt)
     n_steps = int(np.ceil(t_end / h)) + 2
     dt = jnp.asarray(dt, dtype=y0.dtype)
-    return _solve_delay(system, y0, dt, args, n_points, transient, steps_per_delay, n_steps)
+    return _solve_delay(system, y0, dt, args, n_points, transient, steps_per_delay, n_steps, start)
