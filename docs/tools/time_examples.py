@@ -7,7 +7,8 @@ from the list can be judged (the development machine is a shared 2-core box).
 
     python docs/tools/time_examples.py koopman_gauss_map recon_sindy_lorenz
 
-The example runs in a temporary folder (its figures go there), with its output discarded.
+The example runs in a temporary folder (its figures go there), with its output discarded; one
+that runs longer than 600 s is stopped and not recorded (the machine is shared).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "reproductions" / "timings.json"
+TIMEOUT_S = 600
 
 
 def time_example(name: str) -> dict:
@@ -37,6 +39,7 @@ def time_example(name: str) -> dict:
             cwd=folder,
             capture_output=True,
             text=True,
+            timeout=TIMEOUT_S,
         )
         wall = time.perf_counter() - start
     if done.returncode != 0:
@@ -60,7 +63,11 @@ def main() -> int:
         return 2
     table = json.loads(TABLE.read_text()) if TABLE.exists() else {"examples": {}}
     for name in names:
-        record = time_example(name)
+        try:
+            record = time_example(name)
+        except (RuntimeError, subprocess.TimeoutExpired) as err:
+            print(f"{name}: not recorded ({str(err).splitlines()[0]})")
+            continue
         table["examples"][name] = record
         print(f"{name}: {record['wall_time_s']} s (load {record['load_average_start'][0]:.1f})")
         TABLE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
