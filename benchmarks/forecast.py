@@ -4,8 +4,11 @@ Follows the protocol of Gilpin, "Model scale versus domain knowledge in statisti
 of chaotic systems": each system is sampled at 100 points per period (`dt = period / 100`), a
 model is trained on one trajectory of `--train-periods` periods (standardized with the training
 statistics), then forecasts from `--n-tests` held-out initial conditions (each given a context of
-two periods). The valid prediction time (VPT, in Lyapunov times of the system's reference
-largest exponent `system.max_lyapunov`: dysts' `maximum_lyapunov_estimated`) is reported by both
+two periods) over a test window of `--horizon-lyapunov` Lyapunov times (default 25, so that
+VPTs above 20 can be measured; at least 6 and at most `--max-horizon-periods` periods, the
+horizon is in the table). The valid prediction time (VPT, in Lyapunov times of the system's
+reference largest exponent `system.max_lyapunov`: dysts' `maximum_lyapunov_estimated`) is
+reported by both
 definitions: Gilpin's (sMAPE of the forecast prefix < 30, `metric="smape"`) and the pointwise
 NRMSE < 0.5 of the reservoir-computing literature. A free run of ten periods from the first test
 point is compared with the true orbit by D_stsp and D_H (the GTF paper's code definitions), each
@@ -75,10 +78,20 @@ PPP = 100  # points per period
 # ----------------------------------------------------------------------------------- data
 
 
-def make_data(name, train_periods, n_tests, horizon_periods, context_periods):
+def horizon_steps(system, dt, horizon_lyapunov, min_periods, max_periods):
+    """Test-window length: `horizon_lyapunov` Lyapunov times, within [min, max] periods."""
+    lyap = system.max_lyapunov
+    wanted = math.ceil(horizon_lyapunov / (lyap * dt)) if lyap else 0
+    return int(min(max(wanted, min_periods * PPP), max_periods * PPP))
+
+
+def make_data(name, train_periods, n_tests, context_periods, horizon_lyapunov=25.0,
+              min_horizon_periods=6, max_horizon_periods=60):
     system = systems.get(name)
     dt = system.period / PPP
-    n_context, horizon = context_periods * PPP, horizon_periods * PPP
+    n_context = context_periods * PPP
+    horizon = horizon_steps(system, dt, horizon_lyapunov, min_horizon_periods,
+                            max_horizon_periods)
     n_train = train_periods * PPP
     n_long = 10 * PPP
     # two stretches of n_long + 1 points at the end: the long truth and an independent one
@@ -99,7 +112,8 @@ def make_data(name, train_periods, n_tests, horizon_periods, context_periods):
     if lyap is None or not lyap > 0:
         raise ValueError(f"{name} has no reference largest Lyapunov exponent")
     return dict(system=system, dt=dt, train=traj[:n_train], tests=tests, long=long_true,
-                long_other=long_other, mean=mean, std=std, lyap=float(lyap))
+                long_other=long_other, mean=mean, std=std, lyap=float(lyap),
+                horizon_lt=horizon * dt * float(lyap))
 
 
 # ---------------------------------------------------------------------------- model adapters
@@ -435,7 +449,8 @@ def cell_key(system, model, seed):
 
 def run_cell(cell, data, train_z, cfg, floor_values):
     name, model, seed = cell
-    row = dict(system=name, model=model, seed=seed, status="ok", fit_s=float("nan"),
+    row = dict(system=name, model=model, seed=seed, status="ok", horizon_lt=data["horizon_lt"],
+               fit_s=float("nan"),
                vpt_smape=float("nan"), vpt_nrmse=float("nan"), d_stsp=float("nan"),
                d_h=float("nan"), d_stsp_floor=floor_values[0], d_h_floor=floor_values[1],
                vpts_nrmse="")
@@ -478,6 +493,12 @@ def main():
                         help="results file stem (default forecast: forecast.csv/.md/.png)")
     parser.add_argument("--train-periods", type=int, default=None)
     parser.add_argument("--n-tests", type=int, default=None)
+    parser.add_argument("--horizon-lyapunov", type=float, default=25.0,
+                        help="test-window length in Lyapunov times of system.max_lyapunov, so "
+                        "that VPTs of 20+ can be measured (default 25; at least 6 periods)")
+    parser.add_argument("--max-horizon-periods", type=int, default=60,
+                        help="cap on the test window in periods, for systems whose Lyapunov time "
+                        "is many periods long (default 60); the table reports the horizon")
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     parser.add_argument("--n-seeds", type=int, default=1,
                         help="seeds per (system, model) cell: seed, seed + 1, ... (default 1)")
@@ -517,10 +538,13 @@ def main():
         n_tests=args.n_tests or (2 if args.quick else 5),
         nn_steps=200 if args.quick else (4000 if args.full else 1500),
         esn_size=200 if args.quick else 400,
+        horizon_lyapunov=args.horizon_lyapunov,
+        max_horizon_periods=args.max_horizon_periods,
     )
     print(f"systems ({len(names)}): {', '.join(names)}")
     print(f"models: {', '.join(models)}; train {cfg['train_periods']} periods at {PPP} points "
-          f"per period, {cfg['n_tests']} test windows of 6 periods")
+          f"per period, {cfg['n_tests']} test windows of {cfg['horizon_lyapunov']:g} Lyapunov "
+          f"times (6 to {cfg['max_horizon_periods']} periods)")
     if args.dry_run:
         missing = [n for n in names if n not in systems.names()]
         print(f"unknown systems: {missing}" if missing else "all systems resolve in the zoo")
@@ -540,7 +564,8 @@ def main():
           f"(in {cell_dir})")
     for name in dict.fromkeys(c[0] for c in pending):
         try:
-            data = make_data(name, cfg["train_periods"], cfg["n_tests"], 6, 2)
+            data = make_data(name, cfg["train_periods"], cfg["n_tests"], 2,
+                             cfg["horizon_lyapunov"], 6, cfg["max_horizon_periods"])
         except Exception as err:  # noqa: BLE001 - report and continue with the next system
             print(f"{name}: data generation failed ({type(err).__name__}: {err})")
             continue
@@ -562,8 +587,8 @@ def main():
 
 def write_results(rows, models, out, stem="forecast"):
     out.mkdir(parents=True, exist_ok=True)
-    fields = ["system", "model", "seed", "status", "fit_s", "vpt_smape", "vpt_nrmse", "d_stsp",
-              "d_stsp_floor", "d_h", "d_h_floor", "vpts_nrmse"]
+    fields = ["system", "model", "seed", "status", "horizon_lt", "fit_s", "vpt_smape",
+              "vpt_nrmse", "d_stsp", "d_stsp_floor", "d_h", "d_h_floor", "vpts_nrmse"]
     with (out / f"{stem}.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
@@ -574,12 +599,12 @@ def write_results(rows, models, out, stem="forecast"):
              "D_stsp and D_H of a 10-period free run (standardized coordinates, GTF-paper "
              "definitions) with their noise floors (true orbit against an independent true orbit "
              "of the same length). Fit time includes compilation.", "",
-             "| system | model | seed | status | fit s | VPT sMAPE<30 | VPT NRMSE<0.5 | "
-             "D_stsp (floor) | D_H (floor) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| system | model | seed | status | horizon (Lyapunov times) | fit s | "
+             "VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp (floor) | D_H (floor) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['system']} | {r['model']} | {r['seed']} | {r['status']} | "
-                     f"{r['fit_s']:.2f} | "
+                     f"{r['horizon_lt']:.1f} | {r['fit_s']:.2f} | "
                      f"{r['vpt_smape']:.2f} | {r['vpt_nrmse']:.2f} | "
                      f"{r['d_stsp']:.3f} ({r['d_stsp_floor']:.3f}) | "
                      f"{r['d_h']:.3f} ({r['d_h_floor']:.3f}) |")
