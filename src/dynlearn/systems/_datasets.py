@@ -11,6 +11,7 @@ without pickle.
 from __future__ import annotations
 
 import os
+import zipfile
 
 import equinox as eqx
 import jax
@@ -18,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validation import check_int, check_positive
 from ._base import AbstractSystem
 from ._integrate import trajectories
 
@@ -118,8 +120,13 @@ def make_dataset(
     one window.
     """
     stride = window if stride is None else stride
-    if window < 1 or stride < 1:
-        raise ValueError(f"window and stride must be >= 1, got {window} and {stride}")
+    check_int("make_dataset", "window", window, minimum=1)
+    check_int("make_dataset", "stride", stride, minimum=1)
+    check_int("make_dataset", "n_trajectories", n_trajectories, minimum=1)
+    check_int("make_dataset", "n_points", n_points, minimum=1)
+    check_positive("make_dataset", "noise", noise, allow_zero=True)
+    if dt is not None:
+        check_positive("make_dataset", "dt", dt)
     split = tuple(float(f) for f in split)
     if len(split) != 3 or min(split) < 0 or abs(sum(split) - 1) > 1e-9:
         raise ValueError(f"split must be three non-negative fractions summing to 1, got {split}")
@@ -201,16 +208,35 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     - `path`: the `.npz` file.
 
     **Returns:** the `Dataset`, arrays as JAX arrays.
+
+    **Raises:** `FileNotFoundError` for a missing file; `ValueError` naming the path for a file
+    that is not an `.npz` written by `save_dataset` (not a zip archive, a missing field, an
+    object array that would need pickle).
     """
-    with np.load(path, allow_pickle=False) as data:
-        return Dataset(
-            train=jnp.asarray(data["train"]),
-            val=jnp.asarray(data["val"]),
-            test=jnp.asarray(data["test"]),
-            mean=jnp.asarray(data["mean"]),
-            std=jnp.asarray(data["std"]),
-            dt=float(data["dt"]),
-            system=str(data["system"]),
-            noise=float(data["noise"]),
-            standardized=bool(data["standardized"]),
-        )
+    fields = ("train", "val", "test", "mean", "std", "dt", "system", "noise", "standardized")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ValueError("it holds a single array, not an .npz archive")
+            missing = [f for f in fields if f not in data.files]
+            if missing:
+                raise ValueError(f"it lacks the field(s) {missing}")
+            return Dataset(
+                train=jnp.asarray(data["train"]),
+                val=jnp.asarray(data["val"]),
+                test=jnp.asarray(data["test"]),
+                mean=jnp.asarray(data["mean"]),
+                std=jnp.asarray(data["std"]),
+                dt=float(data["dt"]),
+                system=str(data["system"]),
+                noise=float(data["noise"]),
+                standardized=bool(data["standardized"]),
+            )
+    except FileNotFoundError:
+        raise FileNotFoundError(f"load_dataset: no file at path={str(path)!r}") from None
+    except (ValueError, OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as err:
+        # np.load says e.g. "File is not a zip file" or "Cannot load file containing pickled
+        # data" without naming the file.
+        raise ValueError(
+            f"load_dataset: path={str(path)!r} is not a dataset written by save_dataset: {err}"
+        ) from None

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
+from .._validation import check_dtype, check_int, check_names, check_positive
 from ._base import AbstractSystem
 from ._delay import DelayFlow, default_steps_per_delay, delay_trajectory
 
@@ -26,28 +27,103 @@ def _default_max_steps(n: int) -> int:
 
 def _check_count(name: str, value, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an int >= {minimum}, got {name}={value!r}")
     return int(value)
 
 
 def _initial_state(system: AbstractSystem, y0) -> Array:
     if y0 is None:
         return jnp.asarray(system.y0)
-    y0 = jnp.asarray(y0)
+    where = f"trajectory of {system.name}"
+    # Complex states are refused rather than silently losing their imaginary part.
+    y0 = check_dtype(where, "y0", y0, cast_integers=True)
     if y0.shape != (system.dimension,):
         raise ValueError(
             f"{system.name}: y0 must have shape ({system.dimension},), got {tuple(y0.shape)}"
         )
     if not jnp.issubdtype(y0.dtype, jnp.floating):
         y0 = y0.astype(jnp.asarray(system.y0).dtype)
+    if not isinstance(y0, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(y0))):
+        raise ValueError(f"{where}: y0 contains NaN or inf, got y0={np.asarray(y0)}")
     return y0
 
 
 def _sampling_step(system: AbstractSystem, dt, dtype) -> Array:
     dt = system.dt if dt is None else dt
-    if not isinstance(dt, jax.Array) and not float(dt) > 0:
-        raise ValueError(f"{system.name}: dt must be positive, got {dt!r}")
+    check_positive(f"trajectory of {system.name}", "dt", dt)
     return jnp.asarray(dt, dtype=dtype)
+
+
+def _check_solve_options(system, args, rtol, atol, max_steps, solver, stepsize_controller):
+    """The options shared by `trajectory` and `trajectories`, checked before any tracing."""
+    where = f"trajectory of {system.name}"
+    if args is not None:
+        if not isinstance(args, dict):
+            raise TypeError(
+                f"{where}: args must be a dict of parameter overrides, got {type(args).__name__}"
+            )
+        check_names(where, "args", args, system.params)
+    check_positive(where, "rtol", rtol)
+    check_positive(where, "atol", atol)
+    if max_steps is not None:
+        check_int(where, "max_steps", max_steps, minimum=1)
+    if solver is not None and not isinstance(solver, diffrax.AbstractSolver):
+        raise TypeError(f"{where}: solver must be a diffrax solver, got {solver!r}")
+    if stepsize_controller is not None and not isinstance(
+        stepsize_controller, diffrax.AbstractStepSizeController
+    ):
+        raise TypeError(
+            f"{where}: stepsize_controller must be a diffrax step-size controller, got "
+            f"{stepsize_controller!r}"
+        )
+
+
+def _failure_messages(name: str, max_steps: int) -> list[str]:
+    """Why a flow's solve stopped early, by the code `_failure_code` computes."""
+    head = f"trajectory of {name}: the solver stopped before the last save time"
+    return [
+        f"{head}: y0 contains NaN or inf.",
+        f"{head}: the state became NaN or inf (it blows up, or the parameters in args make "
+        "the system unstable); check y0, args and dt.",
+        f"{head}: the vector field returned NaN or inf at the state reached (the state itself "
+        "is finite); check the parameters in args and that the state stays in the field's "
+        "domain.",
+        f"{head}: the state is blowing up (|y| grew more than 1000 times its initial size while "
+        f"the solver rejected most of its max_steps={max_steps} steps); the solution likely "
+        "has a finite-time singularity: check y0 and args.",
+        f"{head}: the solver rejected most of its max_steps={max_steps} steps with a finite, "
+        "bounded state: the vector field is probably NaN, inf or discontinuous just ahead of "
+        "the state reached; check args and the field's domain.",
+        f"{head}: the solver used all max_steps={max_steps} steps while the state stayed "
+        "finite and bounded; increase max_steps, loosen rtol/atol, or use a stiff solver "
+        "(e.g. diffrax.Kvaerno5()); if that does not help, check that the vector field is "
+        "finite and smooth just ahead of the state reached.",
+        f"{head}: diffrax reported a failure other than running out of steps; try a smaller "
+        "dt, other tolerances or another solver.",
+    ]
+
+
+def _failure_code(system, solution, y0, args) -> Array:
+    """Index into `_failure_messages` for a failed solve, from the state where it stopped (the
+    `t1` save slot, which diffrax fills with the state reached when the solve ends early) and
+    the share of rejected steps."""
+    reached = jnp.sum(jnp.isfinite(solution.ts)) - 1
+    t_end = solution.ts[reached]
+    y_end = solution.ys[reached]
+    field = system.vector_field(t_end, y_end, args)
+    scale = jnp.maximum(jnp.max(jnp.abs(y0)), jnp.ones((), y0.dtype))
+    rejected = solution.stats["num_rejected_steps"]
+    mostly_rejected = 10 * rejected > 9 * solution.stats["num_steps"]
+    max_steps = solution.result == diffrax.RESULTS.max_steps_reached
+    conditions = [
+        ~jnp.all(jnp.isfinite(y0)),
+        ~jnp.all(jnp.isfinite(y_end)),
+        ~jnp.all(jnp.isfinite(field)),
+        max_steps & mostly_rejected & (jnp.max(jnp.abs(y_end)) > 1e3 * scale),
+        max_steps & mostly_rejected,
+        max_steps,
+    ]
+    return jnp.select(conditions, [0, 1, 2, 3, 4, 5], 6)
 
 
 @eqx.filter_jit
@@ -63,11 +139,17 @@ def _solve_flow(system, y0, dt, args, n_points, transient, solver, controller, m
         dt0=dt if dt0 is None else dt0,
         y0=y0,
         args=args,
-        saveat=diffrax.SaveAt(ts=ts),
+        # t1 as well: when the solve stops early diffrax saves the state it reached there,
+        # which tells a blow-up from a stiff system in the error message.
+        saveat=diffrax.SaveAt(ts=ts, t1=True),
         stepsize_controller=controller,
         max_steps=max_steps,
+        throw=False,
     )
-    return solution.ys
+    failed = solution.result != diffrax.RESULTS.successful
+    code = _failure_code(system, solution, y0, args)
+    ys = solution.ys[:-1]
+    return eqx.branched_error_if(ys, failed, code, _failure_messages(system.name, max_steps))
 
 
 @eqx.filter_jit
@@ -124,11 +206,15 @@ def trajectory(
 
     **Returns:** array of shape `(n_points, dimension)`.
 
-    **Raises:** `ValueError` for a `y0` of the wrong shape or non-positive sizes; an
-    `EquinoxRuntimeError` from diffrax if the step budget runs out (increase `max_steps`).
+    **Raises:** `ValueError` for a `y0` of the wrong shape or with NaN or inf, non-positive
+    sizes, `dt`, `rtol` or `atol`, and parameter names in `args` that the system does not
+    have; `TypeError` for a complex `y0` or a solver that is not a diffrax one; an
+    `EquinoxRuntimeError` if the solve stops early, saying whether the state became non-finite,
+    was blowing up, or stayed bounded (then: increase `max_steps`).
     """
     n_points = _check_count("n_points", n_points, minimum=1)
     transient = _check_count("transient", transient, minimum=0)
+    _check_solve_options(system, args, rtol, atol, max_steps, solver, stepsize_controller)
     y = _initial_state(system, y0)
     if system.discrete:
         return _iterate_map(system, y, args, n_points, transient)
@@ -197,11 +283,21 @@ def trajectories(
     - `dtype`: floating dtype of the computation (default: JAX's default float).
 
     **Returns:** array of shape `(n_trajectories, n_points, dimension)`.
+
+    **Raises:** as `trajectory`, and `ValueError` for a negative `spread` or a non-floating
+    `dtype`.
     """
     n_trajectories = _check_count("n_trajectories", n_trajectories, minimum=1)
     n_points = _check_count("n_points", n_points, minimum=1)
     transient = _check_count("transient", transient, minimum=0)
     burn_in = _check_count("burn_in", burn_in, minimum=2)
+    _check_solve_options(system, args, rtol, atol, max_steps, solver, stepsize_controller)
+    check_positive(f"trajectories of {system.name}", "spread", spread, allow_zero=True)
+    if dtype is not None and not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
+        raise ValueError(
+            f"trajectories of {system.name}: dtype must be a real floating dtype, got "
+            f"dtype={jnp.dtype(dtype)}"
+        )
     dtype = jnp.asarray(0.0).dtype if dtype is None else dtype
     y0 = jnp.asarray(system.y0, dtype=dtype)
     if system.discrete:
