@@ -36,6 +36,7 @@ absolute seconds). `--full` is every dysts flow of the zoo: 129 ODEs and 6 delay
     python benchmarks/forecast.py --full                   # all 135 dysts flows of the zoo
     python benchmarks/forecast.py --full --dry-run         # list them, run nothing
     python benchmarks/forecast.py --floors                 # noise floors of D_stsp and D_H
+    python benchmarks/forecast.py --vpt-definitions        # the VPT definitions side by side
     python benchmarks/forecast.py --full --n-seeds 3 --shard 0/8   # one of 8 parts (I = 0..7)
     python benchmarks/forecast.py --full --n-seeds 3 --merge       # tables from all parts
 """
@@ -470,6 +471,32 @@ def run_cell(cell, data, train_z, cfg, floor_values):
     return row
 
 
+def vpt_definitions(name="Lorenz", n_pairs=5, perturbation=1e-4):
+    """The VPT definitions on the same forecasts: orbits from nearby initial conditions.
+
+    The 'forecast' is the true system started `perturbation` away from the truth's initial
+    condition (a perfect model with a small state error); VPT in Lyapunov times of
+    `system.max_lyapunov`, by each `metric` of `valid_prediction_time`.
+    """
+    system = systems.get(name)
+    dt = system.period / PPP
+    n = 30 * PPP
+    starts = np.asarray(systems.trajectory(system, n_pairs * n, dt=dt, transient=20 * PPP))[::n]
+    vpts = {m: [] for m in ("smape", "smape_pointwise", "nrmse")}
+    for y0 in starts:
+        truth = systems.trajectory(system, n, dt=dt, y0=y0)
+        pred = systems.trajectory(system, n, dt=dt, y0=y0 + perturbation)
+        for m in vpts:
+            vpts[m].append(float(valid_prediction_time(truth, pred, dt=dt,
+                                                       max_lyapunov=system.max_lyapunov,
+                                                       metric=m)))
+    print(f"{name}: VPT (Lyapunov times) of {n_pairs} orbits started {perturbation:g} apart")
+    print("| metric | median | values |")
+    print("|---|---|---|")
+    for m, v in vpts.items():
+        print(f"| {m} | {np.median(v):.2f} | {' '.join(f'{x:.2f}' for x in v)} |")
+
+
 def full_systems():
     """Every dysts flow of the zoo: the 129 ODEs and the 6 delay equations (135 systems)."""
     return systems.names("flows") + systems.names("delay")
@@ -487,6 +514,8 @@ def main():
                         help="all 135 dysts flows of the zoo (129 ODEs, 6 delay equations)")
     parser.add_argument("--floors", action="store_true",
                         help="print the noise floors of D_stsp and D_H on Lorenz, run nothing else")
+    parser.add_argument("--vpt-definitions", action="store_true",
+                        help="print the VPT of each definition on the same Lorenz forecasts")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved systems and models, run nothing")
     parser.add_argument("--name", default="forecast",
@@ -513,6 +542,9 @@ def main():
 
     if args.floors:
         floor_table()
+        return
+    if args.vpt_definitions:
+        vpt_definitions()
         return
     if args.shard is not None:
         try:
