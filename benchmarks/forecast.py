@@ -17,9 +17,10 @@ the same length (the next ten periods of the reference trajectory).
 
 Models: `linear` (linear VAR, ridge), `nvar`, `esn`, `sindy`, `plrnn_gtf` (clipped shPLRNN with
 adaptive GTF) — always; `neural_ode` (dynlearn.nde), `s4d` and `mamba` (dynlearn.ssm: encoder,
-one block, decoder, trained one step ahead, forecasting through the block's recurrent `step`)
-and `koopman_ae` (dynlearn.koopman) when their subpackages are importable, else reported as
-'not available'.
+one block, decoder, trained one step ahead, forecasting through the block's recurrent `step`),
+`transformer` (a small causal Transformer from dynlearn.ssm's SoftmaxAttention, forecasting over
+a sliding 64-point window) and `koopman_ae` (dynlearn.koopman) when their subpackages are
+importable, else reported as 'not available'.
 
 Each (system, model, seed) cell is written to its own file in `benchmarks/results/forecast_cells/`
 as soon as it finishes; a rerun with the same arguments skips finished cells (`--overwrite`
@@ -71,7 +72,7 @@ from dynlearn.metrics import (
 )
 
 ALL_MODELS = ["linear", "nvar", "esn", "sindy", "plrnn_gtf", "neural_ode", "s4d", "mamba",
-              "koopman_ae"]
+              "transformer", "koopman_ae"]
 DEFAULT_SYSTEMS = ["Lorenz", "Rossler", "Thomas"]
 PPP = 100  # points per period
 
@@ -273,6 +274,72 @@ def _mamba_block(width, key):
     return Mamba(width, 16, key=key)
 
 
+def fit_transformer(train, dt, key, cfg):
+    """A small causal Transformer (dynlearn.ssm.SoftmaxAttention), one step ahead.
+
+    Encoder with learned positions, one attention block and one MLP (pre-norm residuals),
+    decoder; trained on windows of 64 points; it forecasts over a sliding window of the last 64
+    points (the length it was trained on), so the context it attends to never grows.
+    """
+    import equinox as eqx
+
+    from dynlearn.ssm import SoftmaxAttention
+    from dynlearn.train import fit
+
+    dim, width, length = train.shape[1], 32, 64
+    keys = jax.random.split(key, 6)
+
+    class Transformer(eqx.Module):
+        enc: eqx.nn.Linear
+        pos: jax.Array
+        norm1: eqx.nn.LayerNorm
+        attn: SoftmaxAttention
+        norm2: eqx.nn.LayerNorm
+        mlp: eqx.nn.MLP
+        dec: eqx.nn.Linear
+
+        def __call__(self, xs):
+            h = jax.vmap(self.enc)(xs) + self.pos[: xs.shape[0]]
+            h = h + self.attn(jax.vmap(self.norm1)(h))
+            h = h + jax.vmap(self.mlp)(jax.vmap(self.norm2)(h))
+            return xs + jax.vmap(self.dec)(h)
+
+    model = Transformer(
+        eqx.nn.Linear(dim, width, key=keys[0]),
+        0.02 * jax.random.normal(keys[1], (length, width)),
+        eqx.nn.LayerNorm(width),
+        SoftmaxAttention(width, 4, key=keys[2]),
+        eqx.nn.LayerNorm(width),
+        eqx.nn.MLP(width, width, 2 * width, 1, activation=jax.nn.gelu, key=keys[3]),
+        eqx.nn.Linear(width, dim, key=keys[4]),
+    )
+    windows = recon.trajectory_windows(train, length + 1, stride=4)
+
+    def loss(m, batch, *, key):
+        return jnp.mean((jax.vmap(m)(batch[:, :-1]) - batch[:, 1:]) ** 2)
+
+    steps = cfg["nn_steps"]
+    model, _ = fit(model, loss, windows, optax.adam(optax.cosine_decay_schedule(3e-3, steps)),
+                   steps=steps, batch_size=32, key=keys[5], progress=False, mesh=None,
+                   steps_per_dispatch=50)
+
+    @eqx.filter_jit
+    def run(m, window, n_steps):
+        def gen(window, _):
+            y = m(window)[-1]
+            return jnp.concatenate([window[1:], y[None]]), y
+
+        return jax.lax.scan(gen, window, None, length=n_steps)[1]
+
+    def forecast(context, n_steps):
+        if context.shape[0] < length:  # pad a short context by repeating its first point
+            pad = jnp.repeat(context[:1], length - context.shape[0], axis=0)
+            context = jnp.concatenate([pad, context])
+        return run(model, context[-length:], n_steps)
+
+    return forecast
+
+
 def fit_koopman_ae(train, dt, key, cfg):
     import equinox as eqx
 
@@ -307,12 +374,14 @@ ADAPTERS = {
     "neural_ode": fit_neural_ode,
     "s4d": _ssm_forecaster(_s4d_block),
     "mamba": _ssm_forecaster(_mamba_block),
+    "transformer": fit_transformer,
     "koopman_ae": fit_koopman_ae,
 }
 REQUIRES = {
     "neural_ode": ("dynlearn.nde", ("NeuralODE", "FixedGrid")),
     "s4d": ("dynlearn.ssm", ("S4D",)),
     "mamba": ("dynlearn.ssm", ("Mamba",)),
+    "transformer": ("dynlearn.ssm", ("SoftmaxAttention",)),
     "koopman_ae": ("dynlearn.koopman", ("KoopmanAutoencoder", "koopman_autoencoder_loss")),
 }
 
