@@ -451,3 +451,23 @@ def test_progress_bar_is_off_when_stderr_is_not_a_terminal(capfd):
     )
     out, err = capfd.readouterr()
     assert out == "" and "fit: 100%" in err and "IProgress" not in err
+
+
+def test_a_failed_check_inside_the_loss_hands_back_the_state_before_the_dispatch():
+    x = jnp.linspace(-1.0, 1.0, 32)[:, None]
+    y = 3.0 * x  # sgd moves w from 1 towards 3; the check fires once w passes 1.5
+
+    def loss(w, batch, *, key):
+        xb, yb = batch
+        w = eqx.error_if(w, w[0] > 1.5, "w left its range")
+        return jnp.mean((xb * w[None, :] - yb) ** 2)
+
+    args = dict(batch_size=32, key=jax.random.key(0), progress=False, steps_per_dispatch=4)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="w left its range") as err:
+        fit(jnp.ones(1), loss, (x, y), optax.sgd(0.1), steps=100, **args)
+    error = err.value
+    assert error.step > 0 and error.step % 4 == 0  # the state at the start of the dispatch
+    before, _ = fit(jnp.ones(1), loss, (x, y), optax.sgd(0.1), steps=error.step, **args)
+    assert float(error.model[0]) > 1.0 and bool(jnp.all(error.model == before))
+    assert error.opt_state is not None
+    assert any("attached to this error as `.model`" in note for note in error.__notes__)

@@ -356,13 +356,27 @@ def fit(
                     boundary = min(boundary, (step // every + 1) * every)
             length = min(steps_per_dispatch, boundary - step)
             params_before, opt_before = params, opt_state
-            (params, opt_state), (losses, aux, finite) = run_chunk(
-                params,
-                opt_state,
-                jnp.asarray(step, jnp.int32),
-                jnp.asarray(step + length, jnp.int32),
-            )
-            losses = np.asarray(losses)[:length]
+            try:
+                (params, opt_state), (losses, aux, finite) = run_chunk(
+                    params,
+                    opt_state,
+                    jnp.asarray(step, jnp.int32),
+                    jnp.asarray(step + length, jnp.int32),
+                )
+                losses = np.asarray(losses)[:length]  # waits for the steps: errors surface here
+            except eqx.EquinoxRuntimeError as err:
+                # A check inside the loss (`eqx.error_if`, e.g. a solver that blew up) stopped
+                # the compiled steps: hand back the state before them rather than lose it.
+                err.model = eqx.combine(params_before, static)
+                err.opt_state = opt_before
+                err.step = step
+                err.add_note(
+                    f"fit: a run-time check failed within steps {step + 1} to {step + length}. "
+                    f"The model and optimizer state after step {step} are attached to this "
+                    "error as `.model` and `.opt_state`."
+                    + _where_checkpoint(last_checkpoint, checkpoint_path, checkpoint_every)
+                )
+                raise
             finite = np.asarray(finite)[:length]
             aux = {k: np.asarray(v)[:length] for k, v in aux.items()}
             for i in range(length):
@@ -442,6 +456,21 @@ def _steps_text(steps: list[int]) -> str:
 def _nonfinite_error(
     bad, loss, last_checkpoint, checkpoint_path, checkpoint_every, **state
 ) -> NonFiniteLossError:
+    where = _where_checkpoint(last_checkpoint, checkpoint_path, checkpoint_every)
+    return NonFiniteLossError(
+        f"fit: non-finite loss or gradient at step {bad} (loss={loss}); lower the learning "
+        "rate, clip gradients, check the data for NaN, or pass skip_nonfinite=True. The last "
+        f"good model and optimizer state (after step {bad - 1}) are attached to this error as "
+        f"`.model` and `.opt_state`.{where}",
+        step=bad,
+        checkpoint=None if last_checkpoint is None else last_checkpoint[0],
+        checkpoint_step=None if last_checkpoint is None else last_checkpoint[1],
+        **state,
+    )
+
+
+def _where_checkpoint(last_checkpoint, checkpoint_path, checkpoint_every) -> str:
+    """Where the last checkpoint is, or why there is none, as a sentence for an error."""
     if last_checkpoint is not None:
         where = (
             f" The last checkpoint is {last_checkpoint[0]!r} (step {last_checkpoint[1]}); "
@@ -457,16 +486,7 @@ def _nonfinite_error(
         )
     else:
         where = " No checkpoint was written (no checkpoint_path)."
-    return NonFiniteLossError(
-        f"fit: non-finite loss or gradient at step {bad} (loss={loss}); lower the learning "
-        "rate, clip gradients, check the data for NaN, or pass skip_nonfinite=True. The last "
-        f"good model and optimizer state (after step {bad - 1}) are attached to this error as "
-        f"`.model` and `.opt_state`.{where}",
-        step=bad,
-        checkpoint=None if last_checkpoint is None else last_checkpoint[0],
-        checkpoint_step=None if last_checkpoint is None else last_checkpoint[1],
-        **state,
-    )
+    return where
 
 
 def _check_like_data(data, val_data) -> None:
