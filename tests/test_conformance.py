@@ -23,7 +23,7 @@ import optax
 import pytest
 
 import dynlearn
-from dynlearn import analysis, koopman, metrics, nde, recon, systems, train
+from dynlearn import analysis, koopman, metrics, nde, recon, ssm, systems, train
 
 DT = 0.02  # sampling step of the tiny Lorenz data
 CONTEXT = 100  # rows of context (the reservoir washes out its initial state on them)
@@ -154,6 +154,37 @@ def build_koopman_vae():
     return _fit(model, koopman.kvae_loss, _windows(), jax.random.key(11))
 
 
+class _EMA(ssm.AbstractSequenceBlock):
+    """A user-written sequence block: a per-channel exponential moving average."""
+
+    logit: jax.Array
+    d_model: int = eqx.field(static=True)
+
+    def __init__(self, d_model, *, key):
+        self.logit = jax.random.normal(key, (d_model,))
+        self.d_model = d_model
+
+    def __call__(self, xs, *, key=None):
+        return jax.lax.scan(lambda h, x: self.step(h, x), self.init_state(), xs)[1]
+
+    def init_state(self):
+        return jnp.zeros(self.d_model)
+
+    def step(self, state, x):
+        a = jax.nn.sigmoid(self.logit)
+        state = a * state + (1 - a) * x
+        return state, state
+
+
+def _next_step_loss(model, batch, *, key):
+    return jnp.mean((jax.vmap(model)(batch[:, :-1]) - batch[:, 1:]) ** 2)
+
+
+def build_sequence_model(mixer):
+    model = ssm.SequenceModel(mixer, 8, 1, 3, d_in=3, key=jax.random.key(12))
+    return _fit(model, _next_step_loss, _windows(), jax.random.key(13))
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -173,6 +204,9 @@ FAMILIES = [
     Family("SINDy", build_sindy),
     Family("KoopmanAutoencoder", build_koopman_autoencoder),
     Family("KoopmanVAE", build_koopman_vae),
+    Family("SequenceModel (s4d)", lambda: build_sequence_model("s4d")),
+    Family("SequenceModel (mamba)", lambda: build_sequence_model("mamba")),
+    Family("SequenceModel (user block)", lambda: build_sequence_model(_EMA)),
     Family("zoo Flow (Lorenz)", lambda: systems.get("Lorenz"), zoo=True, exact_prefix=False),
     Family(
         "zoo HamiltonianFlow", lambda: systems.harmonic_oscillator(), zoo=True, exact_prefix=False
@@ -242,7 +276,17 @@ def _reference(family, model, context, n_steps):
         times = jnp.arange(context.shape[0], dtype=context.dtype)
         future = context.shape[0] + jnp.arange(n_steps, dtype=context.dtype)
         return model.forecast(context, times, future)
+    if family.name.startswith("SequenceModel"):
+        return _teacher_forced(model, context, n_steps)
     raise AssertionError(family.name)
+
+
+def _teacher_forced(model, context, n_steps):
+    # The parallel call over the context followed by the forecast: output t predicts input t + 1,
+    # so the closed-loop forecast must be reproduced from its own rows (step == parallel call).
+    pred = dynlearn.forecast(model, context, n_steps)
+    inputs = jnp.concatenate([context, pred[:-1]])
+    return model(inputs)[context.shape[0] - 1 :]
 
 
 def _esn_by_hand(esn, context, n_steps):
@@ -332,6 +376,16 @@ def test_metrics_and_lyapunov_spectrum(family):
     assert spectrum.shape == (context.shape[1],)
     assert bool(jnp.all(jnp.isfinite(spectrum)))
     assert bool(jnp.all(spectrum[:-1] >= spectrum[1:]))
+
+
+@pytest.mark.parametrize("mixer", ["s4", "s5", "rglru", "linear_attention", "attention"])
+def test_sequence_model_built_in_blocks(mixer):
+    # Every other built-in block, untrained: the closed loop matches the parallel call.
+    model = ssm.SequenceModel(mixer, 8, 1, 3, d_in=3, key=jax.random.key(14))
+    context = lorenz_data()[1][:20]
+    pred = dynlearn.forecast(model, context, 6)
+    assert pred.shape == (6, 3)
+    np.testing.assert_allclose(pred, _teacher_forced(model, context, 6), rtol=1e-4, atol=1e-4)
 
 
 def test_zoo_forecast_continues_the_trajectory():

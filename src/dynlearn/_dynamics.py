@@ -19,6 +19,11 @@ Anything with these methods works with `dynlearn.forecast`, `dynlearn.analysis` 
 `dynlearn.metrics`; no base class is needed. This module imports nothing from the model families,
 so every layer may use it. The `Flow` and `Map` protocols (the transition alone) are what the
 analysis functions need when they are given a state rather than observed context.
+
+A recurrent sequence model (`init_state()` without arguments and `step(state, x) -> (state, y)`,
+such as `dynlearn.ssm.SequenceModel` on real inputs, whose output `y` predicts the next input)
+is adapted on the fly into a closed-loop map (`ClosedLoop`): its state is the stack's state
+together with the current observation, and each step feeds the prediction back as the next input.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import equinox as eqx
+import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
 Kind = Literal["flow", "map"]
@@ -79,6 +87,67 @@ def is_dynamical_model(model: Any) -> bool:
     return callable(getattr(model, "init_state", None)) and callable(
         getattr(model, "observe", None)
     )
+
+
+class ClosedLoop(eqx.Module):
+    """A recurrent sequence model run in closed loop, as a map of the contract.
+
+    The wrapped `model` has `init_state()` and `step(state, x) -> (state, y)`, and its output `y`
+    at input `x_t` predicts `x_{t+1}`. The closed-loop state is `(s, u)`: the model's state after
+    the inputs before `u`, and the current observation `u`; `step((s, u)) = model.step(s, u)`
+    feeds each prediction back as the next input, so forecasting costs one step per row.
+
+    **Arguments:**
+
+    - `model`: the sequence model (e.g. a `dynlearn.ssm.SequenceModel` with real inputs and
+      `d_out == d_in`).
+    """
+
+    model: Any
+
+    def init_state(self, context: Float[Array, "time dim"]) -> tuple[PyTree, Float[Array, " dim"]]:
+        """`(s, context[-1])`, with `s` the model's state after stepping through `context[:-1]`.
+
+        **Arguments:**
+
+        - `context`: observed inputs, shape `(time, dim)`.
+
+        **Returns:** the closed-loop state.
+        """
+        context = jnp.asarray(context)
+
+        def feed(state, x):
+            return self.model.step(state, x)[0], None
+
+        state, _ = jax.lax.scan(feed, self.model.init_state(), context[:-1])
+        return state, context[-1]
+
+    def step(self, state: tuple[PyTree, Array]) -> tuple[PyTree, Array]:
+        """One closed-loop step: the model reads the current observation and predicts the next."""
+        inner, u = state
+        inner, y = self.model.step(inner, u)
+        return inner, y.astype(u.dtype)
+
+    def observe(self, state: tuple[PyTree, Array]) -> Array:
+        """The current observation of a closed-loop state."""
+        return state[1]
+
+
+def is_sequence_model(model: Any) -> bool:
+    """Whether `model` is a recurrent sequence model (`init_state()`, `step(state, x)`) rather
+    than a model of the contract."""
+    init, step = getattr(model, "init_state", None), getattr(model, "step", None)
+    return (
+        callable(init)
+        and callable(step)
+        and _required_positional(init) == 0
+        and _required_positional(step) == 2
+    )
+
+
+def as_dynamical_model(model: Any) -> Any:
+    """`model` itself, or `ClosedLoop(model)` for a recurrent sequence model."""
+    return ClosedLoop(model) if is_sequence_model(model) else model
 
 
 def sampling_step(model: Any) -> float | None:

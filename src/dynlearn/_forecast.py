@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._dynamics import is_dynamical_model, resolve_dynamics, sampling_step
+from ._dynamics import as_dynamical_model, is_dynamical_model, resolve_dynamics, sampling_step
 from ._types import Array, ArrayLike, Float, Key
 from .kernels import odeint_fixed
 
@@ -34,9 +34,12 @@ def forecast(
 
     Works the same for a zoo system, a neural ODE or SDE, a PLRNN, a reservoir, a SINDy model, a
     Koopman model or an SSM stack: anything that implements the dynamical-model contract
-    ([`dynlearn.DynamicalModel`][]). The state at the end of the context is
-    `model.init_state(context)` (an ODE or a zoo system takes the last row; a reservoir or a
-    PLRNN warms up on the whole context); it is advanced by the model's own `rollout` where it
+    ([`dynlearn.DynamicalModel`][]), and any recurrent sequence model (`init_state()`,
+    `step(state, x) -> (state, y)` with `y` predicting the next input, such as a
+    `dynlearn.ssm.SequenceModel` on real inputs), run in closed loop at one step per row. The
+    state at the end of the context is `model.init_state(context)` (an ODE or a zoo system takes
+    the last row; a reservoir, a PLRNN or an SSM stack warms up on the whole context); it is
+    advanced by the model's own `rollout` where it
     has one (a zoo flow's adaptive solver, a neural ODE's solver, an SDE's sample path), by
     iterating `step` for a map, or by integrating `vector_field` with fixed-step classical RK4
     ([`dynlearn.kernels.odeint_fixed`][]) for a flow; `observe` reads each state. For a flow,
@@ -67,6 +70,7 @@ def forecast(
     sampling step, or observations whose size is not `dim`.
     """
     caller = "forecast"
+    model = as_dynamical_model(model)
     if not is_dynamical_model(model):
         raise TypeError(
             f"{caller}: {type(model).__name__} does not implement the dynamical-model contract "

@@ -24,7 +24,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from .._dynamics import is_dynamical_model, resolve_dynamics, sampling_step
+from .._dynamics import (
+    as_dynamical_model,
+    is_dynamical_model,
+    resolve_dynamics,
+    sampling_step,
+)
 from .._types import Array, ArrayLike, Float, Key, Scalar, ScalarLike
 
 
@@ -43,28 +48,37 @@ def _signed_qr(q: Array) -> tuple[Array, Array]:
     return q, jnp.log(jnp.abs(jnp.diagonal(r)))
 
 
+def _real_leaves(tree) -> list:
+    # each complex leaf becomes a real array with a leading (real, imaginary) axis of length 2
+    return [
+        jnp.stack([jnp.real(leaf), jnp.imag(leaf)]) if jnp.iscomplexobj(leaf) else leaf
+        for leaf in jax.tree_util.tree_leaves(tree)
+    ]
+
+
 def _real_coordinates(y0):
     """Map a PyTree state (real or complex leaves) to a flat real vector and back.
 
     Complex entries count as two real coordinates (real and imaginary parts), so a complex
-    diagonal map `h -> a h` contributes the exponent `log|a|` twice.
+    diagonal map `h -> a h` contributes the exponent `log|a|` twice. Real and complex leaves may
+    be mixed (a closed-loop SSM state holds both).
     """
-    flat, unravel = ravel_pytree(y0)
-    if not jnp.iscomplexobj(flat):
-        return flat, unravel
-    n = flat.shape[0]
+    leaves, treedef = jax.tree_util.tree_flatten(y0)
+    is_complex = [jnp.iscomplexobj(leaf) for leaf in leaves]
+    flat, unravel = ravel_pytree(_real_leaves(y0))
 
     def from_real(v):
-        return unravel(jax.lax.complex(v[:n], v[n:]))
+        parts = unravel(v)
+        return jax.tree_util.tree_unflatten(
+            treedef,
+            [jax.lax.complex(p[0], p[1]) if c else p for p, c in zip(parts, is_complex)],
+        )
 
-    return jnp.concatenate([jnp.real(flat), jnp.imag(flat)]), from_real
+    return flat, from_real
 
 
 def _to_real(tree):
-    flat, _ = ravel_pytree(tree)
-    if jnp.iscomplexobj(flat):
-        return jnp.concatenate([jnp.real(flat), jnp.imag(flat)])
-    return flat
+    return ravel_pytree(_real_leaves(tree))[0]
 
 
 @eqx.filter_jit
@@ -198,10 +212,11 @@ def lyapunov_spectrum(
     A model of the dynamical-model contract ([`dynlearn.DynamicalModel`][]: every zoo system
     and model family) can be given observed context instead of a state,
     `lyapunov_spectrum(model, context)`: the exponents are those of the model's own state space
-    (a reservoir's, a PLRNN's or a Koopman model's latent state) from
-    `model.init_state(context)`, by default the `dim` largest for a context of dimension
-    `dim` (a reservoir or an SSM stack has hundreds of states), per unit time where the model knows its sampling step (`model.dt`; a flow's RK4 step
-    defaults to it).
+    (a reservoir's, a PLRNN's or a Koopman model's latent state; for a recurrent sequence model
+    such as a `dynlearn.ssm.SequenceModel`, the state of its closed loop) from
+    `model.init_state(context)`, by default the `dim` largest for a context of dimension `dim`
+    (a reservoir or an SSM stack has hundreds of states), per unit time where the model knows
+    its sampling step (`model.dt`, or `dt=`; a flow's RK4 step defaults to it).
 
     **Arguments:**
 
@@ -250,6 +265,8 @@ def lyapunov_spectrum(
     `lambda` each call compiles again).
     """
     caller = "lyapunov_spectrum"
+    if isinstance(y0, jax.Array | np.ndarray) and np.ndim(y0) == 2:
+        system = as_dynamical_model(system)  # a sequence model given context: its closed loop
     kind, fn = resolve_dynamics(system, kind, caller, driven=inputs is not None)
     contract = is_dynamical_model(system)
     if y0 is None:
