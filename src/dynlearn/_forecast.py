@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._dynamics import as_dynamical_model, is_dynamical_model, resolve_dynamics, sampling_step
-from ._types import Array, ArrayLike, Float, Key
+from ._types import Array, ArrayLike, Float, Key, ScalarLike
 from .kernels import odeint_fixed
 
 
@@ -27,7 +27,7 @@ def forecast(
     n_steps: int,
     *,
     key: Key | None = None,
-    dt: float | None = None,
+    dt: ScalarLike | None = None,
     steps_per_interval: int = 1,
 ) -> Float[Array, "{n_steps} dim"]:
     """The `n_steps` observations after `context`, predicted by `model`.
