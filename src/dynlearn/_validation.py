@@ -53,6 +53,8 @@ def as_array(where: str | None, name: str, value) -> jax.Array:
     """
     if value is None:
         raise TypeError(f"{_prefix(where)}{name} must be an array, got None.")
+    if isinstance(value, str | bytes):
+        raise TypeError(f"{_prefix(where)}{name} must be an array of numbers, got {value!r}.")
     try:
         out = jnp.asarray(value)
     except (TypeError, ValueError) as err:

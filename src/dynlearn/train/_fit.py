@@ -300,6 +300,7 @@ def fit(
         raise TypeError(
             f"fit: optimizer must be an optax.GradientTransformation, got {optimizer!r}"
         )
+    batch_size = check_int("fit", "batch_size", batch_size, minimum=1)
     n = check_data(data, batch_size)
     data = jax.tree_util.tree_map(jnp.asarray, data)
     if val_data is not None:
