@@ -28,20 +28,23 @@ an estimate of 0.499 after 4000 steps, and with H held fixed the ELBO preferred 
 For reference the same MA-fBM prior is also fitted by its exact Gaussian likelihood (what
 `examples/fbm_hurst.py` does): the latent SDE's error in H combines the approximation bias of
 MA-fBM (shared with the exact fit) with the ELBO's variational gap. Prints true, ELBO and
-exact-likelihood estimates of H and the ELBO estimate along training; writes
-./dynlearn-out/fbm_latent_sde.png.
+exact-likelihood estimates of H and the ELBO estimate along training.
 
 Without the bridge term (the MLP alone) the estimate for H = 0.3 was 0.373 after 3000 steps and
 still falling; with it 0.311 by step 375.
 
-Status (seed 0, 3000 steps, ~2.5-3 min each on a shared 2-core machine): H = 0.7 (the default)
-printed `step 375 0.575, step 750 0.630, step 1125 0.645, step 1500 0.651, step 1875 0.658,
-step 2250 0.662, step 2625 0.663, step 3000 0.664` (error 0.036; the exact MA-fBM likelihood
-0.681); `--hurst 0.3` printed `step 375 0.311, step 750 0.326, step 1125 0.325, step 1500 0.323,
-step 1875 0.321, step 2250 0.319, step 2625 0.317, step 3000 0.315` (error 0.015; exact
-likelihood 0.336). The traces flatten; the cosine decay of the learning rates helps them to.
-Not robust across seeds: `--seed 1` gave 0.373 for H = 0.3 (misses the target) and 0.656 for
-H = 0.7.
+Each seed draws new data for both H and fits three estimators to it: the latent SDE (ELBO), the
+exact Gaussian likelihood of the same MA-fBM prior, and the maximum-likelihood H under the exact
+Riemann–Liouville covariance (a grid over H and the scale, the noise known; the best any estimator
+can do on those paths). A seed that misses the target is attributed to its data when the last
+misses too, to the Markov approximation when the exact MA-fBM fit misses too, and to the ELBO
+otherwise. The target (|error| < 0.05) is judged on the median over seeds. The default trains
+1500 ELBO steps (earlier runs of this example used 3000: the traces moved by about 0.01 after
+step 1500).
+
+Run: `dynlearn reproduce fbm_latent_sde [--results-dir DIR]` (5 seeds, H = 0.3 and 0.7;
+`--seeds`, `--hursts` and `--steps` to change, `--full` for more paths and 6000 steps). Writes the
+results file `DIR/fbm_latent_sde.json` and `./dynlearn-out/fbm_latent_sde.png`.
 """
 
 # %%
@@ -61,19 +64,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import optax
 
+from dynlearn._ledger import Reproduction
 from dynlearn.nde import MarkovFBM, riemann_liouville_covariance
 from dynlearn.train import fit
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--full", action="store_true", help="more paths and steps, H = 0.3 and 0.7")
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--hurst", type=float, default=0.7, help="true H (small default)")
+parser.add_argument("--full", action="store_true", help="more paths and steps")
+parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+parser.add_argument("--hursts", type=float, nargs="+", default=[0.3, 0.7], help="true H")
 parser.add_argument("--steps", type=int, default=None, help="ELBO training steps")
 args, _ = parser.parse_known_args()
 n_paths = 512 if args.full else 128
-steps = args.steps or (6000 if args.full else 3000)
+steps = args.steps or (6000 if args.full else 1500)
 batch_size = 32 if args.full else 16
-hursts = (0.3, 0.7) if args.full else (args.hurst,)
+hursts = tuple(args.hursts)
+TARGET = 0.05
 T_OBS = np.linspace(1 / 24, 1.0, 24)
 SCALE, NOISE = 1.0, 0.05
 K, RATIO = 4, 6.0  # OU speeds 0.07 .. 15: Euler-stable (γh <= 0.15) on the grid below
@@ -190,71 +195,220 @@ def exact_loss(model, batch, *, key):
     return nll / len(T_OBS), {"hurst": model.fbm.hurst}
 
 
-# %%
-rng = np.random.default_rng(args.seed)
-fig, axes = plt.subplots(1, len(hursts) + 1, figsize=(5 * (len(hursts) + 1), 4))
-for j, h_true in enumerate(hursts):
-    chol = np.linalg.cholesky(
-        riemann_liouville_covariance(h_true, T_OBS) + 1e-12 * np.eye(len(T_OBS))
-    )
-    data = SCALE * (chol @ rng.standard_normal((len(T_OBS), n_paths))).T
-    data = jnp.asarray(data + NOISE * rng.standard_normal(data.shape))
-    key = jax.random.key(args.seed)
+# %% The oracle: maximum likelihood of H under the exact covariance, on a grid (noise known).
+H_GRID = np.round(np.arange(0.1, 0.905, 0.02), 3)
+LOG_SCALES = np.linspace(-0.7, 0.7, 57)
+RL = {h: riemann_liouville_covariance(h, T_OBS) for h in H_GRID}
 
-    def adam(lr):
-        return optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.05))
 
-    def labels(params):  # H learns faster than the networks
-        rest = jax.tree.map(lambda _: "rest", params)
-        return eqx.tree_at(lambda mm: mm.fbm.hurst_logit, rest, "hurst")
+def oracle_hurst(data):
+    """Grid MLE of H (parabolic refinement), profiling the scale; the noise is known."""
+    s = data.T @ data / data.shape[0]
+    best = []
+    for h in H_GRID:
+        cov = np.exp(2 * LOG_SCALES)[:, None, None] * RL[h] + NOISE**2 * np.eye(len(T_OBS))
+        _, logdet = np.linalg.slogdet(cov)
+        quad = np.einsum("kij,ji->k", np.linalg.inv(cov), s)
+        best.append(np.min(0.5 * (logdet + quad)))
+    best = np.asarray(best)
+    i = int(np.clip(np.argmin(best), 1, len(H_GRID) - 2))
+    a, b, c = best[i - 1 : i + 2]
+    shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) > 0 else 0.0
+    return float(H_GRID[i] + np.clip(shift, -1, 1) * (H_GRID[1] - H_GRID[0]))
 
-    model, history = fit(
-        FractionalLatentSDE(key),
-        elbo_loss,
-        data,
-        optax.multi_transform({"rest": adam(2e-2), "hurst": adam(1e-1)}, labels),
-        steps=steps,
-        batch_size=batch_size,
-        key=jax.random.fold_in(key, 1),
-        progress=False,
-    )
-    exact, exact_hist = fit(
-        ExactModel(MarkovFBM(0.5, num_processes=K, ratio=RATIO), jnp.zeros(()), jnp.log(0.1)),
-        exact_loss,
-        data,
-        optax.adam(2e-2),
-        steps=steps,
-        batch_size=64,
-        key=jax.random.fold_in(key, 2),
-        progress=False,
-    )
-    h_elbo, h_exact = float(model.fbm.hurst), float(exact.fbm.hurst)
-    marks = [steps * i // 8 for i in range(1, 9)]
-    print(
-        "ELBO estimate of H along training: "
-        + ", ".join(f"step {m} {float(history[m - 1]['hurst']):.3f}" for m in marks)
-    )
-    print(
-        f"H true {h_true:.2f}: latent SDE (ELBO) {h_elbo:.3f} (error {abs(h_elbo - h_true):.3f}, "
-        f"target < 0.05); exact MA-fBM likelihood {h_exact:.3f} "
-        f"(error {abs(h_exact - h_true):.3f}); final KL {float(history[-1]['kl']):.2f}"
-    )
-    ax = axes[j]
-    ax.plot([r["hurst"] for r in history], label="latent SDE (ELBO)")
-    ax.plot([r["hurst"] for r in exact_hist], label="exact MA-fBM likelihood")
-    ax.axhline(h_true, color="k", ls="--", label="true H")
-    ax.set_title(f"H = {h_true}: ELBO {h_elbo:.3f}, exact {h_exact:.3f}")
-    ax.set_xlabel("step")
-    ax.legend()
-    if j == 0:
-        xs_post = jax.vmap(lambda x, k, m=model: m.posterior_paths(x, k)[0])(
-            data[:3], jax.random.split(jax.random.key(5), 3)
+
+ledger = Reproduction(
+    "fbm_latent_sde",
+    paper="Variational Inference for SDEs Driven by Fractional Noise",
+    claim="A latent SDE driven by Markov-approximate fBM learns the Hurst index of fractional "
+    "data by maximising the ELBO.",
+    paper_figures=[
+        {
+            "quantity": "Hurst index learned by the latent-SDE ELBO on synthetic fBM data",
+            "value": "the learned H approaches the true H (shown as a figure; values not "
+            "tabulated)",
+            "source": "Daems et al., ICLR 2024, section 5 (synthetic fBM experiment, figure); "
+            "the 0.05 target is this project's, not the paper's",
+        },
+    ],
+    config={
+        "full": args.full,
+        "steps": steps,
+        "n_paths": n_paths,
+        "batch_size": batch_size,
+        "hursts": list(hursts),
+        "K": K,
+        "ratio": RATIO,
+        "noise": NOISE,
+    },
+)
+MARKS = [steps * i // 6 for i in range(1, 7)]
+figure = {}
+
+
+def run_seed(seed):
+    result = {}
+    for h_true in hursts:
+        rng = np.random.default_rng(seed)  # the same data as `--seeds S --hursts H` alone
+        chol = np.linalg.cholesky(
+            riemann_liouville_covariance(h_true, T_OBS) + 1e-12 * np.eye(len(T_OBS))
         )
-        for i in range(3):
-            axes[-1].plot(T_OBS, data[i], ".", color=f"C{i}")
-            axes[-1].plot(T_OBS, xs_post[i], "-", color=f"C{i}")
-        axes[-1].set_title(f"H = {h_true}: data (dots), posterior samples")
-os.makedirs("dynlearn-out", exist_ok=True)
-fig.tight_layout()
-fig.savefig("dynlearn-out/fbm_latent_sde.png", dpi=120)
-print("wrote dynlearn-out/fbm_latent_sde.png")
+        data = SCALE * (chol @ rng.standard_normal((len(T_OBS), n_paths))).T
+        data = data + NOISE * rng.standard_normal(data.shape)
+        key = jax.random.key(seed)
+
+        def adam(lr):
+            return optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.05))
+
+        def labels(params):  # H learns faster than the networks
+            rest = jax.tree.map(lambda _: "rest", params)
+            return eqx.tree_at(lambda mm: mm.fbm.hurst_logit, rest, "hurst")
+
+        model, history = fit(
+            FractionalLatentSDE(key),
+            elbo_loss,
+            jnp.asarray(data),
+            optax.multi_transform({"rest": adam(2e-2), "hurst": adam(1e-1)}, labels),
+            steps=steps,
+            batch_size=batch_size,
+            key=jax.random.fold_in(key, 1),
+            progress=False,
+        )
+        exact, exact_hist = fit(
+            ExactModel(MarkovFBM(0.5, num_processes=K, ratio=RATIO), jnp.zeros(()), jnp.log(0.1)),
+            exact_loss,
+            jnp.asarray(data),
+            optax.adam(2e-2),
+            steps=steps,
+            batch_size=64,
+            key=jax.random.fold_in(key, 2),
+            progress=False,
+        )
+        tag = f"H{h_true}"
+        h_elbo, h_exact, h_oracle = (
+            float(model.fbm.hurst),
+            float(exact.fbm.hurst),
+            oracle_hurst(data),
+        )
+        result[f"{tag}_elbo_estimate"] = h_elbo
+        result[f"{tag}_elbo_error"] = h_elbo - h_true
+        result[f"{tag}_exact_mafbm_estimate"] = h_exact
+        result[f"{tag}_oracle_estimate"] = h_oracle
+        result[f"{tag}_final_kl"] = float(history[-1]["kl"])
+        result[f"{tag}_elbo_trace"] = {str(m): float(history[m - 1]["hurst"]) for m in MARKS}
+        print(
+            f"  seed {seed}, H true {h_true:.2f}: latent SDE (ELBO) {h_elbo:.3f} (error "
+            f"{h_elbo - h_true:+.3f}); exact MA-fBM likelihood {h_exact:.3f}; exact-covariance "
+            f"MLE {h_oracle:.3f}; ELBO trace "
+            + ", ".join(f"{m}: {float(history[m - 1]['hurst']):.3f}" for m in MARKS),
+            flush=True,
+        )
+        if not figure or figure["seed"] == seed:
+            figure["seed"] = seed
+            figure[h_true] = ([r["hurst"] for r in history], [r["hurst"] for r in exact_hist])
+            if "posterior" not in figure:
+                xs_post = jax.vmap(lambda x, k, m=model: m.posterior_paths(x, k)[0])(
+                    jnp.asarray(data[:3]), jax.random.split(jax.random.key(5), 3)
+                )
+                figure["posterior"] = (h_true, data[:3], xs_post)
+    return result
+
+
+for seed in args.seeds:
+    r = ledger.seed(seed, run_seed)
+    print(
+        f"seed {seed}: "
+        + "; ".join(
+            f"H {h}: ELBO {r[f'H{h}_elbo_estimate']:.3f}, exact MA-fBM "
+            f"{r[f'H{h}_exact_mafbm_estimate']:.3f}, exact-covariance MLE "
+            f"{r[f'H{h}_oracle_estimate']:.3f}"
+            for h in hursts
+        )
+        + f"  [{ledger.per_seed[seed]['wall_time_s']:.0f} s]",
+        flush=True,
+    )
+
+# %% [markdown]
+# ## The ledger entry
+
+# %%
+med = ledger.medians()
+seeds = sorted(ledger.per_seed)
+summary, misses, ok = [], [], True
+for h in hursts:
+    est = np.array([ledger.per_seed[s][f"H{h}_elbo_estimate"] for s in seeds])
+    ok &= abs(float(np.median(est)) - h) < TARGET
+    summary.append(
+        f"H = {h}: median ELBO estimate {np.median(est):.3f} (error {np.median(est) - h:+.3f}; "
+        f"range {est.min():.3f}-{est.max():.3f}); exact MA-fBM likelihood median "
+        f"{med[f'H{h}_exact_mafbm_estimate']:.3f}; exact-covariance MLE median "
+        f"{med[f'H{h}_oracle_estimate']:.3f}"
+    )
+    for s in seeds:
+        r = ledger.per_seed[s]
+        if abs(r[f"H{h}_elbo_error"]) < TARGET:
+            continue
+        if abs(r[f"H{h}_oracle_estimate"] - h) >= TARGET:
+            cause = "the data: the exact-covariance MLE misses too"
+        elif abs(r[f"H{h}_exact_mafbm_estimate"] - h) >= TARGET:
+            cause = "the Markov approximation: its exact likelihood misses too"
+        else:
+            cause = "the ELBO (variational gap / optimization): both exact likelihoods are within"
+        misses.append(
+            f"seed {s}, H = {h}: ELBO {r[f'H{h}_elbo_estimate']:.3f}, exact MA-fBM "
+            f"{r[f'H{h}_exact_mafbm_estimate']:.3f}, exact-covariance MLE "
+            f"{r[f'H{h}_oracle_estimate']:.3f} ({cause})"
+        )
+n_fits = len(hursts) * len(seeds)
+ours = (
+    f"median over {len(seeds)} seeds ({n_paths} paths, {steps} ELBO steps): "
+    + "; ".join(summary)
+    + f"; {len(misses)} of {n_fits} fits miss |error| < {TARGET}"
+    + (": " + "; ".join(misses) if misses else "")
+)
+status = "reproduced" if ok and set(hursts) >= {0.3, 0.7} and len(seeds) >= 5 else "partial"
+gap = (
+    f"the median over {len(seeds)} seeds is within {TARGET} of the true H for "
+    + ("both" if len(hursts) > 1 else "the")
+    + " H"
+    if ok
+    else f"the median misses the {TARGET} target"
+) + ("; synthetic Riemann-Liouville fBM only, none of the paper's real-data experiments")
+ledger.finish(
+    ours=ours,
+    status=status,
+    gap=gap,
+    differences=[
+        f"scalar latent X = s B_H with K = {K} OU processes (ratio {RATIO}); the observation "
+        "noise fixed at its true value",
+        "posterior control: an MLP with a closed-form bridge term and a backward-GRU context "
+        "(not the paper's architecture)",
+        f"Euler-Maruyama on a grid graded towards the observations; {steps} Adam steps, "
+        f"{n_paths} paths at 24 times in (0, 1]",
+    ],
+)
+print(ours)
+print(f"status: {status}")
+
+# %%
+if "posterior" in figure:
+    fig, axes = plt.subplots(1, len(hursts) + 1, figsize=(5 * (len(hursts) + 1), 4))
+    for ax, h_true in zip(axes, hursts):
+        if h_true not in figure:
+            continue
+        elbo_trace, exact_trace = figure[h_true]
+        ax.plot(elbo_trace, label="latent SDE (ELBO)")
+        ax.plot(exact_trace, label="exact MA-fBM likelihood")
+        ax.axhline(h_true, color="k", ls="--", label="true H")
+        ax.set_title(f"H = {h_true}, seed {figure['seed']}")
+        ax.set_xlabel("step")
+        ax.legend()
+    h_true, obs, xs_post = figure["posterior"]
+    for i in range(3):
+        axes[-1].plot(T_OBS, obs[i], ".", color=f"C{i}")
+        axes[-1].plot(T_OBS, xs_post[i], "-", color=f"C{i}")
+    axes[-1].set_title(f"H = {h_true}: data (dots), posterior samples")
+    os.makedirs("dynlearn-out", exist_ok=True)
+    fig.tight_layout()
+    fig.savefig("dynlearn-out/fbm_latent_sde.png", dpi=120)
+    print("wrote dynlearn-out/fbm_latent_sde.png")
