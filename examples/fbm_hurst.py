@@ -172,15 +172,29 @@ for seed in args.seeds:
 # %%
 med = ledger.medians()
 seeds = sorted(ledger.per_seed)
-summary, ok, misses = [], True, []
+summary, ok, misses, biased = [], True, [], []
 for h in HURSTS:
     errs = np.array([ledger.per_seed[s][f"H{h}_error"] for s in seeds])
+    # the Markov approximation's bias: the fit against the best estimate on the same paths
+    bias = np.array(
+        [
+            ledger.per_seed[s][f"H{h}_estimate"] - ledger.per_seed[s][f"H{h}_oracle_estimate"]
+            for s in seeds
+        ]
+    )
     med_err = float(np.median(errs))
+    if abs(np.median(bias)) > 0.02 and np.all(np.sign(bias) == np.sign(np.median(bias))):
+        biased.append(
+            f"at H = {h} every seed's fit lies {bias.min():+.3f} to {bias.max():+.3f} from the "
+            "exact-covariance MLE on the same paths (the K = 5 Markov approximation's bias, "
+            f"most of the {TARGET} target)"
+        )
     ok &= abs(med_err) < TARGET
     summary.append(
         f"H = {h}: median estimate {med[f'H{h}_estimate']:.3f} (error {med_err:+.3f}; range "
         f"{h + errs.min():.3f}-{h + errs.max():.3f}; exact-covariance MLE median "
-        f"{med[f'H{h}_oracle_estimate']:.3f})"
+        f"{med[f'H{h}_oracle_estimate']:.3f}; estimate minus that MLE: median "
+        f"{np.median(bias):+.3f}, range {bias.min():+.3f} to {bias.max():+.3f})"
     )
     for s in seeds:
         r = ledger.per_seed[s]
@@ -203,6 +217,7 @@ ours = (
 status = "partial"  # the fit is the exact MA-fBM likelihood, not the paper's latent-SDE ELBO
 gap = (
     ("the median meets the 0.05 target for both H" if ok else "the median misses the 0.05 target")
+    + "".join(f"; {b}" for b in biased)
     + "; this fits MA-fBM by its exact Gaussian likelihood (the mechanism the paper relies on: "
     "H learned through the closed-form weights), not by the paper's latent-SDE ELBO, which "
     "examples/fbm_latent_sde.py does"
