@@ -14,6 +14,7 @@ from dynlearn.recon import (
     gtf_loss,
     trajectory_windows,
 )
+from dynlearn.train import History, sample_batch
 
 
 def _sequences(key, batch=3, time=12, dim=2):
@@ -110,9 +111,10 @@ def test_fit_gtf_reduces_loss_and_anneals_alpha(getkey):
         key=getkey(),
         alpha="adaptive",
     )
-    assert hist["loss"].shape == (150,) and hist["alpha"].shape == (150,)
-    assert np.all((hist["alpha"] >= 0) & (hist["alpha"] < 1))
-    assert hist["loss"][-10:].mean() < 0.3 * hist["loss"][:10].mean()
+    assert isinstance(hist, History) and [r["step"] for r in hist] == list(range(1, 151))
+    loss, alpha = np.asarray(hist.column("loss")), np.asarray(hist.column("alpha"))
+    assert np.all((alpha >= 0) & (alpha < 1))
+    assert loss[-10:].mean() < 0.3 * loss[:10].mean()
     _, fixed = fit_gtf(
         model,
         traj,
@@ -123,7 +125,7 @@ def test_fit_gtf_reduces_loss_and_anneals_alpha(getkey):
         key=getkey(),
         alpha=0.2,
     )
-    np.testing.assert_allclose(fixed["alpha"], 0.2, rtol=1e-6)
+    np.testing.assert_allclose(fixed.column("alpha"), 0.2, rtol=1e-6)
 
 
 def test_fit_gtf_alpha_init(getkey):
@@ -143,8 +145,9 @@ def test_fit_gtf_alpha_init(getkey):
         alpha="adaptive",
         alpha_init=1.0,
     )
-    assert hist["alpha"][0] <= 1.0 and hist["alpha"][0] > 0.99
-    assert np.all(np.diff(hist["alpha"]) <= 1e-6)
+    alpha = np.asarray(hist.column("alpha"))
+    assert alpha[0] <= 1.0 and alpha[0] > 0.99
+    assert np.all(np.diff(alpha) <= 1e-6)
     with pytest.raises(ValueError, match="alpha_init"):
         fit_gtf(
             model,
@@ -180,3 +183,137 @@ def test_bad_input(getkey):
             key=getkey(),
             alpha=1.5,
         )
+
+
+def _reference_fit_gtf(model, windows, optimizer, *, steps, batch_size, key, alpha, every, decay):
+    # fit_gtf's loop before it ran through train.fit (one lax.scan of its own), written out
+    # step by step; only the minibatches are drawn as train.fit draws them
+    data_key = jax.random.split(key, 3)[0]
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    with jax.numpy_dtype_promotion("standard"):  # optax mixes int32 counts and floats
+        opt_state = optimizer.init(params)
+    adaptive = alpha == "adaptive"
+    a = estimate_forcing_alpha(model, windows[:batch_size]) if adaptive else jnp.asarray(alpha)
+    grad_fn = eqx.filter_jit(
+        jax.value_and_grad(lambda p, b, a: gtf_loss(eqx.combine(p, static), b, alpha=a))
+    )
+    losses, alphas = [], []
+    for step in range(steps):
+        batch = sample_batch(
+            windows, jax.random.fold_in(data_key, step), batch_size, windows.shape[0]
+        )
+        if adaptive and step % every == 0:
+            est = estimate_forcing_alpha(eqx.combine(params, static), batch, alpha=a)
+            a = jnp.where(est > a, est, decay * a + (1 - decay) * est)
+        loss, grads = grad_fn(params, batch, a)
+        with jax.numpy_dtype_promotion("standard"):
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = eqx.apply_updates(params, updates)
+        losses.append(float(loss))
+        alphas.append(float(a))
+    return eqx.combine(params, static), np.array(losses), np.array(alphas)
+
+
+def _lorenz_like(n=400, phase=0.0):
+    t = jnp.arange(n, dtype=jnp.float32) * 0.05 + phase
+    return jnp.stack([jnp.sin(t), jnp.cos(1.3 * t), jnp.sin(0.7 * t) * jnp.cos(t)], axis=1)
+
+
+@pytest.mark.parametrize("alpha", ["adaptive", 0.3])
+def test_fit_gtf_equals_its_former_loop(x64, getkey, alpha):
+    # same minibatches, same annealing (every 3 steps, a fast decay so that it moves), same
+    # optimizer steps: the loss curve, the alpha schedule and the parameters agree
+    model = ShallowPLRNN(3, 6, 12, key=getkey())
+    model = jax.tree_util.tree_map(lambda x: x.astype(jnp.float64), model)
+    traj = _lorenz_like().astype(jnp.float64)
+    key = getkey()
+    kwargs = dict(steps=10, batch_size=6, key=key, alpha=alpha)
+    fitted, hist = fit_gtf(
+        model,
+        traj,
+        optax.adam(1e-2),
+        sequence_length=15,
+        alpha_every=3,
+        alpha_decay=0.5,
+        progress=False,
+        **kwargs,
+    )
+    windows = trajectory_windows(traj, 15)
+    ref, ref_loss, ref_alpha = _reference_fit_gtf(
+        model, windows, optax.adam(1e-2), every=3, decay=0.5, **kwargs
+    )
+    np.testing.assert_allclose(hist.column("loss"), ref_loss, rtol=1e-10)
+    np.testing.assert_allclose(hist.column("alpha"), ref_alpha, rtol=1e-10, atol=1e-14)
+    for leaf, ref_leaf in zip(jax.tree_util.tree_leaves(fitted), jax.tree_util.tree_leaves(ref)):
+        np.testing.assert_allclose(leaf, ref_leaf, rtol=1e-9, atol=1e-12)
+    if alpha == "adaptive":
+        assert len(set(hist.column("alpha"))) > 1  # the schedule moved
+
+
+def test_fit_gtf_several_trajectories(getkey):
+    # a list of trajectories (of different lengths) and their windows concatenated train alike;
+    # no window spans two trajectories
+    model = ShallowPLRNN(3, 4, 8, key=getkey())
+    trajs = [_lorenz_like(60), _lorenz_like(45, phase=1.0)]
+    key = getkey()
+    kwargs = dict(steps=4, batch_size=5, sequence_length=10, key=key, progress=False)
+    fitted, hist = fit_gtf(model, trajs, optax.adam(1e-3), **kwargs)
+    windows = jnp.concatenate([trajectory_windows(t, 10) for t in trajs])
+    assert windows.shape[0] == 51 + 36
+    ref, ref_loss, _ = _reference_fit_gtf(
+        model,
+        windows,
+        optax.adam(1e-3),
+        steps=4,
+        batch_size=5,
+        key=key,
+        alpha="adaptive",
+        every=5,
+        decay=0.999,
+    )
+    np.testing.assert_allclose(hist.column("loss"), ref_loss, rtol=1e-5)
+    np.testing.assert_allclose(fitted.w1, ref.w1, rtol=1e-4, atol=1e-6)
+    # a stack (n, time, obs) is several trajectories too
+    stacked = jnp.stack([_lorenz_like(30), _lorenz_like(30, phase=2.0)])
+    _, hist2 = fit_gtf(model, stacked, optax.adam(1e-3), **{**kwargs, "batch_size": 40})
+    assert len(hist2) == 4
+    with pytest.raises(ValueError, match="trajectory 1 has 8 time points"):
+        fit_gtf(model, [_lorenz_like(30), _lorenz_like(8)], optax.adam(1e-3), **kwargs)
+    with pytest.raises(ValueError, match=r"trajectory 0 must have shape \(time, 3\)"):
+        fit_gtf(model, [jnp.ones((30, 2))], optax.adam(1e-3), **kwargs)
+
+
+def test_fit_gtf_resumes_with_its_alpha(getkey, tmp_path):
+    # alpha is training state: a run resumed from a checkpoint continues the schedule, equal
+    # to the uninterrupted run
+    model = ShallowPLRNN(3, 4, 8, key=getkey())
+    traj = _lorenz_like(200)
+    key = getkey()
+    kwargs = dict(
+        batch_size=4,
+        sequence_length=12,
+        key=key,
+        alpha_init=0.9,
+        alpha_every=2,
+        alpha_decay=0.5,
+        progress=False,
+        steps_per_dispatch=3,
+    )
+    full, hist = fit_gtf(model, traj, optax.adam(1e-3), steps=10, **kwargs)
+    path = tmp_path / "gtf.ckpt"
+    fit_gtf(model, traj, optax.adam(1e-3), steps=6, checkpoint_path=path, **kwargs)
+    seen = []
+    resumed, rest = fit_gtf(
+        model,
+        traj,
+        optax.adam(1e-3),
+        steps=10,
+        resume_from=path,
+        callbacks=[lambda step, m, h: seen.append(type(m))],
+        **kwargs,
+    )
+    assert [r["step"] for r in rest] == [7, 8, 9, 10]
+    np.testing.assert_allclose(rest.column("alpha"), hist.column("alpha")[6:], rtol=1e-6)
+    np.testing.assert_allclose(rest.column("loss"), hist.column("loss")[6:], rtol=1e-5)
+    np.testing.assert_allclose(resumed.w1, full.w1, rtol=1e-5, atol=1e-7)
+    assert seen and set(seen) == {ShallowPLRNN}

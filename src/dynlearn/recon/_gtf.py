@@ -12,6 +12,10 @@ sparse teacher forcing (Mikhaeil et al. 2022).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -19,6 +23,7 @@ import numpy as np
 import optax
 
 from .._types import Array, ArrayLike, Float, Key
+from ..train import History, NonFiniteLossError, fit
 from ._plrnn import ShallowPLRNN
 
 
@@ -149,9 +154,82 @@ def trajectory_windows(
     return traj[starts[:, None] + np.arange(length)[None, :]]
 
 
+class _Forced(eqx.Module):
+    """A PLRNN with GTF's training state: the forcing strength `alpha` and the number of steps
+    taken. `fit` trains all three leaves; `_annealing` hands the model's gradients to the user's
+    optimizer and applies the other two "gradients" as they are, which `_forced_loss` makes the
+    annealing step. So alpha lives in the trained PyTree: checkpoints and resumed runs keep it."""
+
+    model: ShallowPLRNN
+    alpha: Array
+    count: Array
+
+
+def _annealing(optimizer: optax.GradientTransformation) -> optax.GradientTransformation:
+    """`optimizer` on the model; the increments of `alpha` and of the step count pass through.
+    Its state is `optimizer`'s own, so it pairs with the bare model (in errors, for instance)."""
+
+    def update(grads, state, params=None):
+        inner = None if params is None else params.model
+        updates, state = optimizer.update(grads.model, state, inner)
+        return _Forced(updates, grads.alpha, grads.count), state
+
+    return optax.GradientTransformation(lambda params: optimizer.init(params.model), update)
+
+
+def _forced_loss(forced: _Forced, batch, *, key, adaptive: bool, every: int, decay: float):
+    """`gtf_loss` with aGTF's alpha, annealed every `every` steps (when the count is a multiple
+    of `every`). The added term is zero, but its gradient is the change of alpha and 1 for the
+    count, which `_annealing` applies: the annealing runs inside `fit`'s compiled steps."""
+    del key
+    # alpha is not differentiated: the schedule sees constants, so no tangents enter the cond
+    fixed = jax.lax.stop_gradient(forced)
+    alpha = fixed.alpha
+    new_alpha = alpha
+    if adaptive:
+
+        def annealed():
+            est = estimate_forcing_alpha(fixed.model, batch, alpha=alpha)
+            return jnp.where(est > alpha, est, decay * alpha + (1 - decay) * est)
+
+        due = fixed.count.astype(jnp.int32) % every == 0
+        new_alpha = jax.lax.cond(due, annealed, lambda: alpha)
+    loss = gtf_loss(forced.model, batch, alpha=new_alpha)
+    state_step = (forced.alpha - alpha) * (new_alpha - alpha) + (forced.count - fixed.count)
+    return loss + state_step, {"alpha": new_alpha}
+
+
+def _as_windows(trajectories, sequence_length: int, stride: int, n_observed: int, dtype):
+    """Training windows of one trajectory `(time, obs)`, a stack `(n, time, obs)` or a list."""
+    if isinstance(trajectories, (list, tuple)):
+        series = [jnp.asarray(t) for t in trajectories]
+    else:
+        arr = jnp.asarray(trajectories)
+        series = list(arr) if arr.ndim == 3 else [arr]
+    if not series:
+        raise ValueError("fit_gtf: no trajectories given")
+    windows = []
+    for i, traj in enumerate(series):
+        if traj.ndim != 2 or traj.shape[1] != n_observed:
+            raise ValueError(
+                f"fit_gtf: trajectory {i} must have shape (time, {n_observed}), got "
+                f"{tuple(traj.shape)}; pass one (time, {n_observed}) array, a stack "
+                f"(n, time, {n_observed}) or a list of them"
+            )
+        if traj.shape[0] < sequence_length:
+            raise ValueError(
+                f"fit_gtf: trajectory {i} has {traj.shape[0]} time points, shorter than the "
+                f"window length sequence_length={sequence_length}"
+            )
+        windows.append(trajectory_windows(traj, sequence_length, stride=stride))
+    return jnp.concatenate(windows).astype(dtype)
+
+
 def fit_gtf(
     model: ShallowPLRNN,
-    trajectory: Float[ArrayLike, "time observed"],
+    trajectories: Float[ArrayLike, "time observed"]
+    | Float[ArrayLike, "n time observed"]
+    | Sequence[Float[ArrayLike, "_time observed"]],
     optimizer: optax.GradientTransformation,
     *,
     steps: int,
@@ -163,32 +241,47 @@ def fit_gtf(
     alpha_decay: float = 0.999,
     alpha_init: float | None = None,
     stride: int = 1,
-) -> tuple[ShallowPLRNN, dict[str, np.ndarray]]:
+    **fit_kwargs: Any,
+) -> tuple[ShallowPLRNN, History]:
     """Train a `ShallowPLRNN` with generalized teacher forcing, fixed or adaptive `α`.
 
     With `alpha="adaptive"` (aGTF) the forcing strength starts at `alpha_init` (default: the
-    estimate `estimate_forcing_alpha`; the authors' code starts at 1) and every `alpha_every`
-    steps it jumps up to a larger new estimate, or else decays as
-    `α = alpha_decay α + (1 - alpha_decay) α*`. All steps run in one compiled `lax.scan`.
-    (For a fixed `α` the generic `dynlearn.train.fit` with `gtf_loss` works as well; this
-    routine exists because `α` is training state.)
+    estimate `estimate_forcing_alpha` on the first `batch_size` windows; the authors' code starts
+    at 1) and every `alpha_every` steps it jumps up to a larger new estimate on the step's
+    minibatch, or else decays as `α = alpha_decay α + (1 - alpha_decay) α*`.
+
+    Training runs through `dynlearn.train.fit` (progress bar, checkpoints, resuming, non-finite
+    guards): `α` and the step count travel with the model in the trained PyTree, so a run resumed
+    from a checkpoint of `fit_gtf` continues with its `α`. (For a fixed `α`, `train.fit` with
+    `gtf_loss` on `trajectory_windows` does the same.)
 
     **Arguments:**
 
     - `model`: the initial `ShallowPLRNN`.
-    - `trajectory`: training data `(time, n_observed)`.
-    - `optimizer`: any optax transform.
-    - `steps`, `batch_size`: optimizer steps and windows per step.
+    - `trajectories`: training data: one trajectory `(time, n_observed)`, a stack
+      `(n, time, n_observed)`, or a list of trajectories (of any lengths). Windows never cross
+      from one trajectory to the next.
+    - `optimizer`: any optax transform (it trains the model; `α` follows the schedule).
+    - `steps`, `batch_size`: optimizer steps and windows per step (at most the number of
+      windows).
     - `sequence_length`: window length `T`.
-    - `key`: PRNG key for the minibatches.
+    - `key`: PRNG key for the minibatches (drawn as `train.fit` draws them).
     - `alpha`: a fixed forcing strength in `[0, 1]` or `"adaptive"`.
     - `alpha_every`, `alpha_decay`: the aGTF annealing schedule.
     - `alpha_init`: aGTF's initial forcing strength in `[0, 1]` (default: the estimate).
     - `stride`: offset between training windows.
+    - `fit_kwargs`: passed on to `dynlearn.train.fit`: `progress`, `steps_per_dispatch`,
+      `callbacks` (called with the bare `ShallowPLRNN`), `checkpoint_path`,
+      `checkpoint_every`, `resume_from` (a checkpoint written by `fit_gtf`),
+      `skip_nonfinite`, `mesh`.
 
-    **Returns:** `(model, history)` with `history["loss"]` and `history["alpha"]` per step.
+    **Returns:** `(model, history)`: the trained `ShallowPLRNN` and a `dynlearn.train.History`
+    with one record per step (`step`, `loss`, and `alpha`, the forcing used at that step);
+    `history.column("alpha")` is the schedule.
 
-    **Raises:** `ValueError` for bad `alpha`, `steps` or a trajectory shorter than a window.
+    **Raises:** `ValueError` for bad `alpha`, `steps`, `batch_size` or trajectories shorter than
+    a window; what `train.fit` raises. A `NonFiniteLossError` carries the bare model and the
+    optimizer's state.
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"fit_gtf: steps and batch_size must be >= 1, got {steps}, {batch_size}")
@@ -197,44 +290,41 @@ def fit_gtf(
         raise ValueError(f"fit_gtf: alpha must be in [0, 1] or 'adaptive', got {alpha!r}")
     if alpha_init is not None and not 0 <= alpha_init <= 1:
         raise ValueError(f"fit_gtf: alpha_init must be in [0, 1], got {alpha_init!r}")
-    windows = trajectory_windows(trajectory, sequence_length, stride=stride)
-    windows = windows.astype(model.a.dtype)
-    n = windows.shape[0]
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    with jax.numpy_dtype_promotion("standard"):
-        opt_state = optimizer.init(params)
-
-    def loss_fn(p, batch, a):
-        return gtf_loss(eqx.combine(p, static), batch, alpha=a)
-
-    def one_step(carry, step):
-        p, o, a = carry
-        idx = jax.random.choice(
-            jax.random.fold_in(key, step), n, (min(batch_size, n),), replace=False
+    if alpha_every < 1:
+        raise ValueError(f"fit_gtf: alpha_every must be >= 1, got {alpha_every}")
+    for name in ("trainable", "val_data", "val_every"):
+        if name in fit_kwargs:
+            raise TypeError(f"fit_gtf: {name} is not supported (pass it to train.fit instead)")
+    windows = _as_windows(trajectories, sequence_length, stride, model.n_observed, model.a.dtype)
+    batch_size = min(batch_size, windows.shape[0])
+    dtype = windows.dtype
+    if not adaptive:
+        a0 = jnp.asarray(alpha, dtype)
+    elif alpha_init is not None:
+        a0 = jnp.asarray(alpha_init, dtype)
+    else:
+        a0 = estimate_forcing_alpha(model, windows[:batch_size])
+    loss = functools.partial(
+        _forced_loss, adaptive=adaptive, every=int(alpha_every), decay=float(alpha_decay)
+    )
+    callbacks = tuple(fit_kwargs.pop("callbacks", ()))
+    fit_kwargs["callbacks"] = [
+        lambda step, forced, history, cb=cb: cb(step, forced.model, history) for cb in callbacks
+    ]
+    forced = _Forced(model, a0, jnp.zeros((), dtype))
+    try:
+        forced, history = fit(
+            forced,
+            loss,
+            windows,
+            _annealing(optimizer),
+            steps=steps,
+            batch_size=batch_size,
+            key=key,
+            **fit_kwargs,
         )
-        batch = windows[idx]
-        if adaptive:
-
-            def annealed():
-                est = estimate_forcing_alpha(eqx.combine(p, static), batch, alpha=a)
-                return jnp.where(est > a, est, alpha_decay * a + (1 - alpha_decay) * est)
-
-            a = jax.lax.cond(step % alpha_every == 0, annealed, lambda: a)
-        loss, grads = jax.value_and_grad(loss_fn)(p, batch, a)
-        with jax.numpy_dtype_promotion("standard"):
-            updates, o = optimizer.update(grads, o, p)
-        p = eqx.apply_updates(p, updates)
-        return (p, o, a), (loss, a)
-
-    @eqx.filter_jit
-    def run(p, o, a):
-        return jax.lax.scan(one_step, (p, o, a), jnp.arange(steps, dtype=jnp.int32))
-
-    a0 = jnp.asarray(0.0 if adaptive else alpha, windows.dtype)
-    if adaptive and alpha_init is not None:
-        a0 = jnp.asarray(alpha_init, windows.dtype)
-    elif adaptive:
-        a0 = estimate_forcing_alpha(model, windows[: min(batch_size, n)])
-    (params, _, _), (losses, alphas) = run(params, opt_state, a0)
-    history = {"loss": np.asarray(losses), "alpha": np.asarray(alphas)}
-    return eqx.combine(params, static), history
+    except (NonFiniteLossError, eqx.EquinoxRuntimeError) as err:
+        if isinstance(getattr(err, "model", None), _Forced):
+            err.model = err.model.model
+        raise
+    return forced.model, history
