@@ -129,3 +129,14 @@ def test_throw_false_returns_the_values_as_today():
 def test_finite_solutions_pass_the_check_with_pytree_states():
     ys = odeint_fixed(lambda t, y, a: {"p": -y["p"]}, {"p": jnp.ones(3)}, TS)
     np.testing.assert_allclose(ys["p"][-1], np.exp(-1.0) * np.ones(3), rtol=1e-3)
+
+
+def test_blow_up_is_reported_when_the_field_closes_over_traced_arrays():
+    # y0 and ts are constants, but the field closes over a traced scale: the solve is traced.
+    @jax.jit
+    def solve(scale):
+        return odeint_fixed(lambda t, y, a: scale * y**2, jnp.ones(()), TS_BLOW_UP)
+
+    assert bool(jnp.all(jnp.isfinite(solve(jnp.asarray(0.1)))))
+    with pytest.raises(Exception, match=MESSAGE):
+        solve(jnp.asarray(1.0)).block_until_ready()

@@ -129,6 +129,9 @@ def odeint_fixed(
         # Called outside any transformation: run through a cached `filter_jit`, so that
         # repeated calls with the same vector field and shapes do not compile again.
         ys = _integrate_jit(vector_field, y0, ts, args, tableau, int(steps_per_interval))
+        if throw and any(isinstance(y, jax.core.Tracer) for y in jax.tree_util.tree_leaves(ys)):
+            # Traced after all: the vector field closes over traced arrays.
+            return _raise_if_nonfinite(ys, ts.shape[0], np.asarray(ts))
         if throw:
             # Checked here rather than inside the cached program, so the message can give the
             # save times themselves without compiling them into it.
