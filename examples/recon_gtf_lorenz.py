@@ -228,7 +228,7 @@ def run_seed(seed):
             f"{result[f'{k}_time_s']:.0f} s",
             flush=True,
         )
-        if not figure_data.get(name):
+        if name not in figure_data:
             figure_data[name] = gen[:20_000]
     result["noise_floor_d_stsp"] = floor_stsp
     result["noise_floor_d_h"] = floor_h
