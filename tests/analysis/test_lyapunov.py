@@ -315,3 +315,54 @@ def test_input_driven_selective_recurrence(x64, getkey):
         lyapunov_spectrum(step, jnp.zeros(4), inputs=us[:100], n_steps=n_steps, transient=100)
     with pytest.raises(ValueError, match="inputs drive maps only"):
         lyapunov_spectrum(lorenz, jnp.ones(3), inputs=us, dt=0.01, n_steps=10)
+
+
+def test_mixed_real_and_complex_leaves(x64):
+    # A closed-loop SSM state holds complex and real leaves together: a complex diagonal map
+    # contributes log|a| twice, a real one log|b| once.
+    a = jnp.array([0.9 * jnp.exp(0.3j), 0.5 * jnp.exp(-1.1j)])
+
+    def step(state):
+        h, u = state
+        return a * h, jnp.array([0.8, -0.2]) * u
+
+    state = (jnp.ones(2, jnp.complex128), jnp.ones(2))
+    spectrum = lyapunov_spectrum(step, state, kind="map", n_steps=3000)
+    expected = np.sort(np.log([0.9, 0.9, 0.5, 0.5, 0.8, 0.2]))[::-1]
+    np.testing.assert_allclose(spectrum, expected, atol=1e-3)
+
+
+class _ScaledMap(eqx.Module):
+    """The Henon map as a model of the contract, with a sampling step `dt`."""
+
+    dt: float
+
+    def init_state(self, context):
+        return context[-1]
+
+    def observe(self, x):
+        return x
+
+    def step(self, x):
+        return henon(x)
+
+
+def test_models_of_the_contract_given_context(x64):
+    # Context instead of a state: the state is init_state(context), the exponents are per unit
+    # time of the model's own dt (or dt=), k defaults to the observed dimension.
+    context = jnp.stack([jnp.array([0.0, 0.0]), jnp.array([0.1, 0.1])])
+    per_step = lyapunov_spectrum(henon, jnp.array([0.1, 0.1]), n_steps=5000, transient=100)
+    model = _ScaledMap(0.5)
+    np.testing.assert_allclose(
+        lyapunov_spectrum(model, context, n_steps=5000, transient=100), per_step / 0.5, rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        lyapunov_spectrum(model, context, n_steps=5000, transient=100, dt=0.25),
+        per_step / 0.25,
+        rtol=1e-10,
+    )
+    # A state given directly: all exponents, as for any map.
+    direct = lyapunov_spectrum(model, jnp.array([0.1, 0.1]), n_steps=5000, transient=100)
+    np.testing.assert_allclose(direct, per_step / 0.5, rtol=1e-10)
+    with pytest.raises(ValueError, match="dt must be positive"):
+        lyapunov_spectrum(model, context, n_steps=10, dt=-1.0)
