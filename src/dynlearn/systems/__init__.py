@@ -1,11 +1,11 @@
 """The dynamical-systems zoo: dysts chaotic flows and maps in JAX, classic systems, trajectories.
 
 - `get(name)` / `names()`: the registry: all 135 dysts flows (129 ODEs and 6 delay equations),
-  22 of dysts' 26 maps, and classic systems.
+  22 of dysts' 26 maps, and classic systems; `register(system)` adds your own.
 - `trajectory(system, n_points, ...)`, `trajectories(system, n, n_points, key=...)`: integration;
   `zoo_trajectories(systems, n_points)`: many different systems with one compilation.
 - `Flow`, `Map`, `HamiltonianFlow`, `DelayFlow`: the system objects
-  (`vector_field(t, y, args)`, `step(y)`).
+  (`vector_field(t, y, args)`, `step(y)`, `sample(...)`); `AbstractSystem` for your own kind.
 - `make_dataset`, `save_dataset`, `load_dataset`, `Dataset`: windowed train/val/test data.
 - Classic constructors: `harmonic_oscillator`, `pendulum`, `double_pendulum`, `henon_heiles`,
   `duffing`, `van_der_pol`, `lotka_volterra`, `fitzhugh_nagumo`, `lorenz96`.
@@ -44,3 +44,4 @@ from ._pde import kuramoto_sivashinsky as kuramoto_sivashinsky
 from ._pde import periodic_grid as periodic_grid
 from ._registry import get as get
 from ._registry import names as names
+from ._registry import register as register

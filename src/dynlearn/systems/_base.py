@@ -76,9 +76,43 @@ class AbstractSystem(eqx.Module):
         value = self.metadata.get("max_lyapunov")
         return None if value is None else float(value)
 
+    # True where `sample` is a diffrax solve of `vector_field`, so that `zoo_trajectories` may
+    # solve many such systems with one compiled solver
+    _diffrax_ode = False
+
     @abc.abstractmethod
     def vector_field(self, t, y, args=None):
         """Flows: the time derivative dy/dt. Maps: the next state."""
+
+    @abc.abstractmethod
+    def sample(
+        self,
+        y0: Float[Array, " state"],
+        n_points: int,
+        *,
+        dt=None,
+        transient: int = 0,
+        args: dict | None = None,
+        **options: Any,
+    ) -> Float[Array, "{n_points} state"]:
+        """Integrate (or iterate) the system: how `dynlearn.systems.trajectory`, `trajectories`
+        and `rollout` get its states. Implement it in your own system class.
+
+        **Arguments:**
+
+        - `y0`: the initial state, shape `(dimension,)`, already checked by `trajectory`; its
+          dtype is the dtype of the computation.
+        - `n_points`: number of saved states.
+        - `dt`: sampling step (flows; `None`: `self.dt`); maps ignore it.
+        - `transient`: leading samples computed and dropped.
+        - `args`: optional parameter overrides (a dict).
+        - `options`: integrator options of `trajectory` (`solver`, `stepsize_controller`,
+          `rtol`, `atol`, `max_steps`, `steps_per_delay`); a system uses those that apply
+          to it and ignores the others.
+
+        **Returns:** shape `(n_points, dimension)`: row `k` is the state at `t = (transient + k)
+        dt` (maps: after `transient + k` iterations).
+        """
 
     def init_state(self, context: Float[ArrayLike, "time state"]) -> Float[Array, " state"]:
         """The state at the end of an observed `context`: its last row (the dynamical-model
@@ -182,6 +216,7 @@ class Flow(AbstractSystem):
     dt: float = eqx.field(static=True)
     period: float = eqx.field(static=True)
     dimension: int = eqx.field(static=True)
+    _diffrax_ode = True
 
     def __init__(self, name: str, equation: Callable, params: dict, y0, dt: float, period: float):
         self.name = name
@@ -195,6 +230,40 @@ class Flow(AbstractSystem):
     @property
     def discrete(self) -> bool:
         return False
+
+    def sample(
+        self,
+        y0: Float[Array, " state"],
+        n_points: int,
+        *,
+        dt=None,
+        transient: int = 0,
+        args: dict | None = None,
+        solver=None,
+        stepsize_controller=None,
+        rtol: float = 1e-6,
+        atol: float = 1e-6,
+        max_steps: int | None = None,
+        **options: Any,
+    ) -> Float[Array, "{n_points} state"]:
+        """Samples by a diffrax solve (see `AbstractSystem.sample`; `trajectory` for the
+        options)."""
+        from ._integrate import solve_ode
+
+        del options  # steps_per_delay: delay systems only
+        return solve_ode(
+            self,
+            y0,
+            n_points,
+            dt=self.dt if dt is None else dt,
+            transient=transient,
+            args=args,
+            solver=solver,
+            stepsize_controller=stepsize_controller,
+            rtol=rtol,
+            atol=atol,
+            max_steps=max_steps,
+        )
 
     def vector_field(
         self, t: ArrayLike, y: Float[Array, " state"], args: dict | None = None
@@ -247,6 +316,23 @@ class Map(AbstractSystem):
     def discrete(self) -> bool:
         return True
 
+    def sample(
+        self,
+        y0: Float[Array, " state"],
+        n_points: int,
+        *,
+        dt=None,
+        transient: int = 0,
+        args: dict | None = None,
+        **options: Any,
+    ) -> Float[Array, "{n_points} state"]:
+        """Iterates of `step`, in one compiled `lax.scan` (see `AbstractSystem.sample`; `dt`
+        and the integrator options do not apply)."""
+        from ._integrate import iterate_map
+
+        del dt, options
+        return iterate_map(self, y0, args, n_points, transient)
+
     def step(self, y: Float[Array, " state"], args: dict | None = None) -> Float[Array, " state"]:
         """One iteration of the map.
 
@@ -288,6 +374,7 @@ class HamiltonianFlow(AbstractSystem):
     dt: float = eqx.field(static=True)
     period: float = eqx.field(static=True)
     dimension: int = eqx.field(static=True)
+    _diffrax_ode = True
 
     def __init__(
         self, name: str, hamiltonian: Callable, params: dict, y0, dt: float, period: float
@@ -305,6 +392,40 @@ class HamiltonianFlow(AbstractSystem):
     @property
     def discrete(self) -> bool:
         return False
+
+    def sample(
+        self,
+        y0: Float[Array, " state"],
+        n_points: int,
+        *,
+        dt=None,
+        transient: int = 0,
+        args: dict | None = None,
+        solver=None,
+        stepsize_controller=None,
+        rtol: float = 1e-6,
+        atol: float = 1e-6,
+        max_steps: int | None = None,
+        **options: Any,
+    ) -> Float[Array, "{n_points} state"]:
+        """Samples by a diffrax solve (see `AbstractSystem.sample`; `trajectory` for the
+        options)."""
+        from ._integrate import solve_ode
+
+        del options  # steps_per_delay: delay systems only
+        return solve_ode(
+            self,
+            y0,
+            n_points,
+            dt=self.dt if dt is None else dt,
+            transient=transient,
+            args=args,
+            solver=solver,
+            stepsize_controller=stepsize_controller,
+            rtol=rtol,
+            atol=atol,
+            max_steps=max_steps,
+        )
 
     def energy(self, y: Float[Array, "*batch state"], args: dict | None = None) -> Array:
         """The Hamiltonian `H(q, p)`; works on one state or a batch (e.g. a trajectory).

@@ -105,6 +105,37 @@ class DelayFlow(AbstractSystem):
     def discrete(self) -> bool:
         return False
 
+    def sample(
+        self,
+        y0: Float[Array, " state"],
+        n_points: int,
+        *,
+        dt=None,
+        transient: int = 0,
+        args: dict | None = None,
+        steps_per_delay: int | None = None,
+        **options: Any,
+    ) -> Float[Array, "{n_points} state"]:
+        """Delay embeddings at `t = tau + (transient + k) dt` by the method of steps (see
+        `AbstractSystem.sample`); of the options only `steps_per_delay` applies (RK4 steps per
+        delay, default: at least 450 and at least one per `dt`). `dt` must be concrete."""
+        del options  # diffrax's solver, controller, tolerances and max_steps do not apply
+        dt = self.dt if dt is None else dt
+        if isinstance(dt, jax.core.Tracer):
+            raise ValueError(
+                f"{self.name}: a delay system needs a concrete (Python float) sampling step, got "
+                "a traced one"
+            )
+        return delay_trajectory(
+            self,
+            n_points,
+            dt=float(dt),
+            y0=y0,
+            transient=transient,
+            args=args,
+            steps_per_delay=steps_per_delay,
+        )
+
     @property
     def delay(self) -> float:
         """The delay `tau`."""

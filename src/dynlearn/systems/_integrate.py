@@ -1,9 +1,11 @@
 """Trajectories of zoo systems: one from a given start, or many from random starts on the attractor.
 
-Flows are integrated with diffrax (Tsit5 with a PID step-size controller by default; any diffrax
-solver and controller can be passed in), saving at `t = (transient + k) dt`; maps are iterated
-with `lax.scan`. Both are jitted and differentiable with respect to the initial condition and the
-parameters.
+`trajectory` and `trajectories` check their arguments and ask the system for its samples
+(`AbstractSystem.sample`), so a user's system class integrates itself. The built-in samplers
+live here: flows are integrated with diffrax (`solve_ode`: Tsit5 with a PID step-size controller
+by default; any diffrax solver and controller can be passed in), saving at `t = (transient + k)
+dt`; maps are iterated with `lax.scan` (`iterate_map`). Both are jitted and differentiable with
+respect to the initial condition and the parameters.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from .._validation import check_dtype, check_int, check_names, check_positive
 from ._base import AbstractSystem
-from ._delay import DelayFlow, default_steps_per_delay, delay_trajectory
 
 
 def _default_max_steps(n: int) -> int:
@@ -153,7 +154,9 @@ def _solve_flow(system, y0, dt, args, n_points, transient, solver, controller, m
 
 
 @eqx.filter_jit
-def _iterate_map(system, y0, args, n_points, transient):
+def iterate_map(system, y0, args, n_points, transient):
+    """`n_points` iterates of `system.step` after `transient` dropped ones (`Map.sample`)."""
+
     def body(y, _):
         return system.step(y, args), y
 
@@ -216,21 +219,40 @@ def trajectory(
     transient = _check_count("transient", transient, minimum=0)
     _check_solve_options(system, args, rtol, atol, max_steps, solver, stepsize_controller)
     y = _initial_state(system, y0)
-    if system.discrete:
-        return _iterate_map(system, y, args, n_points, transient)
-    if isinstance(system, DelayFlow):
-        dt = system.dt if dt is None else float(dt)
-        _sampling_step(system, dt, y.dtype)
-        return delay_trajectory(
-            system,
-            n_points,
-            dt=dt,
-            y0=y,
-            transient=transient,
-            args=args,
-            steps_per_delay=steps_per_delay,
-        )
-    step = _sampling_step(system, dt, y.dtype)
+    if not system.discrete:
+        dt = system.dt if dt is None else dt
+        check_positive(f"trajectory of {system.name}", "dt", dt)
+    return system.sample(
+        y,
+        n_points,
+        dt=dt,
+        transient=transient,
+        args=args,
+        solver=solver,
+        stepsize_controller=stepsize_controller,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        steps_per_delay=steps_per_delay,
+    )
+
+
+def solve_ode(
+    system: AbstractSystem,
+    y0: Array,
+    n_points: int,
+    *,
+    dt,
+    transient: int = 0,
+    args: dict | None = None,
+    solver: diffrax.AbstractSolver | None = None,
+    stepsize_controller: diffrax.AbstractStepSizeController | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-6,
+    max_steps: int | None = None,
+) -> Array:
+    """Samples of an ODE flow by diffrax (`Flow.sample`, `HamiltonianFlow.sample`)."""
+    step = _sampling_step(system, dt, y0.dtype)
     if solver is None:
         solver = diffrax.Tsit5()
     if stepsize_controller is None:
@@ -238,9 +260,9 @@ def trajectory(
     if max_steps is None:
         max_steps = _default_max_steps(transient + n_points)
     # transient enters only through the save times, so it is traced (no recompilation)
-    transient = jnp.asarray(transient, dtype=y.dtype)
+    transient = jnp.asarray(transient, dtype=y0.dtype)
     return _solve_flow(
-        system, y, step, args, n_points, transient, solver, stepsize_controller, max_steps, None
+        system, y0, step, args, n_points, transient, solver, stepsize_controller, max_steps, None
     )
 
 
@@ -300,51 +322,24 @@ def trajectories(
         )
     dtype = jnp.asarray(0.0).dtype if dtype is None else dtype
     y0 = jnp.asarray(system.y0, dtype=dtype)
-    if system.discrete:
-        return _batched_map(
-            system, y0, args, key, n_trajectories, n_points, transient, burn_in, spread
-        )
-    if isinstance(system, DelayFlow):
-        dt = system.dt if dt is None else float(dt)
-        _sampling_step(system, dt, dtype)
-        if steps_per_delay is None:
-            steps_per_delay = default_steps_per_delay(system, dt)
-        orbit = delay_trajectory(
-            system, burn_in, dt=dt, y0=y0, transient=0, args=args, steps_per_delay=steps_per_delay
-        )
-        starts = _random_starts(orbit, key, n_trajectories, spread)
-        run = lambda y: delay_trajectory(
-            system,
-            n_points,
-            dt=dt,
-            y0=y,
-            transient=transient,
-            args=args,
-            steps_per_delay=steps_per_delay,
-        )
-        return jax.vmap(run)(starts)
-    step = _sampling_step(system, dt, dtype)
-    if solver is None:
-        solver = diffrax.Tsit5()
-    if stepsize_controller is None:
-        stepsize_controller = diffrax.PIDController(rtol=rtol, atol=atol)
+    if not system.discrete:
+        dt = system.dt if dt is None else dt
+        check_positive(f"trajectories of {system.name}", "dt", dt)
     if max_steps is None:
         max_steps = 64 * (transient + max(n_points, burn_in)) + 4096
-    return _batched_flow(
-        system,
-        y0,
-        step,
-        args,
-        key,
-        n_trajectories,
-        n_points,
-        transient,
-        burn_in,
-        spread,
-        solver,
-        stepsize_controller,
-        max_steps,
+    options = dict(
+        args=args,
+        solver=solver,
+        stepsize_controller=stepsize_controller,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+        steps_per_delay=steps_per_delay,
     )
+    orbit = system.sample(y0, burn_in, dt=dt, transient=0, **options)
+    starts = _random_starts(orbit, key, n_trajectories, spread)
+    run = lambda y: system.sample(y, n_points, dt=dt, transient=transient, **options)
+    return jax.vmap(run)(starts)
 
 
 def _random_starts(orbit, key, n_trajectories, spread):
@@ -354,38 +349,6 @@ def _random_starts(orbit, key, n_trajectories, spread):
     scale = jnp.std(half, axis=0) + jnp.asarray(1e-12, dtype=orbit.dtype)
     noise = jax.random.normal(key_noise, (n_trajectories, orbit.shape[1]), dtype=orbit.dtype)
     return half[index] + jnp.asarray(spread, dtype=orbit.dtype) * scale[None, :] * noise
-
-
-@eqx.filter_jit
-def _batched_flow(
-    system,
-    y0,
-    dt,
-    args,
-    key,
-    n_trajectories,
-    n_points,
-    transient,
-    burn_in,
-    spread,
-    solver,
-    controller,
-    max_steps,
-):
-    orbit = _solve_flow(system, y0, dt, args, burn_in, 0, solver, controller, max_steps, None)
-    starts = _random_starts(orbit, key, n_trajectories, spread)
-    return jax.vmap(
-        lambda y: _solve_flow(
-            system, y, dt, args, n_points, transient, solver, controller, max_steps, None
-        )
-    )(starts)
-
-
-@eqx.filter_jit
-def _batched_map(system, y0, args, key, n_trajectories, n_points, transient, burn_in, spread):
-    orbit = _iterate_map(system, y0, args, burn_in, 0)
-    starts = _random_starts(orbit, key, n_trajectories, spread)
-    return jax.vmap(lambda y: _iterate_map(system, y, args, n_points, transient))(starts)
 
 
 def zoo_trajectories(
@@ -406,7 +369,8 @@ def zoo_trajectories(
     Here the vector fields of all flows go into one `lax.switch`, states are zero-padded to the
     largest dimension, and one compiled diffrax solve serves every system (the error norm is
     the RMS over each system's own coordinates, so tolerances mean the same as in
-    `trajectory`). Delay systems and maps are passed on to `trajectory` one by one.
+    `trajectory`). Other systems (maps, delay equations, a user's own system class) are
+    passed on to `trajectory` one by one.
 
     **Arguments:**
 
@@ -429,7 +393,7 @@ def zoo_trajectories(
     def sampling(system):
         return system.dt if points_per_period is None else system.period / points_per_period
 
-    flows = [s for s in systems if not s.discrete and not isinstance(s, DelayFlow)]
+    flows = [s for s in systems if s._diffrax_ode]
     out: dict[int, Array] = {}
     if flows:
         width = max(s.dimension for s in flows)
@@ -454,7 +418,7 @@ def zoo_trajectories(
 
         flow_index = 0
         for i, system in enumerate(systems):
-            if system.discrete or isinstance(system, DelayFlow):
+            if not system._diffrax_ode:
                 continue
             y0 = jnp.pad(jnp.asarray(system.y0, dtype=dtype), (0, width - system.dimension))
             dt = jnp.asarray(sampling(system), dtype=dtype)

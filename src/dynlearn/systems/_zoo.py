@@ -7,7 +7,7 @@ import numpy as np
 from . import _classic, _delay, _flows, _maps
 from ._base import Flow, Map
 from ._data import dysts_flows, dysts_maps
-from ._registry import register
+from ._registry import _add
 
 
 def _params(raw: dict) -> dict:
@@ -61,22 +61,22 @@ def _map_factory(name: str, entry: dict):
 def _register_all() -> None:
     for name, entry in dysts_flows().items():
         if name in _flows.EQUATIONS:
-            register(name, "flows", _flow_factory(name, entry))
+            _add(name, "flows", _flow_factory(name, entry))
         elif name in _delay.EQUATIONS:
-            register(name, "delay", _delay_factory(name, entry))
+            _add(name, "delay", _delay_factory(name, entry))
     for name, entry in dysts_maps().items():
         ours = _MAP_NAMES.get(name, name)
         if ours in _maps.EQUATIONS:
-            register(ours, "maps", _map_factory(ours, entry))
-    register("HarmonicOscillator", "classic", _classic.harmonic_oscillator)
-    register("Pendulum", "classic", _classic.pendulum)
-    register("DoublePendulumClassic", "classic", _classic.double_pendulum)
-    register("HenonHeilesHamiltonian", "classic", _classic.henon_heiles)
-    register("DuffingOscillator", "classic", _classic.duffing)
-    register("VanDerPol", "classic", _classic.van_der_pol)
-    register("LotkaVolterra", "classic", _classic.lotka_volterra)
-    register("FitzHughNagumo", "classic", _classic.fitzhugh_nagumo)
-    register("Lorenz96_40", "classic", _classic.lorenz96)
+            _add(ours, "maps", _map_factory(ours, entry))
+    _add("HarmonicOscillator", "classic", _classic.harmonic_oscillator)
+    _add("Pendulum", "classic", _classic.pendulum)
+    _add("DoublePendulumClassic", "classic", _classic.double_pendulum)
+    _add("HenonHeilesHamiltonian", "classic", _classic.henon_heiles)
+    _add("DuffingOscillator", "classic", _classic.duffing)
+    _add("VanDerPol", "classic", _classic.van_der_pol)
+    _add("LotkaVolterra", "classic", _classic.lotka_volterra)
+    _add("FitzHughNagumo", "classic", _classic.fitzhugh_nagumo)
+    _add("Lorenz96_40", "classic", _classic.lorenz96)
 
 
 _register_all()
