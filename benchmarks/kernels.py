@@ -276,7 +276,7 @@ def bench_odeint(quick: bool, rows: list):
 
     def dynlearn_loss(params, y0):
         ys = odeint_fixed(
-            field, y0, jnp.array([0.0, t1]), params, method="tsit5", steps_per_interval=steps
+            field, jnp.array([0.0, t1]), y0, params, method="tsit5", steps_per_interval=steps
         )
         return jnp.mean(ys[-1] ** 2)
 

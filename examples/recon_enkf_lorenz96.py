@@ -49,7 +49,7 @@ observed = np.arange(0, dim, 2)
 def step(x):
     """The forecast model: RK4 over one observation interval (5 steps of 0.01)."""
     ts = jnp.array([0.0, obs_every], dtype=x.dtype)
-    return odeint_fixed(l96.vector_field, x, ts, l96.params, steps_per_interval=5)[-1]
+    return odeint_fixed(l96.vector_field, ts, x, l96.params, steps_per_interval=5)[-1]
 
 
 key = jax.random.key(cli.seed)

@@ -136,8 +136,8 @@ def _forecast(model, kind, context, n_steps, dt, key, steps_per_interval):
         ts = jnp.arange(n_steps + 1, dtype=context.dtype) * dt
         states = odeint_fixed(
             model.vector_field,
-            state,
             ts,
+            state,
             None,
             method="rk4",
             steps_per_interval=steps_per_interval,

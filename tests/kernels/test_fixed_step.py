@@ -57,7 +57,7 @@ def test_equals_python_loop(x64, method, num_times, steps, seed):
     ts = jnp.asarray(np.sort(rng.uniform(0, 2, num_times)) + np.arange(num_times))
     y0 = jnp.asarray(rng.normal(size=2))
     args = (jnp.asarray(1.3), jnp.asarray(0.4))
-    ys = odeint_fixed(rotation_field, y0, ts, args, method=method, steps_per_interval=steps)
+    ys = odeint_fixed(rotation_field, ts, y0, args, method=method, steps_per_interval=steps)
     expected = loop_reference(rotation_field, y0, ts, args, TABLEAUX[method], steps)
     assert ys.shape == (num_times, 2)
     assert rel_err(ys, expected) < 1e-12
@@ -80,8 +80,8 @@ def test_convergence_order(x64, method):
     solve = jax.jit(
         lambda n: odeint_fixed(
             rotation_field,
-            y0,
             jnp.array([0.0, t1]),
+            y0,
             (omega, 0.0),
             method=method,
             steps_per_interval=n,
@@ -99,7 +99,7 @@ def test_pytree_state_and_float32():
 
     y0 = {"x": jnp.ones(3, jnp.float32), "v": jnp.zeros(3, jnp.float32)}
     ts = jnp.linspace(0.0, 1.0, 5)
-    ys = odeint_fixed(field, y0, ts, jnp.float32(1.0), method="tsit5", steps_per_interval=4)
+    ys = odeint_fixed(field, ts, y0, jnp.float32(1.0), method="tsit5", steps_per_interval=4)
     assert ys["x"].shape == (5, 3) and ys["x"].dtype == jnp.float32
     np.testing.assert_allclose(ys["x"][:, 0], np.cos(np.asarray(ts)), rtol=1e-5, atol=1e-6)
 
@@ -117,7 +117,7 @@ def test_gradients_and_transforms(x64, method, steps):
 
     fast = loss(
         lambda y0, args, ts: odeint_fixed(
-            rotation_field, y0, ts, args, method=method, steps_per_interval=steps
+            rotation_field, ts, y0, args, method=method, steps_per_interval=steps
         )
     )
     slow = loss(lambda y0, args, ts: loop_reference(rotation_field, y0, ts, args, tableau, steps))
@@ -156,7 +156,7 @@ def test_gradient_of_a_subset_of_inputs(x64, argnums):
     tableau = TABLEAUX["tsit5"]
 
     def fast(y0, args, ts):
-        ys = odeint_fixed(rotation_field, y0, ts, args, method="tsit5", steps_per_interval=3)
+        ys = odeint_fixed(rotation_field, ts, y0, args, method="tsit5", steps_per_interval=3)
         return jnp.sum(jnp.sin(ys))
 
     def slow(y0, args, ts):
@@ -180,7 +180,7 @@ def test_parameter_gradient_over_many_blocks_and_unused_non_finite_parameters(x6
     field = lambda t, y, a: rotation_field(t, y, a["used"])
 
     def fast(args):
-        ys = odeint_fixed(field, y0, ts, args, method="rk4", steps_per_interval=8)
+        ys = odeint_fixed(field, ts, y0, args, method="rk4", steps_per_interval=8)
         return jnp.sum(jnp.sin(ys))
 
     def slow(args):
@@ -207,7 +207,7 @@ def test_gradient_through_closed_over_arrays(x64, method):
         field = lambda t, y, args: scale * model(y) * jnp.cos(t)
         return jnp.sum(solver(field, y0, ts) ** 2)
 
-    fast = lambda f, y0, ts: odeint_fixed(f, y0, ts, method=method, steps_per_interval=3)
+    fast = lambda f, y0, ts: odeint_fixed(f, ts, y0, method=method, steps_per_interval=3)
     slow = lambda f, y0, ts: loop_reference(f, y0, ts, None, TABLEAUX[method], 3)
     scale = jnp.asarray(0.7)
     grads = [
@@ -218,7 +218,7 @@ def test_gradient_through_closed_over_arrays(x64, method):
 
     powers = jnp.array([1, 2, 3])
     field = lambda t, y, n: -y * n.astype(y.dtype)
-    got = jax.vmap(lambda n: odeint_fixed(field, y0, ts, n, method=method))(powers)
+    got = jax.vmap(lambda n: odeint_fixed(field, ts, y0, n, method=method))(powers)
     want = jnp.stack([loop_reference(field, y0, ts, n, TABLEAUX[method], 1) for n in powers])
     assert rel_err(got, want) < 1e-12
 
@@ -233,7 +233,7 @@ def test_complex_state_gradient(x64):
     def loss(solve):
         return lambda y0, w: jnp.sum(jnp.abs(solve(y0, w)) ** 2)
 
-    fast = loss(lambda y0, w: odeint_fixed(field, y0, ts, w, method="tsit5", steps_per_interval=3))
+    fast = loss(lambda y0, w: odeint_fixed(field, ts, y0, w, method="tsit5", steps_per_interval=3))
     slow = loss(lambda y0, w: loop_reference(field, y0, ts, w, TABLEAUX["tsit5"], 3))
     got = jax.grad(fast, argnums=(0, 1))(y0, w)
     want = jax.grad(slow, argnums=(0, 1))(y0, w)
@@ -246,7 +246,7 @@ def test_backward_memory_grows_like_sqrt_of_steps():
 
     def residual_size(n):
         loss = lambda y0, k: jnp.sum(
-            odeint_fixed(field, y0, jnp.array([0.0, 1.0]), k, method="rk4", steps_per_interval=n)
+            odeint_fixed(field, jnp.array([0.0, 1.0]), y0, k, method="rk4", steps_per_interval=n)
         )
         res = jax.eval_shape(lambda y0, k: jax.vjp(loss, y0, k)[1], jnp.ones(64), jnp.asarray(1.0))
         return sum(x.size for x in jax.tree_util.tree_leaves(res))
@@ -273,8 +273,8 @@ def test_custom_tableau_and_iterate():
     assert (TABLEAUX["rk4"].evaluations, TABLEAUX["tsit5"].evaluations) == (4, 6)
     ys = odeint_fixed(
         lambda t, y, a: -y,
-        jnp.ones(1),
         jnp.array([0.0, 1.0]),
+        jnp.ones(1),
         method=ralston,
         steps_per_interval=200,
     )
@@ -292,7 +292,7 @@ def test_custom_tableau_and_iterate():
     )
     assert heun_fsal.evaluations == 2
     solve = lambda method: odeint_fixed(
-        lambda t, y, a: -y * jnp.cos(t), jnp.ones(2), jnp.array([0.0, 0.7, 1.5]), method=method
+        lambda t, y, a: -y * jnp.cos(t), jnp.array([0.0, 0.7, 1.5]), jnp.ones(2), method=method
     )
     assert rel_err(solve(heun_fsal), solve("heun")) < 1e-6
     with pytest.raises(ValueError, match=r"marked fsal but b\[-1\]=0.1 is not 0"):
@@ -332,17 +332,17 @@ def test_bad_input_raises(kwargs, match):
     call.update(kwargs)
     field = lambda t, y, args: jnp.stack([y[0], y[1]])
     with pytest.raises(ValueError, match=match):
-        odeint_fixed(field, call.pop("y0"), call.pop("ts"), **call)
+        odeint_fixed(field, call.pop("ts"), call.pop("y0"), **call)
 
 
 def test_traced_non_increasing_ts_raise_at_run_time():
-    solve = jax.jit(lambda ts: odeint_fixed(lambda t, y, a: -y, jnp.ones(1), ts))
+    solve = jax.jit(lambda ts: odeint_fixed(lambda t, y, a: -y, ts, jnp.ones(1)))
     with pytest.raises(Exception, match="strictly increasing"):
         solve(jnp.array([0.0, 1.0, 0.5])).block_until_ready()
 
 
 def test_iterate_bad_input():
-    with pytest.raises(ValueError, match="n must be a non-negative int"):
+    with pytest.raises(ValueError, match="n_steps must be a non-negative int"):
         iterate(lambda x: x, jnp.ones(2), -1)
     with pytest.raises(ValueError, match="map_fn must return a PyTree like x0"):
         iterate(lambda x: x[:1], jnp.ones(2), 3)
@@ -358,9 +358,9 @@ def test_eager_calls_reuse_the_compiled_solver():
         return -rate * y
 
     ts = jnp.linspace(0.0, 1.0, 3)
-    first = odeint_fixed(field, jnp.ones(2), ts, jnp.asarray(0.5), steps_per_interval=4)
+    first = odeint_fixed(field, ts, jnp.ones(2), jnp.asarray(0.5), steps_per_interval=4)
     after_first = len(traces)
-    second = odeint_fixed(field, 2 * jnp.ones(2), ts, jnp.asarray(1.5), steps_per_interval=4)
+    second = odeint_fixed(field, ts, 2 * jnp.ones(2), jnp.asarray(1.5), steps_per_interval=4)
     assert after_first > 0 and len(traces) == after_first
     np.testing.assert_allclose(first[-1], np.exp(-0.5), rtol=1e-4)
     np.testing.assert_allclose(second[-1], 2 * np.exp(-1.5), rtol=1e-4)
@@ -377,7 +377,7 @@ def test_vmap_solves_the_batched_state_with_shared_parameters(x64):
 
     def fast(y0, omega, damping):
         ys = odeint_fixed(
-            rotation_field, y0, ts, (omega, damping), method="tsit5", steps_per_interval=3
+            rotation_field, ts, y0, (omega, damping), method="tsit5", steps_per_interval=3
         )
         return jnp.sum(jnp.sin(ys))
 
@@ -413,7 +413,7 @@ def test_eager_calls_see_new_module_weights():
 
     ts = jnp.linspace(0.0, 1.0, 2)
     for rate in (0.5, 2.0):
-        ys = odeint_fixed(Decay(jnp.asarray(rate)), jnp.ones(2), ts, steps_per_interval=8)
+        ys = odeint_fixed(Decay(jnp.asarray(rate)), ts, jnp.ones(2), steps_per_interval=8)
         np.testing.assert_allclose(ys[-1], np.exp(-rate), rtol=1e-4)
 
 
@@ -442,7 +442,7 @@ def test_vmap_grad_pytree_state_with_padded_blocks(x64):
         zs = loop_reference(flat_field, jnp.stack([y0["x"], y0["v"]]), ts, w, tableau, 7)
         return {"x": zs[:, 0], "v": zs[:, 1]}
 
-    fast = loss(lambda y0, w: odeint_fixed(field, y0, ts, w, method="tsit5", steps_per_interval=7))
+    fast = loss(lambda y0, w: odeint_fixed(field, ts, y0, w, method="tsit5", steps_per_interval=7))
     slow = loss(slow_solve)
     w = jnp.asarray(1.7)
     got = jax.grad(fast, argnums=(0, 1))(y0s, w)
@@ -471,7 +471,7 @@ def test_gradient_of_fields_with_few_residuals(x64, field, args, method):
     def loss(solve):
         return lambda y0, a: jnp.sum(solve(y0, a) ** 2)
 
-    fast = loss(lambda y0, a: odeint_fixed(field, y0, ts, a, method=method, steps_per_interval=7))
+    fast = loss(lambda y0, a: odeint_fixed(field, ts, y0, a, method=method, steps_per_interval=7))
     slow = loss(lambda y0, a: loop_reference(field, y0, ts, a, TABLEAUX[method], 7))
     got = jax.grad(fast, argnums=argnums)(y0, args)
     want = jax.grad(slow, argnums=argnums)(y0, args)
@@ -495,7 +495,7 @@ def test_batched_mlp_field_with_a_small_first_layer(x64, method):
     ts = jnp.array([0.0, 0.2, 0.5])
     assert has_small_contractions(lambda y: field(0.0, y, params), y0)
 
-    fast = lambda p, y0: odeint_fixed(field, y0, ts, p, method=method, steps_per_interval=4)
+    fast = lambda p, y0: odeint_fixed(field, ts, y0, p, method=method, steps_per_interval=4)
     slow = lambda p, y0: loop_reference(field, y0, ts, p, TABLEAUX[method], 4)
     assert rel_err(jax.jit(fast)(params, y0), slow(params, y0)) < 1e-12
     loss = lambda f: lambda p, y0: jnp.sum(jnp.sin(f(p, y0)))

@@ -53,28 +53,28 @@ def _selective(**overrides):
         (lambda: _selective(u=jnp.ones((6, 2), int)), ValueError, "u.dtype=int32"),
         (lambda: _selective(implementation="palas"), ValueError, "implementation"),
         (lambda: _selective(chunk=0), ValueError, "chunk"),
-        (lambda: odeint_fixed(FIELD, None, TS), TypeError, "y0 must be an array"),
-        (lambda: odeint_fixed(FIELD, jnp.ones(2), None), TypeError, "ts must be an array"),
-        (lambda: odeint_fixed(None, jnp.ones(2), TS), TypeError, "vector_field must be callable"),
+        (lambda: odeint_fixed(FIELD, TS, None), TypeError, "y0 must be an array"),
+        (lambda: odeint_fixed(FIELD, None, jnp.ones(2)), TypeError, "ts must be an array"),
+        (lambda: odeint_fixed(None, TS, jnp.ones(2)), TypeError, "vector_field must be callable"),
         (
-            lambda: odeint_fixed(FIELD, jnp.ones(2), jnp.array([0.0, jnp.nan])),
+            lambda: odeint_fixed(FIELD, jnp.array([0.0, jnp.nan]), jnp.ones(2)),
             ValueError,
             "ts must be finite",
         ),
         (
-            lambda: odeint_fixed(FIELD, jnp.ones(2), TS, method="rk45"),
+            lambda: odeint_fixed(FIELD, TS, jnp.ones(2), method="rk45"),
             ValueError,
             "method must be one of ['dopri5', 'euler', 'heun', 'midpoint', 'rk4', 'tsit5'], got "
             "method='rk45'. Did you mean 'rk4'?",
         ),
         (
-            lambda: odeint_fixed(FIELD, jnp.ones(2), TS, steps_per_interval=2.0),
+            lambda: odeint_fixed(FIELD, TS, jnp.ones(2), steps_per_interval=2.0),
             ValueError,
             "steps_per_interval",
         ),
-        (lambda: odeint_fixed(FIELD, jnp.ones(2), TS, throw=1), TypeError, "throw"),
+        (lambda: odeint_fixed(FIELD, TS, jnp.ones(2), throw=1), TypeError, "throw"),
         (lambda: iterate(lambda x: x, None, 2), TypeError, "x0 must be an array"),
-        (lambda: iterate(lambda x: x, jnp.ones(2), 2.0), ValueError, "n must be"),
+        (lambda: iterate(lambda x: x, jnp.ones(2), 2.0), ValueError, "n_steps must be"),
         (lambda: iterate("f", jnp.ones(2), 2), TypeError, "map_fn must be callable"),
     ],
 )
@@ -91,22 +91,22 @@ MESSAGE = r"state became non-finite at t=1\.2 \(it was finite at t=1\.1\); reduc
 
 def test_blow_up_is_reported_with_its_time_eagerly():
     with pytest.raises(Exception, match=MESSAGE):
-        odeint_fixed(BLOW_UP, jnp.ones(()), TS_BLOW_UP)
+        odeint_fixed(BLOW_UP, TS_BLOW_UP, jnp.ones(()))
 
 
 def test_blow_up_is_reported_under_jit_and_grad():
     with pytest.raises(Exception, match=MESSAGE):
-        jax.jit(lambda y: odeint_fixed(BLOW_UP, y, TS_BLOW_UP))(jnp.ones(())).block_until_ready()
+        jax.jit(lambda y: odeint_fixed(BLOW_UP, TS_BLOW_UP, y))(jnp.ones(())).block_until_ready()
     with pytest.raises(Exception, match=MESSAGE):
-        jax.grad(lambda y: odeint_fixed(BLOW_UP, y, TS_BLOW_UP)[-1])(jnp.ones(()))
+        jax.grad(lambda y: odeint_fixed(BLOW_UP, TS_BLOW_UP, y)[-1])(jnp.ones(()))
     # Save times that are arguments of the jitted function are named by index.
-    solve = jax.jit(lambda y, ts: odeint_fixed(BLOW_UP, y, ts))
+    solve = jax.jit(lambda y, ts: odeint_fixed(BLOW_UP, ts, y))
     with pytest.raises(Exception, match=r"non-finite at save time ts\[12\] \(it was finite at"):
         solve(jnp.ones(()), TS_BLOW_UP).block_until_ready()
 
 
 def test_blow_up_in_one_member_of_a_vmapped_batch_is_reported():
-    solve = jax.vmap(lambda y: odeint_fixed(BLOW_UP, y, TS_BLOW_UP))
+    solve = jax.vmap(lambda y: odeint_fixed(BLOW_UP, TS_BLOW_UP, y))
     ok = solve(jnp.array([0.1, 0.2]))  # blow-up times 10 and 5: outside [0, 2]
     assert bool(jnp.all(jnp.isfinite(ok)))
     with pytest.raises(Exception, match="state became non-finite"):
@@ -115,11 +115,11 @@ def test_blow_up_in_one_member_of_a_vmapped_batch_is_reported():
 
 def test_non_finite_y0_is_named():
     with pytest.raises(Exception, match="y0 contains NaN or inf"):
-        odeint_fixed(FIELD, jnp.array([1.0, jnp.nan]), TS)
+        odeint_fixed(FIELD, TS, jnp.array([1.0, jnp.nan]))
 
 
 def test_throw_false_returns_the_values_as_today():
-    ys = odeint_fixed(BLOW_UP, jnp.ones(()), TS_BLOW_UP, throw=False)
+    ys = odeint_fixed(BLOW_UP, TS_BLOW_UP, jnp.ones(()), throw=False)
     assert ys.shape == (21,)
     assert bool(jnp.all(jnp.isfinite(ys[:12]))) and not bool(jnp.isfinite(ys[-1]))
     # before the blow-up the solution is the exact 1 / (1 - t), to RK4 accuracy
@@ -127,7 +127,7 @@ def test_throw_false_returns_the_values_as_today():
 
 
 def test_finite_solutions_pass_the_check_with_pytree_states():
-    ys = odeint_fixed(lambda t, y, a: {"p": -y["p"]}, {"p": jnp.ones(3)}, TS)
+    ys = odeint_fixed(lambda t, y, a: {"p": -y["p"]}, TS, {"p": jnp.ones(3)})
     np.testing.assert_allclose(ys["p"][-1], np.exp(-1.0) * np.ones(3), rtol=1e-3)
 
 
@@ -135,7 +135,7 @@ def test_blow_up_is_reported_when_the_field_closes_over_traced_arrays():
     # y0 and ts are constants, but the field closes over a traced scale: the solve is traced.
     @jax.jit
     def solve(scale):
-        return odeint_fixed(lambda t, y, a: scale * y**2, jnp.ones(()), TS_BLOW_UP)
+        return odeint_fixed(lambda t, y, a: scale * y**2, TS_BLOW_UP, jnp.ones(()))
 
     assert bool(jnp.all(jnp.isfinite(solve(jnp.asarray(0.1)))))
     with pytest.raises(Exception, match=MESSAGE):

@@ -50,8 +50,8 @@ def _check_tree(name: str, tree):
 
 def odeint_fixed(
     vector_field: Callable[[Array, PyTree, PyTree], PyTree],
-    y0: PyTree,
     ts: ArrayLike,
+    y0: PyTree,
     args: PyTree = None,
     *,
     method: str | ButcherTableau = "rk4",
@@ -76,8 +76,8 @@ def odeint_fixed(
 
     - `vector_field`: `(t, y, args) -> dy/dt`, returning a PyTree of the structure and shapes
       of `y0`.
+    - `ts`: increasing save times, shape `(T,)` with `T >= 1` (before `y0`, as in diffrax).
     - `y0`: the initial state at `ts[0]`, a PyTree of floating or complex arrays.
-    - `ts`: increasing save times, shape `(T,)` with `T >= 1`.
     - `args`: passed unchanged to `vector_field`.
     - `method`: `"euler"`, `"midpoint"`, `"heun"`, `"rk4"`, `"tsit5"` or `"dopri5"` (the 5th
       order weights of the Dormand-Prince pair, at a fixed step), or a `ButcherTableau`.
@@ -358,27 +358,27 @@ def _make_op(tableau, schedule, f_params, y_def, p_def, n_y) -> FusedOp:
     )
 
 
-def iterate(map_fn: Callable[[PyTree], PyTree], x0: PyTree, n: int) -> PyTree:
-    """The orbit `x0, f(x0), f(f(x0)), ...` of a discrete map, `n` iterations in one `lax.scan`.
+def iterate(map_fn: Callable[[PyTree], PyTree], x0: PyTree, n_steps: int) -> PyTree:
+    """The orbit `x0, f(x0), f(f(x0)), ...` of a discrete map: `n_steps` iterations, one scan.
 
     **Arguments:**
 
     - `map_fn`: `x -> x_next`, returning a PyTree of the structure and shapes of `x0`.
     - `x0`: the initial point, a PyTree of arrays.
-    - `n`: the number of iterations, a non-negative int.
+    - `n_steps`: the number of iterations, a non-negative int.
 
     **Returns:**
 
-    A PyTree like `x0` whose leaves have a leading axis of length `n + 1`: `x0` first, then
-    the `n` iterates.
+    A PyTree like `x0` whose leaves have a leading axis of length `n_steps + 1`: `x0` first,
+    then the `n_steps` iterates.
 
     **Raises:**
 
-    `ValueError` if `n` is not a non-negative int or `map_fn` changes the structure, shapes or
+    `ValueError` if `n_steps` is not a non-negative int or `map_fn` changes the structure, shapes or
     dtypes of the state.
     """
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ValueError(f"n must be a non-negative int, got n={n!r}.")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
+        raise ValueError(f"n_steps must be a non-negative int, got n_steps={n_steps!r}.")
     if not callable(map_fn):
         raise TypeError(f"iterate: map_fn must be callable, got {map_fn!r}.")
     if x0 is None or not jax.tree_util.tree_leaves(x0):
@@ -395,5 +395,5 @@ def iterate(map_fn: Callable[[PyTree], PyTree], x0: PyTree, n: int) -> PyTree:
         x = map_fn(x)
         return x, x
 
-    _, xs = lax.scan(step, x0, None, length=int(n))
+    _, xs = lax.scan(step, x0, None, length=int(n_steps))
     return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), x0, xs)

@@ -221,8 +221,8 @@ class NeuralODE(eqx.Module):
         if fixed:
             ys = odeint_fixed(
                 self.vector_field,
-                y0a,
                 ts,
+                y0a,
                 args,
                 method=self.solver.method,
                 steps_per_interval=self.solver.steps_per_interval,

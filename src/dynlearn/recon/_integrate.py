@@ -35,5 +35,5 @@ def odeint_rk4(
     The states at `ts`, shape `(time, state)`; the first row is `y0`.
     """
     return odeint_fixed(
-        vector_field, y0, ts, args, method="rk4", steps_per_interval=steps_per_interval
+        vector_field, ts, y0, args, method="rk4", steps_per_interval=steps_per_interval
     )
