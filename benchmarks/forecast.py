@@ -145,7 +145,7 @@ def fit_sindy(train, dt, key, cfg):
 
     def forecast(context, n_steps):
         ts = jnp.arange(n_steps + 1, dtype=context.dtype) * dt
-        return model.simulate(context[-1], ts, steps_per_interval=2)[1:]
+        return model.simulate(ts, context[-1], steps_per_interval=2)[1:]
 
     return forecast
 

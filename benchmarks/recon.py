@@ -94,9 +94,9 @@ def bench_sindy(repeats, lines):
     n_sim = 3000
     ts = np.arange(n_sim) * dt
     t0 = time.perf_counter()
-    jax.block_until_ready(ours.simulate(xj[0], jnp.asarray(ts)))
+    jax.block_until_ready(ours.simulate(jnp.asarray(ts), xj[0]))
     first_sim = time.perf_counter() - t0
-    sim_ours, sim = timed(lambda: ours.simulate(xj[0], jnp.asarray(ts)), repeats)
+    sim_ours, sim = timed(lambda: ours.simulate(jnp.asarray(ts), xj[0]), repeats)
     t0 = time.perf_counter()
     sim_peer_traj = peer.simulate(x[0], ts)
     sim_peer = time.perf_counter() - t0

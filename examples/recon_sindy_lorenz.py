@@ -87,8 +87,8 @@ print(f"  support correct: {structure_ok}; max coefficient error {noisy_err:.3f}
 # %%
 horizon = 5000
 ts = jnp.arange(horizon, dtype=x.dtype) * dt
-sim_clean = clean.simulate(x[0], ts)
-sim_noisy = ensemble.simulate(x[0], ts)
+sim_clean = clean.simulate(ts, x[0])
+sim_noisy = ensemble.simulate(ts, x[0])
 ref = x[:horizon] if x.shape[0] >= horizon else systems.trajectory(
     lorenz, horizon, dt=dt, y0=x[0], rtol=1e-10, atol=1e-10)
 for metric in ("nrmse", "smape"):

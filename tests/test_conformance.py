@@ -268,7 +268,7 @@ def _reference(family, model, context, n_steps):
     if family.name == "NVAR":
         return _nvar_by_hand(model, context, n_steps)
     if family.name == "SINDy":
-        return model.simulate(x0, ts)[1:]
+        return model.simulate(ts, x0)[1:]
     if family.name == "KoopmanAutoencoder":
         return model.predict(x0, n_steps)[1:]
     if family.name == "KoopmanVAE":

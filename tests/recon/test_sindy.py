@@ -105,7 +105,7 @@ def test_estimated_derivatives_sr3_and_ensemble(x64):
 def test_simulation_tracks_truth(x64):
     ts, x, xd = lorenz_data()
     model = fit_sindy(x, x_dot=xd)
-    sim = model.simulate(x[0], ts[:500])
+    sim = model.simulate(ts[:500], x[0])
     assert sim.shape == (500, 3)
     np.testing.assert_allclose(sim, x[:500], atol=1e-4)
 

@@ -232,22 +232,22 @@ class EchoStateNetwork(eqx.Module):
         return jax.vmap(self.features)(self(us), us)
 
     @eqx.filter_jit
-    def forecast(self, warmup: Float[ArrayLike, "time input"], n_steps: int):
-        """Closed-loop forecast after driving the reservoir with `warmup`.
+    def forecast(self, context: Float[ArrayLike, "time input"], n_steps: int):
+        """Closed-loop forecast after driving the reservoir with `context`.
 
         **Arguments:**
 
-        - `warmup`: observed series `(time, input)` ending at the forecast's initial condition.
+        - `context`: observed series `(time, input)` ending at the forecast's initial condition.
         - `n_steps`: number of steps to predict.
 
-        **Returns:** `(n_steps, input)`; row `i` is the state `i + 1` steps after `warmup[-1]`.
+        **Returns:** `(n_steps, input)`; row `i` is the state `i + 1` steps after `context[-1]`.
         """
 
         def body(state, _):
             state = self.step(state)
             return state, self.observe(state)
 
-        return jax.lax.scan(body, self.init_state(warmup), None, length=n_steps)[1]
+        return jax.lax.scan(body, self.init_state(context), None, length=n_steps)[1]
 
 
 class NVAR(eqx.Module):
@@ -344,22 +344,22 @@ class NVAR(eqx.Module):
         return history[-1]
 
     @eqx.filter_jit
-    def forecast(self, warmup: Float[ArrayLike, "time input"], n_steps: int):
-        """Closed-loop forecast from the last `window` samples of `warmup`.
+    def forecast(self, context: Float[ArrayLike, "time input"], n_steps: int):
+        """Closed-loop forecast from the last `window` samples of `context`.
 
         **Arguments:**
 
-        - `warmup`: observed series ending at the forecast's initial condition.
+        - `context`: observed series ending at the forecast's initial condition.
         - `n_steps`: number of steps to predict.
 
-        **Returns:** `(n_steps, input)`; row `i` is the state `i + 1` steps after `warmup[-1]`.
+        **Returns:** `(n_steps, input)`; row `i` is the state `i + 1` steps after `context[-1]`.
         """
 
         def body(hist, _):
             hist = self.step(hist)
             return hist, self.observe(hist)
 
-        return jax.lax.scan(body, self.init_state(warmup), None, length=n_steps)[1]
+        return jax.lax.scan(body, self.init_state(context), None, length=n_steps)[1]
 
 
 def fit_readout(

@@ -70,8 +70,8 @@ class SINDy(eqx.Module):
 
     def simulate(
         self,
-        y0: Float[ArrayLike, " dim"],
         ts: Float[ArrayLike, " time"],
+        y0: Float[ArrayLike, " dim"],
         *,
         steps_per_interval: int = 1,
     ) -> Float[Array, "time dim"]:
@@ -79,8 +79,8 @@ class SINDy(eqx.Module):
 
         **Arguments:**
 
+        - `ts`: increasing output times (before `y0`, as in `NeuralODE(ts, y0)`).
         - `y0`: the initial state at `ts[0]`.
-        - `ts`: increasing output times.
         - `steps_per_interval`: RK4 substeps between consecutive output times.
 
         **Returns:** the states, shape `(len(ts), dim)`, first row `y0`.
