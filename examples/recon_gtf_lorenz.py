@@ -215,8 +215,9 @@ def run_seed(seed):
             alpha_decay=alpha_decay,
         )
         k = keys[name]
-        result[f"{k}_final_loss"] = float(hist["loss"][-100:].mean())
-        result[f"{k}_final_alpha"] = float(hist["alpha"][-1])
+        losses, alphas = np.asarray(hist.column("loss")), np.asarray(hist.column("alpha"))
+        result[f"{k}_final_loss"] = float(losses[-100:].mean())
+        result[f"{k}_final_alpha"] = float(alphas[-1])
         scores, gen = evaluate(model, k)
         result.update(scores)
         result[f"{k}_time_s"] = round(time.perf_counter() - t0, 1)
