@@ -163,7 +163,7 @@ for name, make in (("sines", sines), ("oscillator", oscillator)):
     )
     for sampling in ("regular", "irregular"):
         key, km, kf, kg, ks = jax.random.split(key, 5)
-        model = dk.KoopmanVAE(data.shape[2], 8, hidden_dim=48, width=64, depth=2, key=km)
+        model = dk.KoopmanVAE(data.shape[2], 8, hidden_size=48, width=64, depth=2, key=km)
         loss = functools.partial(dk.kvae_loss, kl_weight=0.5)
         if sampling == "regular":
             batch = data

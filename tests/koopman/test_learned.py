@@ -11,13 +11,13 @@ import dynlearn.koopman as dk
 from dynlearn.train import fit
 
 
-@pytest.mark.parametrize("latent_dim", [4, 5])
-def test_block_operators_constraints_and_powers(latent_dim, getkey):
-    stable = dk.StableOperator(latent_dim, max_radius=0.9, init_radius=0.5, key=getkey())
-    unitary = dk.UnitaryOperator(latent_dim, key=getkey())
+@pytest.mark.parametrize("latent_size", [4, 5])
+def test_block_operators_constraints_and_powers(latent_size, getkey):
+    stable = dk.StableOperator(latent_size, max_radius=0.9, init_radius=0.5, key=getkey())
+    unitary = dk.UnitaryOperator(latent_size, key=getkey())
     for op, bound in ((stable, 0.9), (unitary, 1.0)):
         k = op.matrix()
-        assert k.shape == (latent_dim, latent_dim)
+        assert k.shape == (latent_size, latent_size)
         lam = np.asarray(op.eigenvalues())
         ref = np.linalg.eigvals(np.asarray(k, np.float64))
         d = np.abs(lam[:, None] - ref[None, :])
@@ -26,7 +26,9 @@ def test_block_operators_constraints_and_powers(latent_dim, getkey):
         np.testing.assert_allclose(op.power(jnp.asarray(2.0)), k @ k, atol=1e-5)
         half = op.power(jnp.asarray(0.5))
         np.testing.assert_allclose(half @ half, k, atol=1e-5)
-    np.testing.assert_allclose(unitary.matrix() @ unitary.matrix().T, np.eye(latent_dim), atol=1e-6)
+    np.testing.assert_allclose(
+        unitary.matrix() @ unitary.matrix().T, np.eye(latent_size), atol=1e-6
+    )
     with pytest.raises(NotImplementedError, match="fractional power"):
         dk.DenseOperator(3, key=getkey()).power(jnp.asarray(0.5))
 
@@ -77,7 +79,7 @@ def test_koopman_autoencoder_trains(getkey):
 
 def test_koopman_vae_regular_and_irregular(getkey):
     data = _linear_trajectories(getkey(), batch=16, length=10)
-    model = dk.KoopmanVAE(2, 4, hidden_dim=8, width=8, depth=1, key=getkey())
+    model = dk.KoopmanVAE(2, 4, hidden_size=8, width=8, depth=1, key=getkey())
     times = jnp.sort(jax.random.uniform(getkey(), (16, 10), maxval=9.0), axis=1)
 
     @eqx.filter_jit  # one compilation for all the checks (eager GRU scans were most of the cost)

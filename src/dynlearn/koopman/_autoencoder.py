@@ -22,8 +22,8 @@ class KoopmanAutoencoder(eqx.Module):
 
     **Arguments:**
 
-    - `state_dim`: dimension of the state.
-    - `latent_dim`: number of learned observables.
+    - `data_size`: dimension of the state.
+    - `latent_size`: number of learned observables.
     - `width`, `depth`: hidden width and number of hidden layers of the encoder/decoder MLPs.
     - `operator`: a latent operator (`DenseOperator`, `StableOperator`, `UnitaryOperator`);
       default an unconstrained `DenseOperator`.
@@ -37,8 +37,8 @@ class KoopmanAutoencoder(eqx.Module):
 
     def __init__(
         self,
-        state_dim: int,
-        latent_dim: int,
+        data_size: int,
+        latent_size: int,
         width: int = 64,
         depth: int = 2,
         *,
@@ -46,20 +46,20 @@ class KoopmanAutoencoder(eqx.Module):
         activation=jax.nn.gelu,
         key: Key,
     ):
-        if min(state_dim, latent_dim, width) < 1 or depth < 0:
+        if min(data_size, latent_size, width) < 1 or depth < 0:
             raise ValueError(
-                "KoopmanAutoencoder: need positive state_dim, latent_dim and width, depth >= 0; "
-                f"got {state_dim}, {latent_dim}, {width}, {depth}"
+                "KoopmanAutoencoder: need positive data_size, latent_size and width, depth >= 0; "
+                f"got {data_size}, {latent_size}, {width}, {depth}"
             )
         ekey, dkey, okey = jax.random.split(key, 3)
-        self.encoder = eqx.nn.MLP(state_dim, latent_dim, width, depth, activation, key=ekey)
-        self.decoder = eqx.nn.MLP(latent_dim, state_dim, width, depth, activation, key=dkey)
-        self.operator = DenseOperator(latent_dim, key=okey) if operator is None else operator
-        probe = self.operator(jnp.zeros(latent_dim))
-        if probe.shape != (latent_dim,):
+        self.encoder = eqx.nn.MLP(data_size, latent_size, width, depth, activation, key=ekey)
+        self.decoder = eqx.nn.MLP(latent_size, data_size, width, depth, activation, key=dkey)
+        self.operator = DenseOperator(latent_size, key=okey) if operator is None else operator
+        probe = self.operator(jnp.zeros(latent_size))
+        if probe.shape != (latent_size,):
             raise ValueError(
-                f"KoopmanAutoencoder: operator maps a latent of size {latent_dim} to shape "
-                f"{probe.shape}; build it with latent_dim={latent_dim}"
+                f"KoopmanAutoencoder: operator maps a latent of size {latent_size} to shape "
+                f"{probe.shape}; build it with latent_size={latent_size}"
             )
 
     def encode(self, x: Float[Array, " state"]) -> Float[Array, " latent"]:
@@ -101,21 +101,21 @@ class KoopmanAutoencoder(eqx.Module):
         return self.decode(z)
 
     def latent_rollout(
-        self, z0: Float[Array, " latent"], num_steps: int
+        self, z0: Float[Array, " latent"], n_steps: int
     ) -> Float[Array, "time latent"]:
-        """`K^k z0` for `k = 0..num_steps`, shape `(num_steps + 1, latent)`."""
+        """`K^k z0` for `k = 0..n_steps`, shape `(n_steps + 1, latent)`."""
         k = self.operator.matrix().astype(z0.dtype)
 
         def advance(z, _):
             z = k @ z
             return z, z
 
-        _, zs = jax.lax.scan(advance, z0, None, length=num_steps)
+        _, zs = jax.lax.scan(advance, z0, None, length=n_steps)
         return jnp.concatenate([z0[None], zs])
 
-    def predict(self, x0: Float[Array, " state"], num_steps: int) -> Float[Array, "time state"]:
-        """Forecast `decode(K^k encode(x0))` for `k = 0..num_steps`, `(num_steps + 1, state)`."""
-        return jax.vmap(self.decode)(self.latent_rollout(self.encode(x0), num_steps))
+    def predict(self, x0: Float[Array, " state"], n_steps: int) -> Float[Array, "time state"]:
+        """Forecast `decode(K^k encode(x0))` for `k = 0..n_steps`, `(n_steps + 1, state)`."""
+        return jax.vmap(self.decode)(self.latent_rollout(self.encode(x0), n_steps))
 
 
 def koopman_autoencoder_loss(

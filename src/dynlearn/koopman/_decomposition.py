@@ -59,32 +59,33 @@ class KoopmanDecomposition(eqx.Module):
         psi = self.dictionary(jnp.asarray(x))
         return psi.astype(self.eigenvectors.dtype) @ self.eigenvectors
 
-    def predict(self, x0: Float[ArrayLike, " state"], horizon) -> Float[Array, "time state"]:
+    def predict(self, x0: Float[ArrayLike, " state"], n_steps) -> Float[Array, "time state"]:
         """Forecast from `x0` with the Koopman mode decomposition.
 
         **Arguments:**
 
         - `x0`: the initial state, shape `(state,)`.
-        - `horizon`: for a discrete-time decomposition, the number of steps `n` (an `int`);
+        - `n_steps`: for a discrete-time decomposition, the number of steps (an `int`);
           for a generator, the times `t` (a 1-D array).
 
-        **Returns:** the real part of `sum_j lambda_j^k phi_j(x0) xi_j` for `k = 0..n`
-        (shape `(n + 1, state)`), or of `sum_j exp(lambda_j t) phi_j(x0) xi_j` for every `t`.
+        **Returns:** the real part of `sum_j lambda_j^k phi_j(x0) xi_j` for
+        `k = 0..n_steps` (shape `(n_steps + 1, state)`), or of
+        `sum_j exp(lambda_j t) phi_j(x0) xi_j` for every `t`.
         """
         phi0 = self.eigenfunctions(x0)
         if self.continuous:
-            times = jnp.asarray(horizon)
+            times = jnp.asarray(n_steps)
             if times.ndim != 1:
                 raise ValueError(
                     f"predict: a generator needs a 1-D array of times, got {times.shape}"
                 )
             growth = jnp.exp(times.astype(phi0.dtype)[:, None] * self.eigenvalues[None, :])
         else:
-            if not isinstance(horizon, int | np.integer) or horizon < 0:
+            if not isinstance(n_steps, int | np.integer) or n_steps < 0:
                 raise ValueError(
-                    f"predict: horizon must be a non-negative int number of steps, got {horizon!r}"
+                    f"predict: n_steps must be a non-negative int number of steps, got {n_steps!r}"
                 )
-            lam = jnp.broadcast_to(self.eigenvalues, (int(horizon), self.eigenvalues.shape[0]))
+            lam = jnp.broadcast_to(self.eigenvalues, (int(n_steps), self.eigenvalues.shape[0]))
             ones = jnp.ones((1, self.eigenvalues.shape[0]), self.eigenvalues.dtype)
             growth = jnp.concatenate([ones, jnp.cumprod(lam, axis=0)])
         return jnp.real((growth * phi0[None, :]) @ self.modes)

@@ -24,27 +24,27 @@ import numpy as np
 from .._types import Array, Float, Key
 
 
-def multi_indices(state_dim: int, degree: int) -> np.ndarray:
-    """All multi-indices in `state_dim` variables of total degree at most `degree`.
+def multi_indices(data_size: int, degree: int) -> np.ndarray:
+    """All multi-indices in `data_size` variables of total degree at most `degree`.
 
     **Arguments:**
 
-    - `state_dim`: number of variables.
+    - `data_size`: number of variables.
     - `degree`: maximal total degree.
 
-    **Returns:** an integer array `(count, state_dim)` ordered by total degree, then
+    **Returns:** an integer array `(count, data_size)` ordered by total degree, then
     lexicographically (largest power of the first variable first).
     """
-    if state_dim < 1 or degree < 0:
+    if data_size < 1 or degree < 0:
         raise ValueError(
-            f"multi_indices: need state_dim >= 1 and degree >= 0, got {state_dim}, {degree}"
+            f"multi_indices: need data_size >= 1 and degree >= 0, got {data_size}, {degree}"
         )
     rows = []
     for total in range(degree + 1):
-        for combo in itertools.product(range(total, -1, -1), repeat=state_dim):
+        for combo in itertools.product(range(total, -1, -1), repeat=data_size):
             if sum(combo) == total:
                 rows.append(combo)
-    return np.asarray(rows, dtype=np.int32).reshape(-1, state_dim)
+    return np.asarray(rows, dtype=np.int32).reshape(-1, data_size)
 
 
 def _tensor_product(table: Array, exponents: np.ndarray) -> Array:
@@ -190,16 +190,16 @@ class Legendre(AbstractDictionary):
         )
 
 
-def _half_space_frequencies(state_dim: int, max_frequency: int) -> np.ndarray:
+def _half_space_frequencies(data_size: int, max_frequency: int) -> np.ndarray:
     # Integer wave vectors k with |k|_inf <= n whose first non-zero entry is positive: together
     # with cos/sin they span exp(i k.x) for all |k|_inf <= n without duplicates.
     rows = []
-    for k in itertools.product(range(-max_frequency, max_frequency + 1), repeat=state_dim):
+    for k in itertools.product(range(-max_frequency, max_frequency + 1), repeat=data_size):
         nonzero = [v for v in k if v != 0]
         if nonzero and nonzero[0] > 0:
             rows.append(k)
     rows.sort(key=lambda k: (max(abs(v) for v in k), k))
-    return np.asarray(rows, dtype=np.int32).reshape(-1, state_dim)
+    return np.asarray(rows, dtype=np.int32).reshape(-1, data_size)
 
 
 class Fourier(AbstractDictionary):
@@ -291,8 +291,8 @@ class RandomFourierFeatures(AbstractDictionary):
 
     **Arguments:**
 
-    - `state_dim`: dimension of the state.
-    - `num_features`: number of features `D`.
+    - `data_size`: dimension of the state.
+    - `n_features`: number of features `D`.
     - `lengthscale`: width of the approximated Gaussian kernel.
     - `key`: PRNG key for `W` and `b` (keyword-only).
     """
@@ -300,15 +300,15 @@ class RandomFourierFeatures(AbstractDictionary):
     weights: Float[Array, "features state"]
     offsets: Float[Array, " features"]
 
-    def __init__(self, state_dim: int, num_features: int, lengthscale: float = 1.0, *, key: Key):
-        if state_dim < 1 or num_features < 1 or lengthscale <= 0:
+    def __init__(self, data_size: int, n_features: int, lengthscale: float = 1.0, *, key: Key):
+        if data_size < 1 or n_features < 1 or lengthscale <= 0:
             raise ValueError(
-                "RandomFourierFeatures: need state_dim >= 1, num_features >= 1, lengthscale > 0; "
-                f"got {state_dim}, {num_features}, {lengthscale}"
+                "RandomFourierFeatures: need data_size >= 1, n_features >= 1, lengthscale > 0; "
+                f"got {data_size}, {n_features}, {lengthscale}"
             )
         wkey, bkey = jax.random.split(key)
-        self.weights = jax.random.normal(wkey, (num_features, state_dim)) / lengthscale
-        self.offsets = jax.random.uniform(bkey, (num_features,), maxval=2 * math.pi)
+        self.weights = jax.random.normal(wkey, (n_features, data_size)) / lengthscale
+        self.offsets = jax.random.uniform(bkey, (n_features,), maxval=2 * math.pi)
 
     def __call__(self, x: Float[Array, " state"]) -> Float[Array, " features"]:
         _check_state(x, "RandomFourierFeatures")

@@ -31,11 +31,11 @@ class KoopmanVAE(eqx.Module):
 
     **Arguments:**
 
-    - `state_dim`: features per time step.
-    - `latent_dim`: latent dimension.
-    - `hidden_dim`: GRU hidden size of the encoder.
+    - `data_size`: features per time step.
+    - `latent_size`: latent dimension.
+    - `hidden_size`: GRU hidden size of the encoder.
     - `width`, `depth`: decoder MLP size.
-    - `operator`: the prior's latent operator (default `StableOperator(latent_dim)`).
+    - `operator`: the prior's latent operator (default `StableOperator(latent_size)`).
     - `key`: PRNG key (keyword-only).
     """
 
@@ -44,31 +44,31 @@ class KoopmanVAE(eqx.Module):
     decoder: eqx.nn.MLP
     operator: AbstractLatentOperator
     log_prior_scale: Float[Array, " latent"]
-    latent_dim: int = eqx.field(static=True)
+    latent_size: int = eqx.field(static=True)
 
     def __init__(
         self,
-        state_dim: int,
-        latent_dim: int,
-        hidden_dim: int = 64,
+        data_size: int,
+        latent_size: int,
+        hidden_size: int = 64,
         width: int = 64,
         depth: int = 2,
         *,
         operator: AbstractLatentOperator | None = None,
         key: Key,
     ):
-        if min(state_dim, latent_dim, hidden_dim, width) < 1:
+        if min(data_size, latent_size, hidden_size, width) < 1:
             raise ValueError(
                 "KoopmanVAE: dimensions must be positive, got "
-                f"{state_dim}, {latent_dim}, {hidden_dim}, {width}"
+                f"{data_size}, {latent_size}, {hidden_size}, {width}"
             )
         ckey, pkey, dkey, okey = jax.random.split(key, 4)
-        self.cell = eqx.nn.GRUCell(state_dim + 1, hidden_dim, key=ckey)
-        self.posterior = eqx.nn.Linear(hidden_dim, 2 * latent_dim, key=pkey)
-        self.decoder = eqx.nn.MLP(latent_dim, state_dim, width, depth, jax.nn.gelu, key=dkey)
-        self.operator = StableOperator(latent_dim, key=okey) if operator is None else operator
-        self.log_prior_scale = jnp.full((latent_dim,), -2.0)
-        self.latent_dim = latent_dim
+        self.cell = eqx.nn.GRUCell(data_size + 1, hidden_size, key=ckey)
+        self.posterior = eqx.nn.Linear(hidden_size, 2 * latent_size, key=pkey)
+        self.decoder = eqx.nn.MLP(latent_size, data_size, width, depth, jax.nn.gelu, key=dkey)
+        self.operator = StableOperator(latent_size, key=okey) if operator is None else operator
+        self.log_prior_scale = jnp.full((latent_size,), -2.0)
+        self.latent_size = latent_size
 
     def transition(self, gap: Float[Array, ""]) -> Float[Array, "latent latent"]:
         """The prior's linear map `K^gap` over a time gap.
@@ -92,7 +92,7 @@ class KoopmanVAE(eqx.Module):
         h0 = jnp.zeros((self.cell.hidden_size,), xs.dtype)
         _, hidden = jax.lax.scan(step, h0, inputs, reverse=True)
         out = jax.vmap(self.posterior)(hidden)
-        return out[:, : self.latent_dim], jnp.clip(out[:, self.latent_dim :], -8.0, 4.0)
+        return out[:, : self.latent_size], jnp.clip(out[:, self.latent_size :], -8.0, 4.0)
 
     def decode(self, zs: Float[Array, "time latent"]) -> Float[Array, "time state"]:
         """Decode every latent state."""
@@ -141,7 +141,7 @@ class KoopmanVAE(eqx.Module):
         """
         times = jnp.asarray(times)
         maps = self._transitions(times)
-        noise = jax.random.normal(key, (times.shape[0], self.latent_dim), times.dtype)
+        noise = jax.random.normal(key, (times.shape[0], self.latent_size), times.dtype)
         scales = jnp.exp(self.log_prior_scale).astype(times.dtype)
         gaps = _gaps(times)
 

@@ -50,18 +50,18 @@ class DenseOperator(AbstractLatentOperator):
 
     **Arguments:**
 
-    - `latent_dim`: latent dimension.
+    - `latent_size`: latent dimension.
     - `init_scale`: diagonal of the initial matrix.
     - `key`: PRNG key for a small random perturbation (keyword-only).
     """
 
     weight: Float[Array, "latent latent"]
 
-    def __init__(self, latent_dim: int, init_scale: float = 0.95, *, key: Key):
-        if latent_dim < 1:
-            raise ValueError(f"DenseOperator: latent_dim must be >= 1, got {latent_dim}")
-        noise = 0.01 * jax.random.normal(key, (latent_dim, latent_dim))
-        self.weight = init_scale * jnp.eye(latent_dim) + noise
+    def __init__(self, latent_size: int, init_scale: float = 0.95, *, key: Key):
+        if latent_size < 1:
+            raise ValueError(f"DenseOperator: latent_size must be >= 1, got {latent_size}")
+        noise = 0.01 * jax.random.normal(key, (latent_size, latent_size))
+        self.weight = init_scale * jnp.eye(latent_size) + noise
 
     def matrix(self) -> Float[Array, "latent latent"]:
         return self.weight
@@ -70,38 +70,38 @@ class DenseOperator(AbstractLatentOperator):
         return jnp.linalg.eigvals(self.weight)
 
 
-def _block_matrix(log_radii: Array, angles: Array, latent_dim: int, t: Array) -> Array:
+def _block_matrix(log_radii: Array, angles: Array, latent_size: int, t: Array) -> Array:
     # K^t for the block rotation-scaling operator with radii exp(log_radii) and given angles.
-    pairs = latent_dim // 2
+    pairs = latent_size // 2
     radius = jnp.exp(t * log_radii[:pairs])
     c, s = radius * jnp.cos(t * angles), radius * jnp.sin(t * angles)
     blocks = jnp.stack([jnp.stack([c, -s], -1), jnp.stack([s, c], -1)], -2)  # (pairs, 2, 2)
     eye = jnp.eye(pairs, dtype=blocks.dtype)
     full = jnp.einsum("ij,iab->iajb", eye, blocks).reshape(2 * pairs, 2 * pairs)
-    if latent_dim % 2:
+    if latent_size % 2:
         full = jax.scipy.linalg.block_diag(full, jnp.diag(jnp.exp(t * log_radii[pairs:])))
     return full
 
 
-def _block_eigenvalues(log_radii: Array, angles: Array, latent_dim: int) -> Array:
-    pairs = latent_dim // 2
+def _block_eigenvalues(log_radii: Array, angles: Array, latent_size: int) -> Array:
+    pairs = latent_size // 2
     ctype = jnp.complex128 if angles.dtype == jnp.float64 else jnp.complex64
     up = jnp.exp(log_radii[:pairs].astype(ctype) + 1j * angles.astype(ctype))
     out = jnp.stack([up, jnp.conj(up)], -1).reshape(-1)
-    if latent_dim % 2:
+    if latent_size % 2:
         out = jnp.concatenate([out, jnp.exp(log_radii[pairs:]).astype(ctype)])
     return out
 
 
-def _init_angles(latent_dim: int, max_angle: float, key: Key) -> Array:
-    return jax.random.uniform(key, (latent_dim // 2,), minval=0.0, maxval=max_angle)
+def _init_angles(latent_size: int, max_angle: float, key: Key) -> Array:
+    return jax.random.uniform(key, (latent_size // 2,), minval=0.0, maxval=max_angle)
 
 
 class _BlockOperator(AbstractLatentOperator):
     # Block rotation-scaling operator given its angles and the log of its block radii.
 
     angles: eqx.AbstractVar[Float[Array, " blocks"]]
-    latent_dim: eqx.AbstractVar[int]
+    latent_size: eqx.AbstractVar[int]
 
     @abc.abstractmethod
     def log_radii(self) -> Float[Array, " radii"]:
@@ -109,16 +109,16 @@ class _BlockOperator(AbstractLatentOperator):
 
     def matrix(self) -> Float[Array, "latent latent"]:
         return _block_matrix(
-            self.log_radii(), self.angles, self.latent_dim, jnp.ones((), self.angles.dtype)
+            self.log_radii(), self.angles, self.latent_size, jnp.ones((), self.angles.dtype)
         )
 
     def power(self, t: Float[Array, ""]) -> Float[Array, "latent latent"]:
         return _block_matrix(
-            self.log_radii(), self.angles, self.latent_dim, jnp.asarray(t, self.angles.dtype)
+            self.log_radii(), self.angles, self.latent_size, jnp.asarray(t, self.angles.dtype)
         )
 
     def eigenvalues(self) -> Complex[Array, " latent"]:
-        return _block_eigenvalues(self.log_radii(), self.angles, self.latent_dim)
+        return _block_eigenvalues(self.log_radii(), self.angles, self.latent_size)
 
 
 class StableOperator(_BlockOperator):
@@ -128,7 +128,7 @@ class StableOperator(_BlockOperator):
 
     **Arguments:**
 
-    - `latent_dim`: latent dimension (odd sizes get one real eigenvalue in `(0, max_radius)`).
+    - `latent_size`: latent dimension (odd sizes get one real eigenvalue in `(0, max_radius)`).
     - `max_radius`: bound on the eigenvalue moduli (default 1: asymptotically stable).
     - `init_radius`: initial modulus of every eigenvalue.
     - `max_angle`: initial angles are uniform in `[0, max_angle]`.
@@ -137,28 +137,28 @@ class StableOperator(_BlockOperator):
 
     angles: Float[Array, " blocks"]
     raw_radii: Float[Array, " radii"]
-    latent_dim: int = eqx.field(static=True)
+    latent_size: int = eqx.field(static=True)
     max_radius: float = eqx.field(static=True)
 
     def __init__(
         self,
-        latent_dim: int,
+        latent_size: int,
         max_radius: float = 1.0,
         init_radius: float = 0.95,
         max_angle: float = 0.5,
         *,
         key: Key,
     ):
-        if latent_dim < 1 or not 0 < init_radius < max_radius:
+        if latent_size < 1 or not 0 < init_radius < max_radius:
             raise ValueError(
-                "StableOperator: need latent_dim >= 1 and 0 < init_radius < max_radius, got "
-                f"{latent_dim}, {init_radius}, {max_radius}"
+                "StableOperator: need latent_size >= 1 and 0 < init_radius < max_radius, got "
+                f"{latent_size}, {init_radius}, {max_radius}"
             )
-        self.latent_dim = latent_dim
+        self.latent_size = latent_size
         self.max_radius = max_radius
-        self.angles = _init_angles(latent_dim, max_angle, key)
+        self.angles = _init_angles(latent_size, max_angle, key)
         u = init_radius / max_radius
-        count = latent_dim // 2 + latent_dim % 2
+        count = latent_size // 2 + latent_size % 2
         self.raw_radii = jnp.full((count,), math.log(u / (1 - u)))
 
     def log_radii(self) -> Float[Array, " radii"]:
@@ -171,21 +171,21 @@ class UnitaryOperator(_BlockOperator):
 
     **Arguments:**
 
-    - `latent_dim`: latent dimension (an odd size gets one eigenvalue `1`).
+    - `latent_size`: latent dimension (an odd size gets one eigenvalue `1`).
     - `max_angle`: initial angles are uniform in `[0, max_angle]`.
     - `key`: PRNG key (keyword-only).
     """
 
     angles: Float[Array, " blocks"]
-    latent_dim: int = eqx.field(static=True)
+    latent_size: int = eqx.field(static=True)
 
-    def __init__(self, latent_dim: int, max_angle: float = 0.5, *, key: Key):
-        if latent_dim < 1:
-            raise ValueError(f"UnitaryOperator: latent_dim must be >= 1, got {latent_dim}")
-        self.latent_dim = latent_dim
-        self.angles = _init_angles(latent_dim, max_angle, key)
+    def __init__(self, latent_size: int, max_angle: float = 0.5, *, key: Key):
+        if latent_size < 1:
+            raise ValueError(f"UnitaryOperator: latent_size must be >= 1, got {latent_size}")
+        self.latent_size = latent_size
+        self.angles = _init_angles(latent_size, max_angle, key)
 
     def log_radii(self) -> Float[Array, " radii"]:
         """log of the eigenvalue moduli (all zero)."""
-        count = self.latent_dim // 2 + self.latent_dim % 2
+        count = self.latent_size // 2 + self.latent_size % 2
         return jnp.zeros((count,), self.angles.dtype)
