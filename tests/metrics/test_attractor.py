@@ -317,13 +317,13 @@ def test_lyapunov_exponent_error():
     np.testing.assert_allclose(lyapunov_exponent_error(0.906, 0.8154), 0.1, rtol=1e-4)
     np.testing.assert_allclose(
         lyapunov_exponent_error(
-            jnp.array([0.0, 0.906, -14.57]), jnp.array([0.906, 0.0, -14.57]), n=3
+            jnp.array([0.0, 0.906, -14.57]), jnp.array([0.906, 0.0, -14.57]), n_exponents=3
         ),
         0.0,
         atol=1e-7,
     )
-    with pytest.raises(ValueError, match="at least n"):
-        lyapunov_exponent_error(jnp.array([1.0]), jnp.array([1.0]), n=2)
+    with pytest.raises(ValueError, match="at least n_exponents"):
+        lyapunov_exponent_error(jnp.array([1.0]), jnp.array([1.0]), n_exponents=2)
 
 
 def test_attractor_bad_input():

@@ -373,28 +373,30 @@ def lyapunov_exponent_error(
     true_exponents: Float[ArrayLike, "..."] | float,
     estimated_exponents: Float[ArrayLike, "..."] | float,
     *,
-    n: int = 1,
+    n_exponents: int = 1,
 ) -> Float[Array, ""]:
     """Relative error of the leading Lyapunov exponents.
 
-    `||λ̂[:n] - λ[:n]|| / ||λ[:n]||` with both spectra sorted in decreasing order; with `n=1` this
-    is `|λ̂_max - λ_max| / |λ_max|`.
+    `||λ̂[:k] - λ[:k]|| / ||λ[:k]||` (`k = n_exponents`) with both spectra sorted in decreasing
+    order; with `n_exponents=1` this is `|λ̂_max - λ_max| / |λ_max|`.
 
     **Arguments:**
 
     - `true_exponents`: reference spectrum (a scalar for the largest exponent only).
     - `estimated_exponents`: spectrum of the model (e.g. from `dynlearn.analysis`).
-    - `n`: how many leading exponents to compare.
+    - `n_exponents`: how many leading exponents to compare.
 
     **Returns:** a scalar relative error.
 
-    **Raises:** `ValueError` if either spectrum has fewer than `n` exponents.
+    **Raises:** `ValueError` if either spectrum has fewer than `n_exponents` exponents.
     """
     lam = jnp.sort(jnp.ravel(as_float(true_exponents)))[::-1]
     est = jnp.sort(jnp.ravel(as_float(estimated_exponents)))[::-1]
+    n = n_exponents
     if n < 1 or lam.shape[0] < n or est.shape[0] < n:
         raise ValueError(
-            f"lyapunov_exponent_error: need n >= 1 and at least n exponents, got n={n}, "
+            f"lyapunov_exponent_error: need n_exponents >= 1 and at least n_exponents "
+            f"exponents, got n_exponents={n}, "
             f"{lam.shape[0]} true and {est.shape[0]} estimated"
         )
     est = est.astype(lam.dtype)

@@ -231,27 +231,29 @@ def valid_prediction_time(
 def n_step_prediction_error(
     step: Callable[[Array], Array],
     trajectory: Float[ArrayLike, "..."],
-    n: int,
+    n_steps: int,
     *,
     encode: Callable[[Array], Array] | None = None,
     observe: Callable[[Array], Array] | None = None,
 ) -> Float[Array, ""]:
     """Mean squared n-step-ahead prediction error of a map along a trajectory.
 
-    From every point `x_t` (for which `x_{t+n}` exists) the model is iterated `n` times and
-    compared with `x_{t+n}`: `mean_t ||observe(step^n(encode(x_t))) - x_{t+n}||² / dim`.
+    From every point `x_t` (for which `x_{t+n_steps}` exists) the model is iterated `n_steps` times
+    and compared with `x_{t+n_steps}`: `mean_t ||observe(step^n_steps(encode(x_t))) -
+    x_{t+n_steps}||² / dim`.
 
     **Arguments:**
 
     - `step`: the model's one-step map on its (latent) state, `z -> z'`.
     - `trajectory`: observed data of shape `(time, dim)`, sampled at the model's step.
-    - `n`: the prediction horizon in steps (`n >= 1`).
+    - `n_steps`: the prediction horizon in steps (`n_steps >= 1`).
     - `encode`: maps an observation to the model's state (default: identity).
     - `observe`: maps a model state to an observation (default: identity).
 
     **Returns:** a scalar mean squared error.
 
-    **Raises:** `ValueError` if `n < 1` or the trajectory has `n` points or fewer.
+    **Raises:** `ValueError` if `n_steps < 1` or the trajectory has `n_steps` points or
+    fewer.
     """
     traj = jnp.asarray(trajectory)
     if traj.ndim != 2:
@@ -259,19 +261,19 @@ def n_step_prediction_error(
             f"n_step_prediction_error: trajectory must have shape (time, dim), got "
             f"{tuple(traj.shape)}"
         )
-    if n < 1:
-        raise ValueError(f"n_step_prediction_error: n must be >= 1, got {n}")
-    if traj.shape[0] <= n:
+    if n_steps < 1:
+        raise ValueError(f"n_step_prediction_error: n_steps must be >= 1, got {n_steps}")
+    if traj.shape[0] <= n_steps:
         raise ValueError(
             f"n_step_prediction_error: trajectory of length {traj.shape[0]} is too short for "
-            f"n={n}; need more than n points"
+            f"n_steps={n_steps}; need more than n_steps points"
         )
     encode = (lambda x: x) if encode is None else encode
     observe = (lambda z: z) if observe is None else observe
 
     def forecast(x0):
-        z = jax.lax.fori_loop(0, n, lambda _, z: step(z), encode(x0))
+        z = jax.lax.fori_loop(0, n_steps, lambda _, z: step(z), encode(x0))
         return observe(z)
 
-    pred = jax.vmap(forecast)(traj[:-n])
-    return jnp.mean((pred - traj[n:]) ** 2)
+    pred = jax.vmap(forecast)(traj[:-n_steps])
+    return jnp.mean((pred - traj[n_steps:]) ** 2)
