@@ -170,7 +170,7 @@ def test_bad_input(getkey):
         trajectory_windows(jnp.ones((5, 2)), 10)
     with pytest.raises(ValueError, match="x0 must have shape"):
         model(jnp.ones(3), 5)
-    with pytest.raises(ValueError, match="n_observed"):
+    with pytest.raises(ValueError, match="data_size"):
         ShallowPLRNN(4, 2, 5, key=getkey())
     with pytest.raises(ValueError, match="alpha"):
         fit_gtf(

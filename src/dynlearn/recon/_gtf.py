@@ -29,7 +29,7 @@ from ._plrnn import ShallowPLRNN
 
 def _forced_rollout(model: ShallowPLRNN, sequence, alpha, interval: int):
     """Predictions `observe(F(z̃_{t-1}))` for t = 1..T-1 and the forced states z̃_0..z̃_{T-2}."""
-    n = model.n_observed
+    n = model.data_size
 
     def body(z, inputs):
         x_t, t = inputs
@@ -44,9 +44,9 @@ def _forced_rollout(model: ShallowPLRNN, sequence, alpha, interval: int):
 
 
 def _check_sequences(sequences, model, where):
-    if sequences.ndim != 3 or sequences.shape[2] != model.n_observed:
+    if sequences.ndim != 3 or sequences.shape[2] != model.data_size:
         raise ValueError(
-            f"{where}: sequences must have shape (batch, time, {model.n_observed}), got "
+            f"{where}: sequences must have shape (batch, time, {model.data_size}), got "
             f"{tuple(sequences.shape)}"
         )
     if sequences.shape[1] < 2:
@@ -74,7 +74,7 @@ def gtf_loss(
     **Arguments:**
 
     - `model`: the `ShallowPLRNN`.
-    - `sequences`: data windows, shape `(batch, time, n_observed)`.
+    - `sequences`: data windows, shape `(batch, time, data_size)`.
     - `alpha`: forcing strength in `[0, 1]` (0: backpropagation through time).
     - `interval`: force only every `interval` steps (with `alpha=1`: sparse teacher forcing).
     - `key`: unused (the trainer's loss signature).
@@ -107,7 +107,7 @@ def estimate_forcing_alpha(
     **Arguments:**
 
     - `model`: the `ShallowPLRNN`.
-    - `sequences`: data windows `(batch, time, n_observed)`.
+    - `sequences`: data windows `(batch, time, data_size)`.
     - `alpha`: the forcing used to generate the latent states.
 
     **Returns:** a scalar in `[0, 1)`.
@@ -199,7 +199,7 @@ def _forced_loss(forced: _Forced, batch, *, key, adaptive: bool, every: int, dec
     return loss + state_step, {"alpha": new_alpha}
 
 
-def _as_windows(trajectories, sequence_length: int, stride: int, n_observed: int, dtype):
+def _as_windows(trajectories, sequence_length: int, stride: int, data_size: int, dtype):
     """Training windows of one trajectory `(time, obs)`, a stack `(n, time, obs)` or a list."""
     if isinstance(trajectories, (list, tuple)):
         series = [jnp.asarray(t) for t in trajectories]
@@ -210,11 +210,11 @@ def _as_windows(trajectories, sequence_length: int, stride: int, n_observed: int
         raise ValueError("fit_gtf: no trajectories given")
     windows = []
     for i, traj in enumerate(series):
-        if traj.ndim != 2 or traj.shape[1] != n_observed:
+        if traj.ndim != 2 or traj.shape[1] != data_size:
             raise ValueError(
-                f"fit_gtf: trajectory {i} must have shape (time, {n_observed}), got "
-                f"{tuple(traj.shape)}; pass one (time, {n_observed}) array, a stack "
-                f"(n, time, {n_observed}) or a list of them"
+                f"fit_gtf: trajectory {i} must have shape (time, {data_size}), got "
+                f"{tuple(traj.shape)}; pass one (time, {data_size}) array, a stack "
+                f"(n, time, {data_size}) or a list of them"
             )
         if traj.shape[0] < sequence_length:
             raise ValueError(
@@ -258,8 +258,8 @@ def fit_gtf(
     **Arguments:**
 
     - `model`: the initial `ShallowPLRNN`.
-    - `trajectories`: training data: one trajectory `(time, n_observed)`, a stack
-      `(n, time, n_observed)`, or a list of trajectories (of any lengths). Windows never cross
+    - `trajectories`: training data: one trajectory `(time, data_size)`, a stack
+      `(n, time, data_size)`, or a list of trajectories (of any lengths). Windows never cross
       from one trajectory to the next.
     - `optimizer`: any optax transform (it trains the model; `α` follows the schedule).
     - `steps`, `batch_size`: optimizer steps and windows per step (at most the number of
@@ -295,7 +295,7 @@ def fit_gtf(
     for name in ("trainable", "val_data", "val_every"):
         if name in fit_kwargs:
             raise TypeError(f"fit_gtf: {name} is not supported (pass it to train.fit instead)")
-    windows = _as_windows(trajectories, sequence_length, stride, model.n_observed, model.a.dtype)
+    windows = _as_windows(trajectories, sequence_length, stride, model.data_size, model.a.dtype)
     batch_size = min(batch_size, windows.shape[0])
     dtype = windows.dtype
     if not adaptive:

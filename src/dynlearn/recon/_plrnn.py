@@ -7,7 +7,7 @@ Dynamics" (ICML 2023):
     z_t = A z_{t-1} + W1 [relu(W2 z_{t-1} + h2) - relu(W2 z_{t-1})] + h1     (clipped)
 
 with `A` diagonal. The clipped form has bounded orbits when `|A| < 1`. The observation model is
-the identity on the first `n_observed` latent units.
+the identity on the first `data_size` latent units.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ class ShallowPLRNN(eqx.Module):
     """A shallow PLRNN map `z -> F(z)` with identity observation of its first units.
 
     The initial latent state for an observation `x` is `[x, B x]` with a learned `B`
-    (`encode`); `observe(z) = z[:n_observed]`; `init_state(context)` warms the latent state up
+    (`encode`); `observe(z) = z[:data_size]`; `init_state(context)` warms the latent state up
     on a whole context by teacher forcing (the dynamical-model contract).
 
     **Arguments:**
 
-    - `n_observed`: `N`, the observed dimension.
+    - `data_size`: `N`, the observed dimension.
     - `latent_size`: `M >= N`, the latent dimension.
     - `hidden_size`: `L`, the width of the hidden ReLU layer.
     - `clipped`: use the clipped shPLRNN (bounded orbits when `|A| < 1`).
@@ -43,22 +43,22 @@ class ShallowPLRNN(eqx.Module):
     h1: Float[Array, " latent"]
     h2: Float[Array, " hidden"]
     init_map: Float[Array, "unobserved observed"]
-    n_observed: int = eqx.field(static=True)
+    data_size: int = eqx.field(static=True)
     clipped: bool = eqx.field(static=True)
 
     def __init__(
         self,
-        n_observed: int,
+        data_size: int,
         latent_size: int,
         hidden_size: int,
         *,
         clipped: bool = False,
         key: Key,
     ):
-        if n_observed < 1 or latent_size < n_observed or hidden_size < 1:
+        if data_size < 1 or latent_size < data_size or hidden_size < 1:
             raise ValueError(
-                f"ShallowPLRNN: need 1 <= n_observed <= latent_size and hidden_size >= 1, got "
-                f"n_observed={n_observed}, latent_size={latent_size}, hidden_size={hidden_size}"
+                f"ShallowPLRNN: need 1 <= data_size <= latent_size and hidden_size >= 1, got "
+                f"data_size={data_size}, latent_size={latent_size}, hidden_size={hidden_size}"
             )
         k1, k2, k3, k4 = jax.random.split(key, 4)
         m, l_ = latent_size, hidden_size
@@ -67,8 +67,8 @@ class ShallowPLRNN(eqx.Module):
         self.w2 = jax.random.uniform(k2, (l_, m), minval=-1, maxval=1) / math.sqrt(m)
         self.h1 = jnp.zeros((m,))
         self.h2 = jax.random.uniform(k3, (l_,), minval=-1, maxval=1) / math.sqrt(m)
-        self.init_map = 0.1 * jax.random.normal(k4, (m - n_observed, n_observed))
-        self.n_observed = n_observed
+        self.init_map = 0.1 * jax.random.normal(k4, (m - data_size, data_size))
+        self.data_size = data_size
         self.clipped = clipped
 
     @property
@@ -96,8 +96,8 @@ class ShallowPLRNN(eqx.Module):
         return jnp.concatenate([x, self.init_map @ x])
 
     def observe(self, z: Float[Array, " latent"]) -> Float[Array, " observed"]:
-        """The identity observation model: the first `n_observed` latent units."""
-        return z[: self.n_observed]
+        """The identity observation model: the first `data_size` latent units."""
+        return z[: self.data_size]
 
     def init_state(self, context: Float[ArrayLike, "time observed"]) -> Float[Array, " latent"]:
         """The latent state at the end of an observed `context` (the dynamical-model contract).
@@ -108,20 +108,20 @@ class ShallowPLRNN(eqx.Module):
 
         **Arguments:**
 
-        - `context`: observations, shape `(time, n_observed)`.
+        - `context`: observations, shape `(time, data_size)`.
 
-        **Returns:** the latent state, shape `(latent,)`; its first `n_observed` units are
+        **Returns:** the latent state, shape `(latent,)`; its first `data_size` units are
         `context[-1]`.
         """
         context = jnp.asarray(context, self.a.dtype)
-        if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != self.n_observed:
+        if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != self.data_size:
             raise ValueError(
-                f"ShallowPLRNN: context must have shape (time >= 1, {self.n_observed}), got "
+                f"ShallowPLRNN: context must have shape (time >= 1, {self.data_size}), got "
                 f"{tuple(context.shape)}"
             )
 
         def force(z, x):
-            return self.step(z).at[: self.n_observed].set(x), None
+            return self.step(z).at[: self.data_size].set(x), None
 
         return jax.lax.scan(force, self.encode(context[0]), context[1:])[0]
 
@@ -130,15 +130,15 @@ class ShallowPLRNN(eqx.Module):
 
         **Arguments:**
 
-        - `x0`: initial observation `(n_observed,)`.
+        - `x0`: initial observation `(data_size,)`.
         - `n_steps`: number of steps to generate.
 
-        **Returns:** observations `(n_steps, n_observed)`; row `i` is `i + 1` steps after `x0`.
+        **Returns:** observations `(n_steps, data_size)`; row `i` is `i + 1` steps after `x0`.
         """
         x0 = jnp.asarray(x0, self.a.dtype)
-        if x0.shape != (self.n_observed,):
+        if x0.shape != (self.data_size,):
             raise ValueError(
-                f"ShallowPLRNN: x0 must have shape ({self.n_observed},), got {tuple(x0.shape)}"
+                f"ShallowPLRNN: x0 must have shape ({self.data_size},), got {tuple(x0.shape)}"
             )
 
         def body(z, _):

@@ -64,7 +64,7 @@ class EchoStateNetwork(eqx.Module):
 
     **Arguments:**
 
-    - `input_size`: dimension of the input/output series.
+    - `data_size`: dimension of the input/output series.
     - `reservoir_size`: number of reservoir units.
     - `spectral_radius`: largest |eigenvalue| of `W` after rescaling.
     - `input_scaling`: inputs weights are uniform in `[-input_scaling, input_scaling]`.
@@ -87,7 +87,7 @@ class EchoStateNetwork(eqx.Module):
 
     def __init__(
         self,
-        input_size: int,
+        data_size: int,
         reservoir_size: int = 300,
         *,
         spectral_radius: float = 0.9,
@@ -99,10 +99,10 @@ class EchoStateNetwork(eqx.Module):
         topology: str = "circulant",
         key: Key,
     ):
-        if input_size < 1 or reservoir_size < 1:
+        if data_size < 1 or reservoir_size < 1:
             raise ValueError(
-                f"EchoStateNetwork: input_size and reservoir_size must be >= 1, got "
-                f"{input_size} and {reservoir_size}"
+                f"EchoStateNetwork: data_size and reservoir_size must be >= 1, got "
+                f"{data_size} and {reservoir_size}"
             )
         if not 0 < leak_rate <= 1 or not 0 < density <= 1:
             raise ValueError(
@@ -128,18 +128,18 @@ class EchoStateNetwork(eqx.Module):
         radius = float(np.max(np.abs(np.linalg.eigvals(np.asarray(self.w, dtype=np.float64)))))
         self.weights = w * (spectral_radius / max(radius, 1e-12))
         self.w_in = jax.random.uniform(
-            k_in, (reservoir_size, input_size), minval=-input_scaling, maxval=input_scaling
+            k_in, (reservoir_size, data_size), minval=-input_scaling, maxval=input_scaling
         )
         self.bias = jax.random.uniform(
             k_b, (reservoir_size,), minval=-bias_scaling, maxval=bias_scaling
         )
-        n_features = 1 + input_size + (2 if quadratic_readout else 1) * reservoir_size
-        self.w_out = jnp.zeros((input_size, n_features))
+        n_features = 1 + data_size + (2 if quadratic_readout else 1) * reservoir_size
+        self.w_out = jnp.zeros((data_size, n_features))
         self.leak_rate = float(leak_rate)
         self.quadratic_readout = quadratic_readout
 
     @property
-    def input_size(self) -> int:
+    def data_size(self) -> int:
         return self.w_in.shape[1]
 
     @property
@@ -185,9 +185,9 @@ class EchoStateNetwork(eqx.Module):
         **Returns:** `(r, u)`: the reservoir state after `context[-1]`, and `context[-1]`.
         """
         context = jnp.asarray(context, self.weights.dtype)
-        if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != self.input_size:
+        if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != self.data_size:
             raise ValueError(
-                f"EchoStateNetwork: context must have shape (time >= 1, {self.input_size}), got "
+                f"EchoStateNetwork: context must have shape (time >= 1, {self.data_size}), got "
                 f"{tuple(context.shape)}"
             )
         return self(context)[-1], context[-1]
@@ -260,31 +260,30 @@ class NVAR(eqx.Module):
 
     **Arguments:**
 
-    - `input_size`: dimension of the series.
+    - `data_size`: dimension of the series.
     - `delays`: `k`, the number of delayed copies (>= 1).
     - `skip`: spacing of the delays in steps (>= 1).
     - `quadratic`: include the quadratic monomials (otherwise a linear VAR).
     """
 
     w_out: Float[Array, "input features"]
-    input_size: int = eqx.field(static=True)
+    data_size: int = eqx.field(static=True)
     delays: int = eqx.field(static=True)
     skip: int = eqx.field(static=True)
     quadratic: bool = eqx.field(static=True)
 
-    def __init__(self, input_size: int, delays: int = 2, skip: int = 1, *, quadratic: bool = True):
-        if input_size < 1 or delays < 1 or skip < 1:
+    def __init__(self, data_size: int, delays: int = 2, skip: int = 1, *, quadratic: bool = True):
+        if data_size < 1 or delays < 1 or skip < 1:
             raise ValueError(
-                f"NVAR: input_size, delays and skip must be >= 1, got {input_size}, {delays}, "
-                f"{skip}"
+                f"NVAR: data_size, delays and skip must be >= 1, got {data_size}, {delays}, {skip}"
             )
-        self.input_size = input_size
+        self.data_size = data_size
         self.delays = delays
         self.skip = skip
         self.quadratic = quadratic
-        n_lin = input_size * delays
+        n_lin = data_size * delays
         n_quad = n_lin * (n_lin + 1) // 2 if quadratic else 0
-        self.w_out = jnp.zeros((input_size, 1 + n_lin + n_quad))
+        self.w_out = jnp.zeros((data_size, 1 + n_lin + n_quad))
 
     @property
     def window(self) -> int:
@@ -322,9 +321,9 @@ class NVAR(eqx.Module):
         """
         context = jnp.asarray(context, self.w_out.dtype)
         w = self.window
-        if context.ndim != 2 or context.shape[1] != self.input_size:
+        if context.ndim != 2 or context.shape[1] != self.data_size:
             raise ValueError(
-                f"NVAR: context must have shape (time >= {w}, {self.input_size}), got "
+                f"NVAR: context must have shape (time >= {w}, {self.data_size}), got "
                 f"{tuple(context.shape)}"
             )
         if context.shape[0] < w:
@@ -388,9 +387,9 @@ def fit_readout(
     and delays.
     """
     us = jnp.asarray(trajectory, model.w_out.dtype)
-    if us.ndim != 2 or us.shape[1] != model.input_size:
+    if us.ndim != 2 or us.shape[1] != model.data_size:
         raise ValueError(
-            f"fit_readout: trajectory must have shape (time, {model.input_size}), got "
+            f"fit_readout: trajectory must have shape (time, {model.data_size}), got "
             f"{tuple(us.shape)}"
         )
     if washout is None:
