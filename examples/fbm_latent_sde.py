@@ -346,20 +346,47 @@ for seed in args.seeds:
 med = ledger.medians()
 seeds = sorted(ledger.per_seed)
 summary, misses, ok = [], [], True
+DIVERGED_KL = 1e6  # nats; the fits that train normally end with a KL of about 20-70
+
+
+def first_frozen(trace):
+    """The first mark of the H trace from which H no longer changes (to 1e-4)."""
+    marks = sorted(trace, key=int)
+    frozen = marks[-1]
+    for m in reversed(marks[:-1]):
+        if abs(trace[m] - trace[marks[-1]]) > 1e-4:
+            break
+        frozen = m
+    return f"<= {frozen}"
+
+
 for h in hursts:
     est = np.array([ledger.per_seed[s][f"H{h}_elbo_estimate"] for s in seeds])
+    sane = np.array(
+        [
+            ledger.per_seed[s][f"H{h}_elbo_estimate"]
+            for s in seeds
+            if ledger.per_seed[s][f"H{h}_final_kl"] <= DIVERGED_KL
+        ]
+    )
     ok &= abs(float(np.median(est)) - h) < TARGET
     summary.append(
         f"H = {h}: median ELBO estimate {np.median(est):.3f} (error {np.median(est) - h:+.3f}; "
         f"range {est.min():.3f}-{est.max():.3f}); exact MA-fBM likelihood median "
         f"{med[f'H{h}_exact_mafbm_estimate']:.3f}; exact-covariance MLE median "
-        f"{med[f'H{h}_oracle_estimate']:.3f}"
+        f"{med[f'H{h}_oracle_estimate']:.3f}; without the {len(est) - len(sane)} diverged "
+        f"fits: median {np.median(sane) if len(sane) else float('nan'):.3f}"
     )
     for s in seeds:
         r = ledger.per_seed[s]
         if abs(r[f"H{h}_elbo_error"]) < TARGET:
             continue
-        if abs(r[f"H{h}_oracle_estimate"] - h) >= TARGET:
+        if r[f"H{h}_final_kl"] > DIVERGED_KL:
+            cause = (
+                f"the ELBO training diverged: final KL {r[f'H{h}_final_kl']:.1e}, H frozen "
+                f"from step {first_frozen(r[f'H{h}_elbo_trace'])} of the trace on"
+            )
+        elif abs(r[f"H{h}_oracle_estimate"] - h) >= TARGET:
             cause = "the data: the exact-covariance MLE misses too"
         elif abs(r[f"H{h}_exact_mafbm_estimate"] - h) >= TARGET:
             cause = "the Markov approximation: its exact likelihood misses too"
@@ -378,13 +405,31 @@ ours = (
     + (": " + "; ".join(misses) if misses else "")
 )
 status = "reproduced" if ok and set(hursts) >= {0.3, 0.7} and len(seeds) >= 5 else "partial"
+n_diverged = sum(ledger.per_seed[s][f"H{h}_final_kl"] > DIVERGED_KL for s in seeds for h in hursts)
+met = [
+    h
+    for h in hursts
+    if abs(np.median([ledger.per_seed[s][f"H{h}_elbo_estimate"] for s in seeds]) - h) < TARGET
+]
 gap = (
-    f"the median over {len(seeds)} seeds is within {TARGET} of the true H for "
-    + ("both" if len(hursts) > 1 else "the")
-    + " H"
-    if ok
-    else f"the median misses the {TARGET} target"
-) + ("; synthetic Riemann-Liouville fBM only, none of the paper's real-data experiments")
+    f"the median over {len(seeds)} seeds is within {TARGET} of the true H for H = "
+    + (", ".join(str(h) for h in met) if met else "none")
+    + (
+        f" and misses it for H = {', '.join(str(h) for h in hursts if h not in met)}"
+        if not ok
+        else ""
+    )
+    + f"; {n_diverged} of {n_fits} ELBO fits diverged (final posterior KL above "
+    f"{DIVERGED_KL:.0e} nats: the posterior control blew up and H stopped moving); the exact "
+    "MA-fBM likelihood on the same data misses the truth by at most "
+    + ", ".join(
+        f"{max(abs(ledger.per_seed[s][f'H{h}_exact_mafbm_estimate'] - h) for s in seeds):.3f} "
+        f"for H = {h}"
+        for h in hursts
+    )
+    + " (the Markov approximation's bias); synthetic Riemann-Liouville fBM only, none of the "
+    "paper's real-data experiments"
+)
 ledger.finish(
     ours=ours,
     status=status,
