@@ -81,5 +81,5 @@ def test_bad_shapes(getkey):
     model = NeuralCDE(2, 4, 3, width=8, depth=1, key=getkey())
     with pytest.raises(ValueError, match="matching"):
         model(jnp.linspace(0.0, 1.0, 5), jnp.ones((4, 2)))
-    with pytest.raises(ValueError, match="in_channels"):
+    with pytest.raises(ValueError, match="data_size"):
         NeuralCDE(0, 4, 3, key=getkey())

@@ -88,7 +88,7 @@ class NeuralCDE(eqx.Module):
 
     **Arguments:**
 
-    - `in_channels`: data channels (time is added as an extra channel automatically).
+    - `data_size`: data channels (time is added as an extra channel automatically).
     - `hidden_size`: size of the hidden state `z`.
     - `out_size`: size of the readout (number of classes for classification, or targets).
     - `width`, `depth`: of the MLP vector field (tanh on the output keeps it bounded).
@@ -100,7 +100,7 @@ class NeuralCDE(eqx.Module):
 
     `model(ts, xs)` returns the readout of the final state (classification logits or
     regression outputs); `model.sequence(ts, xs)` returns the readout after each observation.
-    `xs` has shape `(time, in_channels)` with NaN marking missing values.
+    `xs` has shape `(time, data_size)` with NaN marking missing values.
     """
 
     initial: Callable
@@ -110,14 +110,14 @@ class NeuralCDE(eqx.Module):
     solver: Any
     stepsize_controller: Any
     adjoint: Any
-    in_channels: int = eqx.field(static=True)
+    data_size: int = eqx.field(static=True)
     observation_counts: bool = eqx.field(static=True)
     dt0: float | None = eqx.field(static=True)
     max_steps: int = eqx.field(static=True)
 
     def __init__(
         self,
-        in_channels: int,
+        data_size: int,
         hidden_size: int,
         out_size: int,
         *,
@@ -133,13 +133,13 @@ class NeuralCDE(eqx.Module):
         max_steps: int = 4096,
     ):
         for name, value in (
-            ("in_channels", in_channels),
+            ("data_size", data_size),
             ("hidden_size", hidden_size),
             ("out_size", out_size),
         ):
             if value < 1:
                 raise ValueError(f"NeuralCDE: {name} must be >= 1, got {value}")
-        control_size = 1 + in_channels * (2 if observation_counts else 1)
+        control_size = 1 + data_size * (2 if observation_counts else 1)
         k1, k2, k3 = jax.random.split(key, 3)
         self.initial = eqx.nn.Linear(control_size, hidden_size, key=k1)
         self.vector_field = _CDEField(
@@ -166,7 +166,7 @@ class NeuralCDE(eqx.Module):
             else stepsize_controller
         )
         self.adjoint = dfx.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
-        self.in_channels = in_channels
+        self.data_size = data_size
         self.observation_counts = observation_counts
         self.dt0 = dt0
         self.max_steps = max_steps
@@ -174,9 +174,9 @@ class NeuralCDE(eqx.Module):
     def _control_data(self, ts, xs):
         ts = jnp.asarray(ts)
         xs = jnp.asarray(xs)
-        if ts.ndim != 1 or xs.ndim != 2 or xs.shape != (ts.shape[0], self.in_channels):
+        if ts.ndim != 1 or xs.ndim != 2 or xs.shape != (ts.shape[0], self.data_size):
             raise ValueError(
-                f"NeuralCDE: expected ts (time,) and xs (time, {self.in_channels}) with matching "
+                f"NeuralCDE: expected ts (time,) and xs (time, {self.data_size}) with matching "
                 f"time; got ts {ts.shape} and xs {xs.shape}"
             )
         if ts.shape[0] < 2:
@@ -214,7 +214,7 @@ class NeuralCDE(eqx.Module):
     def __call__(self, ts: Array, xs: Array) -> Float[Array, " out"]:
         """Readout of the hidden state after the last observation.
 
-        **Arguments:** `ts` of shape `(time,)`, `xs` of shape `(time, in_channels)`, NaN = missing.
+        **Arguments:** `ts` of shape `(time,)`, `xs` of shape `(time, data_size)`, NaN = missing.
 
         **Returns:** shape `(out_size,)`: logits (use `optax.softmax_cross_entropy`) or outputs.
         """

@@ -49,7 +49,7 @@ class CNF(eqx.Module):
     **Arguments:**
 
     - `vector_field`: `v(t, x, args) -> (dim,)`, any `eqx.Module`.
-    - `dim`: data dimension.
+    - `data_size`: data dimension.
     - `solver`, `stepsize_controller`, `dt0`: as in `NeuralODE` (default Tsit5, rtol 1e-5,
       atol 1e-5).
 
@@ -59,26 +59,26 @@ class CNF(eqx.Module):
 
     vector_field: Callable
     ode: NeuralODE
-    dim: int = eqx.field(static=True)
+    data_size: int = eqx.field(static=True)
 
     def __init__(
         self,
         vector_field: Callable,
-        dim: int,
+        data_size: int,
         *,
         solver=None,
         stepsize_controller=None,
         dt0: float | None = None,
     ):
-        if dim < 1:
-            raise ValueError(f"CNF: dim must be >= 1, got {dim}")
+        if data_size < 1:
+            raise ValueError(f"CNF: data_size must be >= 1, got {data_size}")
         if stepsize_controller is None:
             stepsize_controller = dfx.PIDController(rtol=1e-5, atol=1e-5)
         self.vector_field = vector_field
         self.ode = NeuralODE(
             vector_field, solver=solver, stepsize_controller=stepsize_controller, dt0=dt0
         )
-        self.dim = dim
+        self.data_size = data_size
 
     def _ode(self, field):
         return NeuralODE(
@@ -91,13 +91,13 @@ class CNF(eqx.Module):
 
     def sample(self, *, key: Key, dtype=None) -> Float[Array, " dim"]:
         """One sample: `x0 ~ N(0, I)` transported from `t = 0` to `t = 1`."""
-        x0 = jax.random.normal(key, (self.dim,), dtype or jnp.zeros(()).dtype)
+        x0 = jax.random.normal(key, (self.data_size,), dtype or jnp.zeros(()).dtype)
         ts = jnp.array([0.0, 1.0], x0.dtype)
         return self._ode(self.vector_field)(ts, x0)[-1]
 
     def log_prob(self, x: Float[Array, " dim"]) -> Float[Array, ""]:
         """`log p_1(x) = log N(x_0; 0, I) - ∫_0^1 tr ∂v/∂x dt`, solving backwards from `x`."""
-        d = self.dim
+        d = self.data_size
         v = self.vector_field
 
         def backward(s, z, args):

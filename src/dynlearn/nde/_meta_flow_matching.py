@@ -24,15 +24,17 @@ from ._ode import NeuralODE
 class SetEncoder(eqx.Module):
     """Deep-sets embedding of a population: `ρ(mean_j ψ(x_j))`, invariant to sample order.
 
-    **Arguments:** `dim` (sample dimension), `embed_size`, `width`, `depth`, `key`.
+    **Arguments:** `data_size` (sample dimension), `embed_size`, `width`, `depth`, `key`.
     """
 
     psi: eqx.nn.MLP
     rho: eqx.nn.MLP
 
-    def __init__(self, dim: int, embed_size: int, *, width: int = 64, depth: int = 2, key: Key):
+    def __init__(
+        self, data_size: int, embed_size: int, *, width: int = 64, depth: int = 2, key: Key
+    ):
         k1, k2 = jax.random.split(key)
-        self.psi = eqx.nn.MLP(dim, width, width, depth, activation=jax.nn.gelu, key=k1)
+        self.psi = eqx.nn.MLP(data_size, width, width, depth, activation=jax.nn.gelu, key=k1)
         self.rho = eqx.nn.MLP(width, embed_size, width, 1, activation=jax.nn.gelu, key=k2)
 
     def __call__(self, population: Float[Array, "n dim"]) -> Float[Array, " embed"]:
@@ -45,7 +47,7 @@ class MetaFlowMatching(eqx.Module):
 
     **Arguments:**
 
-    - `dim`: sample dimension; `embed_size`: size of the population embedding.
+    - `data_size`: sample dimension; `embed_size`: size of the population embedding.
     - `width`, `depth`: of the encoder's and the vector field's MLPs.
     - `key`: PRNG key.
     - `solver`, `stepsize_controller`: for `push` (default Tsit5, rtol = atol = 1e-5).
@@ -59,11 +61,11 @@ class MetaFlowMatching(eqx.Module):
     vector_field: Callable
     solver: object
     stepsize_controller: object
-    dim: int = eqx.field(static=True)
+    data_size: int = eqx.field(static=True)
 
     def __init__(
         self,
-        dim: int,
+        data_size: int,
         embed_size: int = 16,
         *,
         width: int = 64,
@@ -72,29 +74,32 @@ class MetaFlowMatching(eqx.Module):
         solver=None,
         stepsize_controller=None,
     ):
-        if dim < 1 or embed_size < 1:
+        if data_size < 1 or embed_size < 1:
             raise ValueError(
-                f"MetaFlowMatching: dim and embed_size must be >= 1, got {dim}, {embed_size}"
+                "MetaFlowMatching: data_size and embed_size must be >= 1, got "
+                f"{data_size}, {embed_size}"
             )
         k1, k2 = jax.random.split(key)
-        self.encoder = SetEncoder(dim, embed_size, width=width, depth=depth, key=k1)
+        self.encoder = SetEncoder(data_size, embed_size, width=width, depth=depth, key=k1)
         # v(t, x, e) = MLP([t, x, e])
         self.vector_field = _TimeMLP(
-            eqx.nn.MLP(1 + dim + embed_size, dim, width, depth, activation=jax.nn.gelu, key=k2),
+            eqx.nn.MLP(
+                1 + data_size + embed_size, data_size, width, depth, activation=jax.nn.gelu, key=k2
+            ),
             positive=False,
         )
         self.solver = dfx.Tsit5() if solver is None else solver
         if stepsize_controller is None:
             stepsize_controller = dfx.PIDController(rtol=1e-5, atol=1e-5)
         self.stepsize_controller = stepsize_controller
-        self.dim = dim
+        self.data_size = data_size
 
     def push(self, population: Array) -> Float[Array, "n dim"]:
         """Transport each sample of `population` (shape `(n, dim)`) from `t = 0` to `t = 1`."""
         population = jnp.asarray(population)
-        if population.ndim != 2 or population.shape[1] != self.dim:
+        if population.ndim != 2 or population.shape[1] != self.data_size:
             raise ValueError(
-                f"MetaFlowMatching.push: population must have shape (n, {self.dim}), got "
+                f"MetaFlowMatching.push: population must have shape (n, {self.data_size}), got "
                 f"{population.shape}"
             )
         embedding = self.encoder(population)
