@@ -16,19 +16,19 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 
 def uniform_points(
-    n: int, lower: Sequence[float], upper: Sequence[float], *, key: PRNGKeyArray
+    n_points: int, lower: Sequence[float], upper: Sequence[float], *, key: PRNGKeyArray
 ) -> Float[Array, "n d"]:
-    """`n` points drawn uniformly from the box `[lower, upper]`.
+    """`n_points` points drawn uniformly from the box `[lower, upper]`.
 
     Give equal bounds for a coordinate to pin it (e.g. `t = 0` for initial points).
 
     **Arguments:**
 
-    - `n`: number of points.
+    - `n_points`: number of points.
     - `lower`, `upper`: the box corners, one entry per coordinate.
     - `key`: PRNG key.
 
-    **Returns:** points of shape `(n, d)`.
+    **Returns:** points of shape `(n_points, d)`.
     """
     lo = jnp.asarray(lower, dtype=jnp.result_type(float))
     hi = jnp.asarray(upper, dtype=jnp.result_type(float))
@@ -39,7 +39,7 @@ def uniform_points(
         )
     if bool(jnp.any(hi < lo)):
         raise ValueError(f"uniform_points: upper {hi.tolist()} is below lower {lo.tolist()}")
-    return lo[None] + (hi - lo)[None] * jax.random.uniform(key, (n, lo.shape[0]), lo.dtype)
+    return lo[None] + (hi - lo)[None] * jax.random.uniform(key, (n_points, lo.shape[0]), lo.dtype)
 
 
 def grid_points(*axes: Sequence[float] | Array) -> Float[Array, "n d"]:

@@ -162,18 +162,19 @@ def _run_real(name, u0, length, lin_fn, nonlin_fn, dt, n_steps, save_every, deal
     return t, u
 
 
-def periodic_grid(n: int, length: float, *, start: float = 0.0) -> Float[Array, " n"]:
-    """The `n` equispaced points `start + length * j / n`, `j = 0..n-1` (right end excluded).
+def periodic_grid(n_points: int, length: float, *, start: float = 0.0) -> Float[Array, " n"]:
+    """The `n_points` equispaced points `start + length * j / n_points`, `j = 0..n_points-1`
+    (right end excluded).
 
     **Arguments:**
 
-    - `n`: number of grid points.
+    - `n_points`: number of grid points.
     - `length`: the period.
     - `start`: the left end of the domain.
 
-    **Returns:** the grid, shape `(n,)`.
+    **Returns:** the grid, shape `(n_points,)`.
     """
-    return start + length * jnp.arange(n, dtype=jnp.result_type(float)) / n
+    return start + length * jnp.arange(n_points, dtype=jnp.result_type(float)) / n_points
 
 
 def kuramoto_sivashinsky(
