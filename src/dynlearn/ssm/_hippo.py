@@ -66,7 +66,9 @@ def _complex_dtype(dtype):
     return jnp.complex128 if _float_dtype(dtype) == jnp.float64 else jnp.complex64
 
 
-def hippo(kind: str, N: int, *, dtype=None) -> tuple[Float[Array, "N N"], Float[Array, " N"]]:
+def hippo(
+    kind: str, state_size: int, *, dtype=None
+) -> tuple[Float[Array, "N N"], Float[Array, " N"]]:
     """The HiPPO state matrix `A` and input vector `B` of one measure.
 
     Conventions (as in the S4 reference code): LegS `c' = (A c + B f) / t`; LegT is the window
@@ -77,13 +79,14 @@ def hippo(kind: str, N: int, *, dtype=None) -> tuple[Float[Array, "N N"], Float[
     **Arguments:**
 
     - `kind`: `"legs"`, `"legt"`, `"lagt"` or `"fout"`.
-    - `N`: the number of basis functions (state size); even for `"fout"`.
+    - `state_size` (`N`): the number of basis functions (state size); even for `"fout"`.
     - `dtype`: floating dtype of the result (default: JAX's default float).
 
     **Returns:**
 
     `(A, B)` with shapes `(N, N)` and `(N,)`.
     """
+    N = state_size
     _check(kind, N)
     A, B = _hippo_numpy(kind, N)
     dt = _float_dtype(dtype)
@@ -103,7 +106,7 @@ def _low_rank_numpy(kind: str, N: int) -> np.ndarray:
     return B[None, :]
 
 
-def hippo_low_rank(kind: str, N: int, *, dtype=None) -> Float[Array, "rank N"]:
+def hippo_low_rank(kind: str, state_size: int, *, dtype=None) -> Float[Array, "rank N"]:
     """The low-rank correction `P` with `A + P^T P` normal (a multiple of `I` plus skew).
 
     For LegS `P[n] = sqrt(n + 1/2)` and `A + P P^T = -I/2 + skew`; LegT needs rank 2; LagT and
@@ -111,18 +114,19 @@ def hippo_low_rank(kind: str, N: int, *, dtype=None) -> Float[Array, "rank N"]:
 
     **Arguments:**
 
-    - `kind`, `N`, `dtype`: as in [`dynlearn.ssm.hippo`][].
+    - `kind`, `state_size`, `dtype`: as in [`dynlearn.ssm.hippo`][].
 
     **Returns:**
 
     `P` of shape `(rank, N)`.
     """
+    N = state_size
     _check(kind, N)
     return jnp.asarray(_low_rank_numpy(kind, N), _float_dtype(dtype))
 
 
 def hippo_nplr(
-    kind: str, N: int, *, dtype=None
+    kind: str, state_size: int, *, dtype=None
 ) -> tuple[
     Complex[Array, " N"], Complex[Array, "rank N"], Complex[Array, " N"], Complex[Array, "N N"]
 ]:
@@ -135,7 +139,7 @@ def hippo_nplr(
 
     **Arguments:**
 
-    - `kind`, `N`: as in [`dynlearn.ssm.hippo`][].
+    - `kind`, `state_size`: as in [`dynlearn.ssm.hippo`][].
     - `dtype`: complex dtype of the results (default: complex of JAX's default float).
 
     **Returns:**
@@ -143,6 +147,7 @@ def hippo_nplr(
     `(Lambda, Pt, Bt, V)` with shapes `(N,)`, `(rank, N)`, `(N,)`, `(N, N)`: eigenvalues sorted by
     imaginary part, the low-rank factors and input vector in the eigenbasis, and the unitary basis.
     """
+    N = state_size
     _check(kind, N)
     A, B = _hippo_numpy(kind, N)
     P = _low_rank_numpy(kind, N)

@@ -34,7 +34,7 @@ def _laguerre(N: int, x):
     return jnp.stack(out[:N], axis=-1)
 
 
-def hippo_basis(kind: str, N: int, s: Float[ArrayLike, "..."]) -> Float[Array, "M N"]:
+def hippo_basis(kind: str, state_size: int, s: Float[ArrayLike, "..."]) -> Float[Array, "M N"]:
     """Evaluate the reconstruction basis of a HiPPO measure.
 
     The reconstruction is `f(s) ~ basis(s) @ c` for coefficients `c` from
@@ -43,7 +43,7 @@ def hippo_basis(kind: str, N: int, s: Float[ArrayLike, "..."]) -> Float[Array, "
     **Arguments:**
 
     - `kind`: `"legs"`, `"legt"`, `"lagt"` or `"fout"`.
-    - `N`: the state size.
+    - `state_size` (`N`): the state size.
     - `s`: where to evaluate. For LegS, LegT and FouT the relative position in the memory
       window, `0` the oldest point and `1` the present; for LagT the lag into the past in units
       of the time scale (`0` the present).
@@ -52,6 +52,7 @@ def hippo_basis(kind: str, N: int, s: Float[ArrayLike, "..."]) -> Float[Array, "
 
     The basis matrix of shape `(M, N)`.
     """
+    N = state_size
     s = jnp.asarray(s)
     if s.ndim != 1:
         raise ValueError(f"hippo_basis: s must be one-dimensional, got shape {s.shape}")
@@ -75,7 +76,7 @@ def hippo_basis(kind: str, N: int, s: Float[ArrayLike, "..."]) -> Float[Array, "
 def hippo_project(
     signal: Float[ArrayLike, "..."],
     kind: str,
-    N: int,
+    state_size: int,
     *,
     dt: float = 1.0,
     window: float | None = None,
@@ -91,7 +92,7 @@ def hippo_project(
     **Arguments:**
 
     - `signal`: samples `f_1 .. f_L`, spaced `dt` apart.
-    - `kind`, `N`: the measure and state size, as in [`dynlearn.ssm.hippo`][].
+    - `kind`, `state_size`: the measure and state size, as in [`dynlearn.ssm.hippo`][].
     - `dt`: time between samples (ignored by LegS).
     - `window`: window length (LegT, FouT) or time scale (LagT); default `L * dt / 4`.
     - `method`: discretization, as in [`dynlearn.ssm.discretize`][].
@@ -100,6 +101,7 @@ def hippo_project(
 
     Coefficients of shape `(L, N)`; row `k` describes the signal up to sample `k`.
     """
+    N = state_size
     signal = jnp.asarray(signal)
     if signal.ndim != 1:
         raise ValueError(f"hippo_project: signal must have shape (L,), got {signal.shape}")

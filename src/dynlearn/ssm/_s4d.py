@@ -30,7 +30,7 @@ from ._scan import linear_scan
 S4DInit = Literal["lin", "inv", "real", "legs"]
 
 
-def s4d_init(init: str, N: int) -> tuple[np.ndarray, np.ndarray]:
+def s4d_init(init: str, state_size: int) -> tuple[np.ndarray, np.ndarray]:
     """Diagonal `A` (and `B`) of an S4D initialization, as float64/complex128 NumPy arrays.
 
     **Arguments:**
@@ -38,12 +38,14 @@ def s4d_init(init: str, N: int) -> tuple[np.ndarray, np.ndarray]:
     - `init`: `"lin"` (`A_n = -1/2 + i pi n`), `"inv"` (`A_n = -1/2 + i (N/pi)(N/(2n+1) - 1)`),
       `"real"` (`A_n = -(n+1)`, the init Mamba uses) or `"legs"` (the eigenvalues of the normal part
       of HiPPO-LegS, with `B` projected onto its eigenvectors).
-    - `N`: state size. The conjugate-symmetric inits return `N // 2` modes, `"real"` returns `N`.
+    - `state_size` (`N`): state size. The conjugate-symmetric inits return `N // 2` modes,
+      `"real"` returns `N`.
 
     **Returns:**
 
     `(A, B)`, both of shape `(modes,)`.
     """
+    N = state_size
     if init == "real":
         return -(np.arange(N) + 1.0) + 0j, np.ones(N, np.complex128)
     if N % 2:
