@@ -114,5 +114,5 @@ def test_koopman_vae_regular_and_irregular(getkey):
         progress=False,
     )
     assert history[-1]["reconstruction"] < 0.5 * history[0]["reconstruction"]
-    with pytest.raises(ValueError, match="times"):
+    with pytest.raises(ValueError, match="and ts"):
         dk.kvae_loss(model, (data, times[:, :5]), key=getkey())

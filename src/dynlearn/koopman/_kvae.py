@@ -22,8 +22,8 @@ from .._types import Array, Float, Key
 from ._latent import AbstractLatentOperator, DenseOperator, StableOperator
 
 
-def _gaps(times: Array) -> Array:
-    return jnp.concatenate([jnp.zeros((1,), times.dtype), jnp.diff(times)])
+def _gaps(ts: Array) -> Array:
+    return jnp.concatenate([jnp.zeros((1,), ts.dtype), jnp.diff(ts)])
 
 
 class KoopmanVAE(eqx.Module):
@@ -80,10 +80,10 @@ class KoopmanVAE(eqx.Module):
         return self.operator.power(gap)
 
     def encode(
-        self, xs: Float[Array, "time state"], times: Float[Array, " time"]
+        self, xs: Float[Array, "time state"], ts: Float[Array, " time"]
     ) -> tuple[Float[Array, "time latent"], Float[Array, "time latent"]]:
         """Posterior means and log standard deviations, each `(time, latent)`."""
-        inputs = jnp.concatenate([xs, _gaps(times)[:, None].astype(xs.dtype)], axis=1)
+        inputs = jnp.concatenate([xs, _gaps(ts)[:, None].astype(xs.dtype)], axis=1)
 
         def step(h, u):
             h = self.cell(u, h)
@@ -125,25 +125,25 @@ class KoopmanVAE(eqx.Module):
         """The observation of a latent state: the decoder's output."""
         return self.decoder(z)
 
-    def _transitions(self, times: Array) -> Array:
-        gaps = _gaps(times)
+    def _transitions(self, ts: Array) -> Array:
+        gaps = _gaps(ts)
         return jax.vmap(self.transition)(gaps)
 
-    def sample(self, times: Float[Array, " time"], *, key: Key) -> Float[Array, "time state"]:
+    def sample(self, ts: Float[Array, " time"], *, key: Key) -> Float[Array, "time state"]:
         """Generate one series at the given (possibly irregular) times from the linear prior.
 
         **Arguments:**
 
-        - `times`: increasing sample times, `(time,)` (`jnp.arange(T)` for regular series).
+        - `ts`: increasing sample times, `(time,)` (`jnp.arange(T)` for regular series).
         - `key`: PRNG key.
 
         **Returns:** the generated series, `(time, state)`.
         """
-        times = jnp.asarray(times)
-        maps = self._transitions(times)
-        noise = jax.random.normal(key, (times.shape[0], self.latent_size), times.dtype)
-        scales = jnp.exp(self.log_prior_scale).astype(times.dtype)
-        gaps = _gaps(times)
+        ts = jnp.asarray(ts)
+        maps = self._transitions(ts)
+        noise = jax.random.normal(key, (ts.shape[0], self.latent_size), ts.dtype)
+        scales = jnp.exp(self.log_prior_scale).astype(ts.dtype)
+        gaps = _gaps(ts)
 
         def step(z, inputs):
             k, eps, gap = inputs
@@ -154,20 +154,21 @@ class KoopmanVAE(eqx.Module):
         _, zs = jax.lax.scan(step, z0, (maps[1:], noise[1:], gaps[1:]))
         return self.decode(jnp.concatenate([z0[None], zs]))
 
-    def reconstruct(self, xs: Float[Array, "time state"], times: Float[Array, " time"]):
+    def reconstruct(self, xs: Float[Array, "time state"], ts: Float[Array, " time"]):
         """Decode the posterior mean of a series (its reconstruction), `(time, state)`."""
-        mean, _ = self.encode(xs, times)
+        mean, _ = self.encode(xs, ts)
         return self.decode(mean)
 
     def forecast(
         self,
         xs: Float[Array, "time state"],
-        times: Float[Array, " time"],
-        future: Float[Array, " horizon"],
+        ts: Float[Array, " time"],
+        future_ts: Float[Array, " horizon"],
     ) -> Float[Array, "horizon state"]:
-        """Forecast at `future` times by advancing the last posterior mean with the prior's `K`."""
-        mean, _ = self.encode(xs, times)
-        gaps = jnp.diff(jnp.concatenate([times[-1:], future]))
+        """Forecast at the times `future_ts` by advancing the last posterior mean with the prior's
+        `K`."""
+        mean, _ = self.encode(xs, ts)
+        gaps = jnp.diff(jnp.concatenate([ts[-1:], future_ts]))
 
         def step(z, gap):
             z = self.transition(gap).astype(z.dtype) @ z
@@ -193,7 +194,7 @@ def kvae_loss(
 
     - `model`: a `KoopmanVAE`.
     - `batch`: series `(batch, time, state)` (regular, unit spacing) or a pair
-      `(series, times)` with `times` of shape `(batch, time)` (irregular sampling).
+      `(series, ts)` with `ts` of shape `(batch, time)` (irregular sampling).
     - `key`: PRNG key for the reparameterised posterior samples.
     - `kl_weight`: weight of the KL term (beta).
     - `predictive_weight`: weight of `|decode(K^{dt} z_{t-1}) - x_t|^2`.
@@ -204,14 +205,14 @@ def kvae_loss(
     **Returns:** `(loss, {"reconstruction", "kl", "predictive", "spectral"})`, per time step.
     """
     if isinstance(batch, tuple):
-        xs, times = batch
+        xs, ts = batch
     else:
         xs = batch
-        times = jnp.broadcast_to(jnp.arange(xs.shape[1], dtype=xs.dtype)[None, :], xs.shape[:2])
-    if xs.ndim != 3 or times.shape != xs.shape[:2]:
+        ts = jnp.broadcast_to(jnp.arange(xs.shape[1], dtype=xs.dtype)[None, :], xs.shape[:2])
+    if xs.ndim != 3 or ts.shape != xs.shape[:2]:
         raise ValueError(
-            f"kvae_loss: need series (batch, time, state) and times (batch, time); got "
-            f"{xs.shape} and {times.shape}"
+            f"kvae_loss: need series (batch, time, state) and ts (batch, time); got "
+            f"{xs.shape} and {ts.shape}"
         )
     keys = jax.random.split(key, xs.shape[0])
     prior_var = jnp.exp(2 * model.log_prior_scale).astype(xs.dtype)
@@ -235,7 +236,7 @@ def kvae_loss(
         pred = jnp.mean((model.decode(predicted) - x[1:]) ** 2)
         return jnp.mean(recon), jnp.mean(kl), pred
 
-    recon, kl, pred = (jnp.mean(v) for v in jax.vmap(one)(xs, times, keys))
+    recon, kl, pred = (jnp.mean(v) for v in jax.vmap(one)(xs, ts, keys))
     moduli = jnp.abs(model.operator.eigenvalues())
     spectral = jnp.sum(jax.nn.relu(moduli - 1.0) ** 2)
     loss = recon + kl_weight * kl + predictive_weight * pred + spectral_weight * spectral
