@@ -201,3 +201,26 @@ def test_trains_with_fit(getkey):
         model, loss, data, optax.adam(1e-1), steps=96, batch_size=16, key=getkey(), progress=False
     )
     assert hist[-1]["loss"] < 1e-2 * hist[0]["loss"]
+
+
+@pytest.mark.parametrize("solver", [FixedGrid("rk4"), dfx.Tsit5()], ids=["fixed", "diffrax"])
+def test_throw_false_has_no_run_time_checks(solver):
+    """throw=False lets non-finite values through instead of raising (throw=True raises); on
+    the fixed grid it compiles without host callbacks, so JAX's persistent cache can keep the
+    program (diffrax's own solve keeps input checks of its own)."""
+    ts = jnp.linspace(0.0, 1.0, 5)
+    field = lambda t, y, args: -y
+    quiet = NeuralODE(field, solver=solver, throw=False)
+    loud = NeuralODE(field, solver=solver)
+    if isinstance(solver, FixedGrid):
+        assert "callback" not in str(jax.make_jaxpr(lambda y: quiet(ts, y))(jnp.ones(2)))
+        assert "callback" in str(jax.make_jaxpr(lambda y: loud(ts, y))(jnp.ones(2)))
+    bad = jnp.array([1.0, jnp.nan])
+    ys = jax.jit(lambda y: quiet(ts, y))(bad)
+    assert not jnp.any(jnp.isfinite(ys[1:, 1]))
+    if isinstance(solver, FixedGrid):  # the components do not mix: the finite one is exact
+        assert jnp.allclose(ys[:, 0], jnp.exp(-ts), rtol=1e-3)
+    else:
+        assert quiet.solve(ts, bad).result != dfx.RESULTS.successful
+    with pytest.raises(Exception, match="NaN"):
+        jax.block_until_ready(jax.jit(lambda y: loud(ts, y))(bad))

@@ -128,7 +128,13 @@ class NeuralODE(eqx.Module):
     - `max_steps`: the solve fails (or is flagged, with `throw=False`) past this many steps.
     - `augment_dim`: zeros appended to the state (augmented neural ODE); the vector field sees
       `state + augment_dim` dimensions and outputs drop them.
-    - `throw`: raise on solver failure (default) or return a flagged `ODESolution`.
+    - `throw`: raise on bad inputs or solver failure (default, through `eqx.error_if`), or
+      check nothing at run time: a failed diffrax solve is flagged in `ODESolution.result`, a
+      NaN or inf `y0` or a blow-up gives non-finite outputs (which `dynlearn.train.fit`'s
+      non-finite guard reports). With `throw=False` and `FixedGrid` the compiled program has
+      no host callbacks, so JAX's persistent compilation cache can store it (a training step
+      with `throw=True` is compiled again in every new process; diffrax's own solve keeps
+      input checks of its own).
 
     Call `model(ts, y0)` for the trajectory, `model.solve(ts, y0)` for trajectory and statistics.
     """
@@ -211,7 +217,7 @@ class NeuralODE(eqx.Module):
         fixed = isinstance(self.solver, FixedGrid)
         # diffrax path: the input checks join the result check after the solve (one error check
         # in all, as in raw diffrax; a NaN y0 makes the solve fail, and the NaN message wins)
-        ts, y0a = self._check(ts, y0, check_values=fixed)
+        ts, y0a = self._check(ts, y0, check_values=fixed and self.throw)
         return self._solve(ts, y0a, args, jnp.asarray(y0).shape[0])
 
     def _solve(self, ts, y0a, args, d) -> ODESolution:
@@ -226,6 +232,7 @@ class NeuralODE(eqx.Module):
                 args,
                 method=self.solver.method,
                 steps_per_interval=self.solver.steps_per_interval,
+                throw=self.throw,
             )
             steps = jnp.asarray((ts.shape[0] - 1) * self.solver.steps_per_interval, jnp.int32)
             stats = {
@@ -249,10 +256,11 @@ class NeuralODE(eqx.Module):
             max_steps=self.max_steps,
             throw=False,
         )
+        stats = _stats(self.solver, sol.stats)
+        if not self.throw:  # flagged in `result`; no run-time check (no host callback)
+            return ODESolution(ts, sol.ys[:, :d], stats, sol.result)
         bad_input, input_index = _bad_inputs(ts, y0)
         failed = sol.result != dfx.RESULTS.successful
-        if not self.throw:
-            failed = jnp.zeros_like(failed)  # flagged in `result` instead
         max_steps = sol.result == dfx.RESULTS.max_steps_reached
         ys = eqx.branched_error_if(
             sol.ys,
@@ -268,7 +276,6 @@ class NeuralODE(eqx.Module):
                 "float64",
             ],
         )
-        stats = _stats(self.solver, sol.stats)
         return ODESolution(ts, ys[:, :d], stats, sol.result)
 
     def __call__(self, ts: Array, y0: Array, args=None) -> Float[Array, "time state"]:
