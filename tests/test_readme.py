@@ -30,3 +30,13 @@ def test_readme_example_learns_the_lorenz_spectrum():
     assert abs(spectrum[1]) < 0.1, spectrum
     assert spectrum[2] < -5, spectrum
     assert namespace["history"][-1]["loss"] < namespace["history"][0]["loss"]
+
+
+def test_readme_one_interface_example_is_the_docs_example():
+    """The README's composability example is the one `tests/test_conformance.py` runs."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8").split("## One interface", 1)[1]
+    docs = (root / "docs" / "analysis.md").read_text(encoding="utf-8").split("## One interface")[1]
+    block = lambda text: re.search(r"```python\n(.*?)```", text, flags=re.S).group(1)
+    assert block(readme) == block(docs)
+    assert "dynlearn.forecast(model, context" in block(readme)
