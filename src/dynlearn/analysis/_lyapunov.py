@@ -15,7 +15,6 @@ Integration, tangent propagation and QR are fused in a single `lax.scan` under `
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -31,15 +30,8 @@ from .._dynamics import (
     sampling_step,
 )
 from .._types import Array, ArrayLike, Float, Key, Scalar, ScalarLike
-
-
-def _rk4_step(vector_field: Callable, t, y, dt, args):
-    half = dt / 2
-    k1 = vector_field(t, y, args)
-    k2 = vector_field(t + half, y + half * k1, args)
-    k3 = vector_field(t + half, y + half * k2, args)
-    k4 = vector_field(t + dt, y + dt * k3, args)
-    return y + (dt / 6) * (k1 + 2 * k2 + 2 * k3 + k4)
+from ..kernels._butcher import RK4
+from ..kernels._rk_xla import rk_step
 
 
 def _signed_qr(q: Array) -> tuple[Array, Array]:
@@ -103,7 +95,11 @@ def _benettin(
 
         def advance_tangent(state, q):
             t, y = state
-            y_next, push = jax.linearize(lambda y_: _rk4_step(real_field, t, y_, dt, args), y)
+
+            def rk4(y_):  # the kernels' RK4 step (the package's one RK4)
+                return rk_step(RK4, lambda s, z: real_field(s, z, args), t, dt, y_)[0]
+
+            y_next, push = jax.linearize(rk4, y)
             return (t + dt, y_next), jax.vmap(push, in_axes=1, out_axes=1)(q)
 
         state = (t0, y0)
