@@ -196,6 +196,41 @@ class AbstractSystem(eqx.Module):
         return new
 
 
+def _sample_by_diffrax(
+    self,
+    y0: Float[Array, " state"],
+    n_points: int,
+    *,
+    dt=None,
+    transient: int = 0,
+    args: dict | None = None,
+    solver=None,
+    stepsize_controller=None,
+    rtol: float = 1e-6,
+    atol: float = 1e-6,
+    max_steps: int | None = None,
+    **options: Any,
+) -> Float[Array, "{n_points} state"]:
+    """`sample` of the continuous systems: a diffrax solve (see `AbstractSystem.sample`;
+    `trajectory` for the options)."""
+    from ._integrate import solve_ode
+
+    del options  # steps_per_delay: delay systems only
+    return solve_ode(
+        self,
+        y0,
+        n_points,
+        dt=self.dt if dt is None else dt,
+        transient=transient,
+        args=args,
+        solver=solver,
+        stepsize_controller=stepsize_controller,
+        rtol=rtol,
+        atol=atol,
+        max_steps=max_steps,
+    )
+
+
 class Flow(AbstractSystem):
     """A continuous-time system `dy/dt = f(t, y; params)`.
 
@@ -231,39 +266,7 @@ class Flow(AbstractSystem):
     def discrete(self) -> bool:
         return False
 
-    def sample(
-        self,
-        y0: Float[Array, " state"],
-        n_points: int,
-        *,
-        dt=None,
-        transient: int = 0,
-        args: dict | None = None,
-        solver=None,
-        stepsize_controller=None,
-        rtol: float = 1e-6,
-        atol: float = 1e-6,
-        max_steps: int | None = None,
-        **options: Any,
-    ) -> Float[Array, "{n_points} state"]:
-        """Samples by a diffrax solve (see `AbstractSystem.sample`; `trajectory` for the
-        options)."""
-        from ._integrate import solve_ode
-
-        del options  # steps_per_delay: delay systems only
-        return solve_ode(
-            self,
-            y0,
-            n_points,
-            dt=self.dt if dt is None else dt,
-            transient=transient,
-            args=args,
-            solver=solver,
-            stepsize_controller=stepsize_controller,
-            rtol=rtol,
-            atol=atol,
-            max_steps=max_steps,
-        )
+    sample = _sample_by_diffrax
 
     def vector_field(
         self, t: ArrayLike, y: Float[Array, " state"], args: dict | None = None
@@ -393,39 +396,7 @@ class HamiltonianFlow(AbstractSystem):
     def discrete(self) -> bool:
         return False
 
-    def sample(
-        self,
-        y0: Float[Array, " state"],
-        n_points: int,
-        *,
-        dt=None,
-        transient: int = 0,
-        args: dict | None = None,
-        solver=None,
-        stepsize_controller=None,
-        rtol: float = 1e-6,
-        atol: float = 1e-6,
-        max_steps: int | None = None,
-        **options: Any,
-    ) -> Float[Array, "{n_points} state"]:
-        """Samples by a diffrax solve (see `AbstractSystem.sample`; `trajectory` for the
-        options)."""
-        from ._integrate import solve_ode
-
-        del options  # steps_per_delay: delay systems only
-        return solve_ode(
-            self,
-            y0,
-            n_points,
-            dt=self.dt if dt is None else dt,
-            transient=transient,
-            args=args,
-            solver=solver,
-            stepsize_controller=stepsize_controller,
-            rtol=rtol,
-            atol=atol,
-            max_steps=max_steps,
-        )
+    sample = _sample_by_diffrax
 
     def energy(self, y: Float[Array, "*batch state"], args: dict | None = None) -> Array:
         """The Hamiltonian `H(q, p)`; works on one state or a batch (e.g. a trajectory).
