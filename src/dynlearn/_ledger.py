@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 import math
 import os
 import platform
@@ -45,6 +46,7 @@ COMMAND_ENV = "DYNLEARN_REPRODUCE_COMMAND"
 STATUSES = ("reproduced", "partial", "method only", "missing")
 _DEFAULT_DIR = "dynlearn-out"
 _REPO = Path(__file__).resolve().parents[2]
+_log = logging.getLogger("dynlearn.ledger")
 
 
 def results_dir() -> Path:
@@ -174,7 +176,7 @@ class Reproduction:
         """
         saved = self.saved_seed(seed)
         if saved is not None:
-            print(f"[ledger] seed {seed}: reusing {self.seed_path(seed)}")
+            _log.info("seed %s: reusing %s", seed, self.seed_path(seed))
             self.resumed.append(seed)
             result = saved["result"]
             wall = saved["wall_time_s"]
@@ -268,5 +270,5 @@ class Reproduction:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{self.name}.json"
         path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-        print(f"[ledger] wrote {path}")
+        _log.info("wrote %s", path)
         return path
