@@ -133,7 +133,7 @@ def run_seed(seed):
         )
         data = (chol @ rng.standard_normal((len(ts), n_paths))).T
         data = data + NOISE * rng.standard_normal(data.shape)
-        model = Model(MarkovFBM(0.5, num_processes=K, ratio=RATIO), jnp.zeros(()), jnp.log(0.05))
+        model = Model(MarkovFBM(0.5, n_processes=K, ratio=RATIO), jnp.zeros(()), jnp.log(0.05))
         model, history = fit(
             model,
             loss_fn,

@@ -110,7 +110,7 @@ class FractionalLatentSDE(eqx.Module):
 
     def __init__(self, key, context=16, width=32):
         k1, k2 = jax.random.split(key)
-        self.fbm = MarkovFBM(0.5, num_processes=K, ratio=RATIO)
+        self.fbm = MarkovFBM(0.5, n_processes=K, ratio=RATIO)
         self.log_scale = jnp.zeros(())
         self.log_noise = jnp.log(jnp.asarray(NOISE))
         self.cell = eqx.nn.GRUCell(2, context, key=k1)
@@ -292,7 +292,7 @@ def run_seed(seed):
             progress=False,
         )
         exact, exact_hist = fit(
-            ExactModel(MarkovFBM(0.5, num_processes=K, ratio=RATIO), jnp.zeros(()), jnp.log(0.1)),
+            ExactModel(MarkovFBM(0.5, n_processes=K, ratio=RATIO), jnp.zeros(()), jnp.log(0.1)),
             exact_loss,
             jnp.asarray(data),
             optax.adam(2e-2),

@@ -68,7 +68,7 @@ def test_closed_form_error_and_optimal_weights(x64):
 
 
 def test_augmented_sde_reproduces_noise_and_hurst_gradient(x64):
-    fbm = MarkovFBM(0.7, num_processes=4, ratio=8.0)
+    fbm = MarkovFBM(0.7, n_processes=4, ratio=8.0)
     drift, diffusion = fbm.augment(
         lambda t, x, a: jnp.zeros_like(x), lambda t, x, a: jnp.ones_like(x)
     )
@@ -101,7 +101,7 @@ def test_augmented_sde_reproduces_noise_and_hurst_gradient(x64):
 
 
 def test_sampler_covariance(x64):
-    fbm = MarkovFBM(0.3, num_processes=5)
+    fbm = MarkovFBM(0.3, n_processes=5)
     ts = jnp.array([0.25, 0.5, 1.0])
     samples = jax.vmap(lambda k: fbm.sample(ts, key=k))(jax.random.split(jax.random.key(0), 8000))
     emp = np.cov(np.asarray(samples).T)

@@ -22,20 +22,20 @@ from jax.scipy.special import gammainc, gammaln
 from .._types import Array, Float, Key
 
 
-def ma_fbm_gammas(num_processes: int, ratio: float = 10.0) -> Float[Array, " K"]:
+def ma_fbm_gammas(n_processes: int, ratio: float = 10.0) -> Float[Array, " K"]:
     """Geometric OU speeds `γ_k = ratio^(k - n)`, `k = 1..K`, `n = (K+1)/2`.
 
-    **Arguments:** `num_processes` (K >= 1) and `ratio` (r > 1).
+    **Arguments:** `n_processes` (K >= 1) and `ratio` (r > 1).
 
     **Returns:** shape `(K,)`.
     """
-    if num_processes < 1 or ratio <= 1:
+    if n_processes < 1 or ratio <= 1:
         raise ValueError(
-            f"ma_fbm_gammas: need num_processes >= 1 and ratio > 1, got {num_processes}, {ratio}"
+            f"ma_fbm_gammas: need n_processes >= 1 and ratio > 1, got {n_processes}, {ratio}"
         )
     r = jnp.asarray(ratio, dtype=float)
-    k = jnp.arange(1, num_processes + 1, dtype=r.dtype)
-    return r ** (k - (num_processes + 1) / 2)
+    k = jnp.arange(1, n_processes + 1, dtype=r.dtype)
+    return r ** (k - (n_processes + 1) / 2)
 
 
 def _gram(gammas, horizon):
@@ -146,7 +146,7 @@ class MarkovFBM(eqx.Module):
     **Arguments:**
 
     - `hurst`: initial Hurst index in (0, 1); stored through a logit so it stays there.
-    - `num_processes`: K, the number of OU processes.
+    - `n_processes`: K, the number of OU processes.
     - `ratio`: the geometric ratio r of the speeds `γ_k`.
     - `horizon`: T, the interval the weights are optimised over.
 
@@ -163,15 +163,20 @@ class MarkovFBM(eqx.Module):
         self,
         hurst: float = 0.5,
         *,
-        num_processes: int = 5,
+        n_processes: int = 5,
         ratio: float = 10.0,
         horizon: float = 1.0,
     ):
         if not 0 < hurst < 1:
             raise ValueError(f"MarkovFBM: hurst must lie in (0, 1), got {hurst}")
         self.hurst_logit = jnp.log(jnp.asarray(hurst) / (1 - jnp.asarray(hurst)))
-        self.gammas = ma_fbm_gammas(num_processes, ratio)
+        self.gammas = ma_fbm_gammas(n_processes, ratio)
         self.horizon = float(horizon)
+
+    @property
+    def n_processes(self) -> int:
+        """K, the number of OU processes (the length of `gammas`)."""
+        return self.gammas.shape[0]
 
     @property
     def hurst(self) -> Float[Array, ""]:
