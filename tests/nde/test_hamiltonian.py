@@ -59,6 +59,7 @@ def test_implicit_midpoint_conserves_quadratic_energy(x64):
 
 def test_network_vector_field(getkey):
     net = HamiltonianNetwork(2, width=8, depth=1, key=getkey())
+    assert net.n_dof == 2
     y = jnp.array([0.1, -0.2, 0.3, 0.4])
     dy = net(0.0, y)
     grad = jax.grad(lambda yy: net.hamiltonian(yy[:2], yy[2:]))(y)
@@ -140,3 +141,9 @@ def test_scheme_errors():
         ImplicitMidpoint(0)
     with pytest.raises(TypeError):
         AbstractSymplecticScheme()
+
+
+@pytest.mark.parametrize("bad", [0, -1, True])
+def test_network_rejects_bad_n_dof(getkey, bad):
+    with pytest.raises(ValueError, match="n_dof"):
+        HamiltonianNetwork(bad, width=8, depth=1, key=getkey())

@@ -60,7 +60,7 @@ class HamiltonianNetwork(eqx.Module):
 
     **Arguments:**
 
-    - `dim`: degrees of freedom `n` (the state `(q, p)` has size `2n`).
+    - `n_dof`: degrees of freedom `n` (the state `(q, p)` has size `2n`).
     - `width`, `depth`: of the MLP(s) (softplus activations, so `H` is smooth).
     - `key`: PRNG key.
     - `separable`: learn `H = T(p) + V(q)` with two MLPs, which allows the explicit leapfrog.
@@ -70,20 +70,24 @@ class HamiltonianNetwork(eqx.Module):
     """
 
     hamiltonian: Callable
-    dim: int = eqx.field(static=True)
+    n_dof: int = eqx.field(static=True)
 
     def __init__(
-        self, dim: int, *, width: int = 64, depth: int = 2, key: Key, separable: bool = False
+        self, n_dof: int, *, width: int = 64, depth: int = 2, key: Key, separable: bool = False
     ):
-        if dim < 1:
-            raise ValueError(f"HamiltonianNetwork: dim must be >= 1, got {dim}")
+        if isinstance(n_dof, bool) or not isinstance(n_dof, int) or n_dof < 1:
+            raise ValueError(
+                f"HamiltonianNetwork: n_dof (degrees of freedom) must be an int >= 1, got {n_dof!r}"
+            )
         k1, k2 = jax.random.split(key)
         mlp = lambda i, k: eqx.nn.MLP(i, 1, width, depth, activation=jax.nn.softplus, key=k)  # noqa: E731
         if separable:
-            self.hamiltonian = SeparableHamiltonian(_Scalar(mlp(dim, k1)), _Scalar(mlp(dim, k2)))
+            self.hamiltonian = SeparableHamiltonian(
+                _Scalar(mlp(n_dof, k1)), _Scalar(mlp(n_dof, k2))
+            )
         else:
-            self.hamiltonian = _Scalar(mlp(2 * dim, k1))
-        self.dim = dim
+            self.hamiltonian = _Scalar(mlp(2 * n_dof, k1))
+        self.n_dof = n_dof
 
     def __call__(self, t, y: Float[Array, " state"], args=None) -> Float[Array, " state"]:
         return symplectic_gradient(self.hamiltonian, y)
