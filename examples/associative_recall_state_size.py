@@ -5,8 +5,11 @@ Space Models, and Recurrent Neural Networks" (Sieber et al., 2024), in the dynam
 framework. A sequence lists `P` key-value pairs (one token per pair) followed by `Q` queries
 (one token per key); at each query the model must output the value bound to that key. Softmax
 attention keeps every pair (its state grows with the sequence); linear attention and Mamba must
-compress them into a fixed state (`d_model^2` for linear attention, `2 d_model N` for Mamba), so
-their recall improves as the model width, and with it the state, grows.
+compress them into a fixed state (`d_model^2` for linear attention, `2 d_model N` for Mamba).
+At the default (one seed, 500 steps) every model recalls better at d_model=32 than at 8, but Mamba
+gains least and trails linear attention at equal width (0.49 against 0.87 in docs/ssm.md's run);
+the Mamba stack here has no MLP blocks while the attention stacks do, so the models are not built
+alike as in the paper.
 """
 
 # %%
