@@ -20,12 +20,9 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 import dynlearn.koopman as dk
 from dynlearn import systems
@@ -36,7 +33,7 @@ parser.add_argument("--full", action="store_true", help="more data and training"
 parser.add_argument("--steps", type=int, default=None)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 steps = cli.steps or (20000 if cli.full else 5000)
 n_traj = 2000 if cli.full else 400
 window, dt = 16, 0.1

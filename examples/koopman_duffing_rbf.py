@@ -19,11 +19,8 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 
 import dynlearn.koopman as dk
 from dynlearn import systems
@@ -32,7 +29,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--full", action="store_true", help="1000 trajectories and 1000 centres")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 jax.config.update("jax_enable_x64", True)
 n_traj, n_centers = (1000, 1000) if cli.full else (1000, 400)
 n_steps, dt = 10, 0.25

@@ -21,11 +21,8 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 
 import dynlearn.koopman as dk
 from dynlearn import systems
@@ -34,7 +31,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--full", action="store_true", help="larger dictionaries and grid")
 parser.add_argument("--epsilon", type=float, default=1e-3)
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 
 jax.config.update("jax_enable_x64", True)
 degrees = (10, 20, 40, 60) if cli.full else (10, 20, 30)

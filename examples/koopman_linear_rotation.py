@@ -19,18 +19,15 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 
 import dynlearn.koopman as dk
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--full", action="store_true", help="larger dictionaries")
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 jax.config.update("jax_enable_x64", True)
 degree, n_modes = (6, 20) if cli.full else (3, 8)
 

@@ -43,11 +43,8 @@ from pathlib import Path
 import diffrax
 import jax
 import jax.numpy as jnp
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 
 import dynlearn.koopman as dk
 from dynlearn import systems
@@ -59,7 +56,7 @@ parser.add_argument("--epsilon", type=float, default=0.05, help="residual tolera
 parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="grid shifts")
 parser.add_argument("--momentum-box", type=float, default=6.5, help="data on |p| <= L")
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 
 jax.config.update("jax_enable_x64", True)  # ResDMD needs float64
 # (Fourier max frequency, Hermite degree): the main dictionary, then a smaller one to show how

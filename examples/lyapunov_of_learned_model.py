@@ -26,12 +26,9 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from dynlearn import analysis, systems
 from dynlearn.nde import NeuralODE
@@ -42,7 +39,7 @@ parser.add_argument("--full", action="store_true", help="longer training and ave
 parser.add_argument("--steps", type=int, default=None, help="override the training steps")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 
 steps = cli.steps or (8000 if cli.full else 2500)  # training steps
 lyap_time = 2000.0 if cli.full else 400.0  # averaging time of the spectra

@@ -16,12 +16,9 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from dynlearn import pinn
 from dynlearn.train import fit
@@ -32,7 +29,7 @@ parser.add_argument("--speed", type=float, default=30.0)
 parser.add_argument("--diffusion", type=float, default=0.0)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 c, nu = args.speed, args.diffusion
 steps = 10000 if args.full else 1500
 two_pi = 2 * np.pi

@@ -20,12 +20,9 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from dynlearn import pinn
 from dynlearn.systems import burgers, periodic_grid
@@ -35,7 +32,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--full", action="store_true", help="longer training")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 adam_steps, lbfgs_steps = (15000, 5000) if args.full else (2000, 500)
 inv_adam_steps, inv_lbfgs_steps = (15000, 5000) if args.full else (4000, 2500)
 nu_true = 0.01 / np.pi

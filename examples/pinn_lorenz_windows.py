@@ -15,12 +15,9 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from dynlearn import pinn
 
@@ -28,7 +25,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--full", action="store_true", help="longer horizon and training")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 horizon, n_windows, steps_per_eps = (3.0, 12, 2000) if args.full else (1.0, 4, 300)
 sigma, rho, beta = 10.0, 28.0, 8.0 / 3.0
 y0 = jnp.array([1.0, 1.0, 1.0])

@@ -47,12 +47,9 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from dynlearn import recon, systems
 from dynlearn._ledger import Reproduction
@@ -66,7 +63,7 @@ parser.add_argument("--steps", type=int, default=None, help="optimizer steps per
 parser.add_argument("--eval-length", type=int, default=100_000, help="T, test orbit length")
 parser.add_argument("--noise", type=float, default=0.05, help="training observation noise")
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 start = time.perf_counter()
 
 # %% [markdown]
@@ -176,7 +173,7 @@ figure_data: dict = {}
 
 def evaluate(model, key_name):
     n_gen = n_eval + n_eval // 4
-    gen = np.asarray(model(test[0], n_gen))[n_eval // 4 :]
+    gen = np.asarray(model(test[0], n_gen)[1:])[n_eval // 4 :]
     out = {}
     if not np.all(np.isfinite(gen)):
         out.update(

@@ -37,11 +37,8 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 
 from dynlearn import recon
 from dynlearn._ledger import Reproduction
@@ -56,7 +53,7 @@ parser.add_argument("--full", action="store_true", help="longer window, bigger e
 parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
 parser.add_argument("--steps", type=int, default=None, help="observed steps")
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 jax.config.update("jax_enable_x64", True)
 start = time.perf_counter()
 

@@ -18,11 +18,8 @@ import time
 from pathlib import Path
 
 import jax
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 
 from dynlearn import recon, systems
 from dynlearn.metrics import valid_prediction_time
@@ -31,7 +28,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--full", action="store_true", help="larger reservoir, more data")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 start = time.perf_counter()
 
 # %% [markdown]

@@ -19,11 +19,8 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 
 from dynlearn import recon, systems
 from dynlearn.metrics import valid_prediction_time
@@ -32,7 +29,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--full", action="store_true", help="more data and ensemble members")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 jax.config.update("jax_enable_x64", True)
 start = time.perf_counter()
 

@@ -171,3 +171,32 @@ def test_systems_lists_the_zoo():
     assert kinds["Lorenz"] == "flow" and "dim=3" in lorenz
     assert kinds["Henon"] == "map"
     assert kinds["MackeyGlass"] == "delay"
+
+
+@pytest.mark.parametrize("command", ["reproduce", "bench"])
+def test_outside_a_clone_one_line_says_a_clone_is_needed(command, capsys, tmp_path, monkeypatch):
+    """As installed from a wheel: no examples/ or benchmarks/ beside the package."""
+    monkeypatch.setattr("dynlearn._cli._project_root", lambda: tmp_path)
+    assert main([command, "lorenz"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "clone" in err and f"`dynlearn {command}`" in err
+    assert main([command, "--list"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "clone" in out
+
+
+def test_reproduce_gives_the_example_agg_unless_a_backend_is_chosen(tmp_path, monkeypatch):
+    """The examples leave the backend alone; run by the command, they get MPLBACKEND=Agg."""
+    monkeypatch.setattr("dynlearn._cli._project_root", lambda: tmp_path)
+    (tmp_path / "examples").mkdir()
+    marker = tmp_path / "backend.txt"
+    (tmp_path / "examples" / "demo.py").write_text(
+        '"""Writes its backend."""\nimport os\n'
+        f"open({str(marker)!r}, 'w').write(os.environ.get('MPLBACKEND', 'unset'))\n"
+    )
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    assert main(["reproduce", "demo"]) == 0
+    assert marker.read_text() == "Agg"
+    monkeypatch.setenv("MPLBACKEND", "svg")
+    assert main(["reproduce", "demo"]) == 0
+    assert marker.read_text() == "svg"

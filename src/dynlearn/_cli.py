@@ -1,7 +1,9 @@
 """The `dynlearn` command: quickstart, reproduce, systems and bench.
 
 Examples and benchmarks live in the source tree (`examples/`, `benchmarks/`) next to
-`src/`; `reproduce` and `bench` find them there (an editable install keeps them reachable).
+`src/`; `reproduce` and `bench` find them there (an editable install keeps them reachable). A
+package installed from a wheel does not ship them: there the two commands say in one line that
+they need a clone of the repository.
 """
 
 from __future__ import annotations
@@ -34,6 +36,15 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _project_root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+def _needs_clone(command: str, folder: str) -> str:
+    """The one line saying that `command` runs the scripts of `folder`/, which need a clone."""
+    return (
+        f"dynlearn: `dynlearn {command}` runs the scripts in {folder}/ of a clone of the "
+        f"dynlearn repository, which this installation ({Path(__file__).resolve().parent}) "
+        "does not ship: clone the repository and run `pip install -e .` in it.\n"
+    )
 
 
 def _scripts(folder: str) -> dict[str, Path]:
@@ -117,12 +128,10 @@ def _run_script(
     if name not in scripts:
         close = _suggestions(name, list(scripts))
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        where = _project_root() / folder
-        if not scripts:
-            sys.stderr.write(
-                f"dynlearn: error: no {kind}s found in {where}; `{kind}` needs the source tree "
-                "(install with `pip install -e .` from a clone).\n"
-            )
+        if not (_project_root() / folder).is_dir():
+            sys.stderr.write(_needs_clone("reproduce" if kind == "example" else "bench", folder))
+        elif not scripts:
+            sys.stderr.write(f"dynlearn: error: no {kind}s in {_project_root() / folder}\n")
         else:
             sys.stderr.write(
                 f"dynlearn: error: unknown {kind} {name!r}.{hint} "
@@ -130,12 +139,19 @@ def _run_script(
             )
         return 2
     env = dict(os.environ, **(env_extra or {}))
+    # The scripts leave the matplotlib backend alone (so that they open as notebooks); run
+    # from here they only save figures, so the child gets the non-interactive Agg unless the
+    # caller chose a backend.
+    env.setdefault("MPLBACKEND", "Agg")
     return subprocess.call([sys.executable, str(scripts[name]), *extra], env=env)
 
 
 def _list_scripts(folder: str, times: dict[str, float] | None = None) -> int:
     """One entry per script: name, (measured run time,) the docstring's whole first sentence."""
     scripts = _scripts(folder)
+    if not (_project_root() / folder).is_dir():
+        sys.stdout.write(_needs_clone("reproduce" if folder == "examples" else "bench", folder))
+        return 0
     if not scripts:
         print(f"(nothing in {_project_root() / folder})")
         return 0
