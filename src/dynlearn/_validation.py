@@ -311,3 +311,74 @@ def check_same_length(where: str | None, **arrays) -> int:
             f"{_prefix(where)}{', '.join(arrays)} must have the same leading length; {detail}."
         )
     return next(iter(lengths.values()))
+
+
+def check_callable(where: str | None, name: str, value) -> Any:
+    """`value` if it is callable; otherwise `TypeError` naming the argument.
+
+    **Arguments:**
+
+    - `where`, `name`: as in `as_array`.
+    - `value`: the value passed.
+
+    **Returns:** `value`.
+    """
+    if not callable(value):
+        raise TypeError(f"{_prefix(where)}{name} must be callable, got {name}={_show(value)}.")
+    return value
+
+
+def check_in_range(
+    where: str | None, name: str, value, low: float, high: float, *, open_low: bool = False
+) -> float | jax.Array:
+    """A real scalar in `[low, high]` (or `(low, high]` with `open_low`): rates, fractions.
+
+    Traced values pass through unchecked.
+
+    **Arguments:**
+
+    - `where`, `name`: as in `as_array`.
+    - `value`: a Python number or a scalar array.
+    - `low`, `high`: the bounds.
+    - `open_low`: exclude `low`.
+
+    **Returns:** `value` unchanged.
+
+    **Raises:** `TypeError` for non-numbers, `ValueError` for out-of-range or NaN values.
+    """
+    if value is None or isinstance(value, bool | str):
+        raise TypeError(f"{_prefix(where)}{name} must be a real number, got {name}={value!r}.")
+    if _is_tracer(value):
+        return value
+    arr = np.asarray(value)
+    if arr.shape != () or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"{_prefix(where)}{name} must be a real scalar, got {name}={_show(value)}.")
+    x = float(arr)
+    ok = (low < x if open_low else low <= x) and x <= high
+    if not ok:
+        interval = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+        raise ValueError(f"{_prefix(where)}{name} must lie in {interval}, got {name}={x!r}.")
+    return value
+
+
+def refuse_if(x, bad, message: str):
+    """Raise `ValueError(message)` now if the concrete boolean `bad` is true; for a traced `bad`
+    return `equinox.error_if(x, bad, message)` (the run-time check); otherwise return `x`.
+
+    **Arguments:**
+
+    - `x`: the value the run-time check is attached to.
+    - `bad`: a Python bool or a boolean scalar array, concrete or traced.
+    - `message`: the error message (name the function, the argument and the value).
+
+    **Returns:** `x`, or `x` guarded by `equinox.error_if`.
+    """
+    if _is_tracer(bad):
+        import equinox as eqx
+
+        return eqx.error_if(x, bad, message)
+    if bool(np.asarray(bad)):
+        raise ValueError(message)
+    return x
