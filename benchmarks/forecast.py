@@ -1,19 +1,37 @@
 """Chaos forecasting benchmark: VPT, D_stsp and D_H of model families on dysts systems.
 
 Follows the protocol of Gilpin, "Model scale versus domain knowledge in statistical forecasting
-of chaotic systems": each system is sampled at 100 points per period (`dt = period / 100`), a
-model is trained on one trajectory of `--train-periods` periods (standardized with the training
-statistics), then forecasts from `--n-tests` held-out initial conditions (each given a context of
-two periods) over a test window of `--horizon-lyapunov` Lyapunov times (default 25, so that
-VPTs above 20 can be measured; at least 6 and at most `--max-horizon-periods` periods, the
-horizon is in the table). The valid prediction time (VPT, in Lyapunov times of the system's
-reference largest exponent `system.max_lyapunov`: dysts' `maximum_lyapunov_estimated`) is
-reported by both
-definitions: Gilpin's (sMAPE of the forecast prefix < 30, `metric="smape"`) and the pointwise
-NRMSE < 0.5 of the reservoir-computing literature. A free run of ten periods from the first test
-point is compared with the true orbit by D_stsp and D_H (the GTF paper's code definitions), each
-next to its noise floor: the same metric between the true orbit and an independent true orbit of
-the same length (the next ten periods of the reference trajectory).
+of chaotic systems" (Phys. Rev. Research 5, 043252, 2023; arXiv:2303.08011), whose evaluation
+code is dysts' `benchmarks/` folder (github.com/williamgilpin/dysts). Each choice and its source:
+
+- sampling: 100 points per dominant period, `dt = system.period / 100` (the paper's datasets
+  `test_multivariate__pts_per_period_100__periods_{12,60}`; `system.period` is dysts' period);
+- training data, two regimes (`--regime`, recorded in every cell and table):
+  `full`: 10 periods = 1000 points (`compute_benchmarks_multivariate.py` with `LONG = True`
+  trains on the first 1/6 of the 60-period series); `limited`: the last 1 period = 100 points of
+  that series (`multivariate_data_limited.py` trains on ever shorter tails of the training
+  series, down to 101 points, to measure the data-limited regime);
+- test: the paper forecasts the 50 periods after the training series (60-period series, split
+  at 1/6); here `--n-tests` held-out windows follow the training series, each forecast from a
+  context of two periods over `--horizon-lyapunov` Lyapunov times (default 25, so that the
+  paper's VPTs of ~24 can be measured; at least 6 and at most `--max-horizon-periods` periods,
+  the horizon is in the table);
+- standardization: ours (dysts' trajectory generators and loaders default to
+  `standardize=False`); the models here are fit to the training series standardized by its own
+  mean and standard deviation (in both regimes), and the metrics compare forecasts with the
+  truth in the original coordinates;
+- VPT: in Lyapunov times of the system's reference largest exponent `system.max_lyapunov`
+  (dysts' `maximum_lyapunov_estimated`), by both definitions: Gilpin's (the first time the sMAPE
+  of the forecast prefix exceeds 30, dysts' `metrics.horizoned_metric`; `metric="smape"`) and
+  the pointwise NRMSE < 0.5 of the reservoir-computing literature;
+- not the paper's: its darts models are tuned per system by a hyperparameter search
+  (`find_hyperparameters_multivariate.py`); here every family has one fixed configuration, and
+  the trained families train for `--nn-steps` optimizer steps only (CPU scale).
+
+A free run of ten periods from the first test point is compared with the true orbit by D_stsp
+and D_H (the GTF paper's code definitions), each next to its noise floor: the same metric
+between the true orbit and an independent true orbit of the same length (the next ten periods
+of the reference trajectory).
 
 Models: `linear` (linear VAR, ridge), `nvar`, `esn`, `sindy`, `plrnn_gtf` (clipped shPLRNN with
 adaptive GTF) — always; `neural_ode` (dynlearn.nde), `s4d` and `mamba` (dynlearn.ssm: encoder,
@@ -22,11 +40,14 @@ one block, decoder, trained one step ahead, forecasting through the block's recu
 a sliding 64-point window) and `koopman_ae` (dynlearn.koopman) when their subpackages are
 importable, else reported as 'not available'.
 
-Each (system, model, seed) cell is written to its own file in `benchmarks/results/forecast_cells/`
+Each (system, model, seed, regime) cell is written to its own file in
+`benchmarks/results/forecast_cells/`
 as soon as it finishes; a rerun with the same arguments skips finished cells (`--overwrite`
 recomputes them), `--shard I/N` runs the I-th of N disjoint parts of the cells (a cluster job
 array, or N processes), and `--merge` builds the tables from the cell files. Every cell's PRNG
 key depends on (system, model, seed) only, so sharded and unsharded runs give the same numbers.
+`--medium` is the committed run (see `medium_systems` for its rule): its tables go to
+docs/benchmarks/forecast_medium.{csv,md}, its figure to docs/figures/benchmark_forecast_medium.png.
 Writes benchmarks/results/forecast.csv, forecast.md and forecast.png (`--name` changes the stem).
 Fit times are wall-clock and include compilation (the machine is shared: compare ratios, not
 absolute seconds). `--full` is every dysts flow of the zoo: 129 ODEs and 6 delay equations.
@@ -34,6 +55,10 @@ absolute seconds). `--full` is every dysts flow of the zoo: 129 ODEs and 6 delay
     python benchmarks/forecast.py                          # small default, a few minutes
     python benchmarks/forecast.py --quick                  # smoke run
     python benchmarks/forecast.py --systems Lorenz Rossler --models esn nvar sindy
+    python benchmarks/forecast.py --medium --shard 0/2 &   # the committed medium run, in two
+    python benchmarks/forecast.py --medium --shard 1/2 &   # processes, then
+    python benchmarks/forecast.py --medium --merge         # docs/benchmarks/forecast_medium.md
+    python benchmarks/forecast.py --regime full limited    # both training-data regimes
     python benchmarks/forecast.py --full                   # all 135 dysts flows of the zoo
     python benchmarks/forecast.py --full --dry-run         # list them, run nothing
     python benchmarks/forecast.py --floors                 # noise floors of D_stsp and D_H
@@ -71,10 +96,33 @@ from dynlearn.metrics import (
     valid_prediction_time,
 )
 
-ALL_MODELS = ["linear", "nvar", "esn", "sindy", "plrnn_gtf", "neural_ode", "s4d", "mamba",
-              "transformer", "koopman_ae"]
+CLOSED_FORM = ["linear", "nvar", "esn", "sindy"]
+TRAINED = ["plrnn_gtf", "neural_ode", "s4d", "mamba", "transformer", "koopman_ae"]
+ALL_MODELS = CLOSED_FORM + TRAINED
 DEFAULT_SYSTEMS = ["Lorenz", "Rossler", "Thomas"]
-PPP = 100  # points per period
+PPP = 100  # points per period (dysts' benchmark datasets: `pts_per_period_100`)
+# Training-data regimes, in periods of training series right before the test data (dysts'
+# benchmarks/compute_benchmarks_multivariate.py: 10 periods; benchmarks/multivariate_data_limited.py
+# truncates them down to ~1 period, 101 points, its shortest training series)
+REGIMES = {"full": 10, "limited": 1}
+# --medium: the closed-form families on every MEDIUM_EVERY-th ODE flow by name (22 systems), the
+# trained ones on every 4th of those from the 4th on (5 systems, Lorenz among them), 3 seeds,
+# both regimes, training budgets cut to CPU scale (MEDIUM_NN_STEPS optimizer steps)
+MEDIUM_EVERY = 6
+MEDIUM_NN_STEPS = 600
+
+
+def medium_systems():
+    """The --medium systems: (closed-form families' systems, trained families' systems)."""
+    closed = systems.names("flows")[::MEDIUM_EVERY]
+    return closed, closed[3::4]
+
+
+def medium_cells(seeds, regimes):
+    """The --medium cells: closed-form families on 22 flows, trained families on 5 of them."""
+    closed, trained = medium_systems()
+    return all_cells(closed, CLOSED_FORM, seeds, regimes) + all_cells(trained, TRAINED, seeds,
+                                                                      regimes)
 
 
 # ----------------------------------------------------------------------------------- data
@@ -118,8 +166,22 @@ def make_data(name, train_periods, n_tests, context_periods, horizon_lyapunov=25
                 horizon_lt=horizon * dt * float(lyap))
 
 
+def regime_data(data, train_periods):
+    """`data` with its training series cut to the last `train_periods` periods (the stretch right
+    before the test data, as dysts' data-limited sweep cuts it) and standardized by its own mean
+    and standard deviation (what a user holding only that series can do)."""
+    train = data["train"][-train_periods * PPP :]
+    mean, std = train.mean(0), train.std(0)
+    return dict(data, train=train, mean=mean, std=np.where(std > 0, std, 1.0))
+
+
 # ---------------------------------------------------------------------------- model adapters
 # Each adapter: fit(train_z, dt, key, cfg) -> forecast(context_z, n_steps) -> (n_steps, dim)
+
+
+def _stride(train, stride):
+    """Window stride: `stride` on the full training series, 1 on a data-limited one."""
+    return stride if train.shape[0] >= 10 * PPP else 1
 
 
 def fit_linear(train, dt, key, cfg):
@@ -136,7 +198,8 @@ def fit_nvar(train, dt, key, cfg):
 def fit_esn(train, dt, key, cfg):
     esn = recon.EchoStateNetwork(train.shape[1], cfg["esn_size"], spectral_radius=0.9,
                                  input_scaling=0.5, key=key)
-    return recon.fit_readout(esn, train, ridge=1e-6).forecast
+    washout = min(100, train.shape[0] // 4)  # a data-limited series is ~100 points long
+    return recon.fit_readout(esn, train, ridge=1e-6, washout=washout).forecast
 
 
 def fit_sindy(train, dt, key, cfg):
@@ -160,7 +223,7 @@ def fit_plrnn_gtf(train, dt, key, cfg):
                              alpha="adaptive")
 
     def forecast(context, n_steps):
-        return model(context[-1], n_steps)
+        return model(context[-1], n_steps)[1:]
 
     return forecast
 
@@ -183,7 +246,7 @@ def fit_neural_ode(train, dt, key, cfg):
     model = NeuralODE(Field(eqx.nn.MLP(dim, dim, 64, 2, activation=jax.nn.gelu, key=k_model)),
                       solver=FixedGrid("rk4"))
     window = 10
-    windows = recon.trajectory_windows(train, window + 1, stride=2)
+    windows = recon.trajectory_windows(train, window + 1, stride=_stride(train, 2))
     ts = jnp.arange(window + 1, dtype=train.dtype) * dt
 
     def loss(m, batch, *, key):
@@ -192,8 +255,8 @@ def fit_neural_ode(train, dt, key, cfg):
 
     steps = cfg["nn_steps"]
     model, _ = fit(model, loss, windows, optax.adam(optax.cosine_decay_schedule(3e-3, steps)),
-                   steps=steps, batch_size=64, key=k_fit, progress=False, mesh=None,
-                   steps_per_dispatch=50)
+                   steps=steps, batch_size=min(64, windows.shape[0]), key=k_fit, progress=False,
+                   mesh=None, steps_per_dispatch=50)
     run = eqx.filter_jit(lambda m, y0, t: m(t, y0))
 
     def forecast(context, n_steps):
@@ -231,15 +294,15 @@ def _ssm_forecaster(make_block):
 
         model = Forecaster(eqx.nn.Linear(dim, width, key=k_enc), make_block(width, k_block),
                            eqx.nn.Linear(width, dim, key=k_dec))
-        windows = recon.trajectory_windows(train, 65, stride=4)
+        windows = recon.trajectory_windows(train, 65, stride=_stride(train, 4))
 
         def loss(m, batch, *, key):
             return jnp.mean((jax.vmap(m)(batch[:, :-1]) - batch[:, 1:]) ** 2)
 
         steps = cfg["nn_steps"]
         model, _ = fit(model, loss, windows, optax.adam(optax.cosine_decay_schedule(3e-3, steps)),
-                       steps=steps, batch_size=32, key=k_fit, progress=False, mesh=None,
-                       steps_per_dispatch=50)
+                       steps=steps, batch_size=min(32, windows.shape[0]), key=k_fit,
+                       progress=False, mesh=None, steps_per_dispatch=50)
 
         @eqx.filter_jit
         def run(m, context, n_steps):
@@ -313,15 +376,15 @@ def fit_transformer(train, dt, key, cfg):
         eqx.nn.MLP(width, width, 2 * width, 1, activation=jax.nn.gelu, key=keys[3]),
         eqx.nn.Linear(width, dim, key=keys[4]),
     )
-    windows = recon.trajectory_windows(train, length + 1, stride=4)
+    windows = recon.trajectory_windows(train, length + 1, stride=_stride(train, 4))
 
     def loss(m, batch, *, key):
         return jnp.mean((jax.vmap(m)(batch[:, :-1]) - batch[:, 1:]) ** 2)
 
     steps = cfg["nn_steps"]
     model, _ = fit(model, loss, windows, optax.adam(optax.cosine_decay_schedule(3e-3, steps)),
-                   steps=steps, batch_size=32, key=keys[5], progress=False, mesh=None,
-                   steps_per_dispatch=50)
+                   steps=steps, batch_size=min(32, windows.shape[0]), key=keys[5],
+                   progress=False, mesh=None, steps_per_dispatch=50)
 
     @eqx.filter_jit
     def run(m, window, n_steps):
@@ -348,11 +411,12 @@ def fit_koopman_ae(train, dt, key, cfg):
 
     k_model, k_fit = jax.random.split(key)
     model = KoopmanAutoencoder(train.shape[1], 16, 64, 2, key=k_model)
-    windows = recon.trajectory_windows(train, 21, stride=2)
+    windows = recon.trajectory_windows(train, 21, stride=_stride(train, 2))
     steps = cfg["nn_steps"]
     model, _ = fit(model, koopman_autoencoder_loss, windows,
                    optax.adam(optax.cosine_decay_schedule(3e-3, steps)), steps=steps,
-                   batch_size=64, key=k_fit, progress=False, mesh=None, steps_per_dispatch=50)
+                   batch_size=min(64, windows.shape[0]), key=k_fit, progress=False, mesh=None,
+                   steps_per_dispatch=50)
 
     @eqx.filter_jit
     def run(m, context, n_steps):
@@ -468,8 +532,9 @@ def floor_table(name="Lorenz", lengths=(1000, 4000, 10000, 40000), n_pairs=3, se
 # cells on as many machines or processes as wanted; `--merge` builds the tables from them.
 
 
-def all_cells(names, models, seeds):
-    return [(n, m, s) for n in names for m in models for s in seeds]
+def all_cells(names, models, seeds, regimes=("full",)):
+    """Every (system, model, seed, regime) cell, in table order."""
+    return [(n, m, s, r) for n in names for r in regimes for m in models for s in seeds]
 
 
 def parse_shard(text):
@@ -490,8 +555,8 @@ def shard_cells(cells, shard):
     return [c for k, c in enumerate(cells) if k % n == i]
 
 
-def cell_path(cell_dir, system, model, seed):
-    return Path(cell_dir) / f"{system}__{model}__seed{seed}.json"
+def cell_path(cell_dir, system, model, seed, regime="full"):
+    return Path(cell_dir) / f"{system}__{model}__seed{seed}__{regime}.json"
 
 
 def write_cell(cell_dir, cell, row):
@@ -502,25 +567,30 @@ def write_cell(cell_dir, cell, row):
     os.replace(tmp, path)  # atomic: a killed run leaves no half-written cell
 
 
-def load_cells(cell_dir, names, models, seeds):
-    """The finished cells of the given systems, models and seeds, in table order."""
+def load_cells(cell_dir, cells):
+    """The finished cells among `cells`, in their order."""
     rows = []
-    for cell in all_cells(names, models, seeds):
+    for cell in cells:
         path = cell_path(cell_dir, *cell)
         if path.exists():
             rows.append(json.loads(path.read_text()))
     return rows
 
 
-def cell_key(system, model, seed):
-    """A PRNG key that depends on the cell only (not on which shard or in which order it ran)."""
+def cell_key(system, model, seed, regime=None):
+    """A PRNG key that depends on the cell only (not on which shard or in which order it ran).
+
+    The same in both regimes, so that they differ by their training data only."""
     return jax.random.fold_in(jax.random.key(seed), zlib.crc32(f"{system}/{model}".encode()))
 
 
 def run_cell(cell, data, train_z, cfg, floor_values):
-    name, model, seed = cell
-    row = dict(system=name, model=model, seed=seed, status="ok", horizon_lt=data["horizon_lt"],
-               fit_s=float("nan"),
+    name, model, seed, regime = cell
+    t_cell, cpu_cell = time.perf_counter(), time.process_time()
+    row = dict(system=name, model=model, seed=seed, regime=regime,
+               train_points=int(data["train"].shape[0]), nn_steps=cfg["nn_steps"],
+               status="ok", horizon_lt=data["horizon_lt"], fit_s=float("nan"),
+               cell_s=float("nan"), cpu_s=float("nan"),
                vpt_smape=float("nan"), vpt_nrmse=float("nan"), d_stsp=float("nan"),
                d_h=float("nan"), d_stsp_floor=floor_values[0], d_h_floor=floor_values[1],
                vpts_nrmse="")
@@ -537,6 +607,8 @@ def run_cell(cell, data, train_z, cfg, floor_values):
     except Exception as err:  # noqa: BLE001 - one failing model must not stop the study
         row["status"] = f"failed: {type(err).__name__}"
         traceback.print_exc(limit=2)
+    row["cell_s"] = time.perf_counter() - t_cell
+    row["cpu_s"] = time.process_time() - cpu_cell  # CPU time: less dependent on the load
     return row
 
 
@@ -578,7 +650,14 @@ def main():
                         "Thomas")
     parser.add_argument("--models", nargs="+", default=None,
                         help=f"models (default all): {', '.join(ALL_MODELS)}")
+    parser.add_argument("--regime", nargs="+", default=["full"], choices=list(REGIMES),
+                        help="training-data regimes: full (10 periods, the paper's) and/or "
+                        "limited (1 period, its data-limited extreme); default full")
     parser.add_argument("--quick", action="store_true", help="tiny smoke run")
+    parser.add_argument("--medium", action="store_true",
+                        help="the committed medium run: closed-form families on every 6th ODE "
+                        "flow (22), trained families on 5 of them, 3 seeds, both regimes, "
+                        f"{MEDIUM_NN_STEPS} training steps; tables in docs/benchmarks/")
     parser.add_argument("--full", action="store_true",
                         help="all 135 dysts flows of the zoo (129 ODEs, 6 delay equations)")
     parser.add_argument("--floors", action="store_true",
@@ -587,10 +666,13 @@ def main():
                         help="print the VPT of each definition on the same Lorenz forecasts")
     parser.add_argument("--dry-run", action="store_true",
                         help="print the resolved systems and models, run nothing")
-    parser.add_argument("--name", default="forecast",
-                        help="results file stem (default forecast: forecast.csv/.md/.png)")
-    parser.add_argument("--train-periods", type=int, default=None)
+    parser.add_argument("--name", default=None,
+                        help="results file stem (default forecast, forecast_medium with --medium)")
+    parser.add_argument("--train-periods", type=int, default=None,
+                        help="training periods of the full regime (default 10)")
     parser.add_argument("--n-tests", type=int, default=None)
+    parser.add_argument("--nn-steps", type=int, default=None,
+                        help="optimizer steps of the trained families")
     parser.add_argument("--horizon-lyapunov", type=float, default=25.0,
                         help="test-window length in Lyapunov times of system.max_lyapunov, so "
                         "that VPTs of 20+ can be measured (default 25; at least 6 periods)")
@@ -598,15 +680,18 @@ def main():
                         help="cap on the test window in periods, for systems whose Lyapunov time "
                         "is many periods long (default 60); the table reports the horizon")
     parser.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    parser.add_argument("--n-seeds", type=int, default=1,
-                        help="seeds per (system, model) cell: seed, seed + 1, ... (default 1)")
+    parser.add_argument("--n-seeds", type=int, default=None,
+                        help="seeds per (system, model) cell: seed, seed + 1, ... (default 1, "
+                        "3 with --medium)")
     parser.add_argument("--shard", default=None, metavar="I/N",
                         help="run only part I of N (0 <= I < N) of the cells; merge with --merge")
     parser.add_argument("--merge", action="store_true",
                         help="build the tables from the cell files written so far, run nothing")
     parser.add_argument("--overwrite", action="store_true",
                         help="recompute cells whose result file exists (default: resume)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"),
+                        help="cell files and tables (default benchmarks/results; --medium writes "
+                        "its tables to docs/benchmarks and its figure to docs/figures)")
     args = parser.parse_args()
 
     if args.floors:
@@ -620,13 +705,20 @@ def main():
             parse_shard(args.shard)
         except ValueError as err:
             parser.error(str(err))
-    seeds = list(range(args.seed, args.seed + args.n_seeds))
+    n_seeds = args.n_seeds or (3 if args.medium else 1)
+    seeds = list(range(args.seed, args.seed + n_seeds))
+    regimes = list(REGIMES) if args.medium else list(dict.fromkeys(args.regime))
     split = lambda xs: [s for x in xs for s in x.split(",") if s]
     models = split(args.models) if args.models else list(ALL_MODELS)
     unknown = [m for m in models if m not in ADAPTERS]
     if unknown:
         parser.error(f"unknown models {unknown}; choose from {ALL_MODELS}")
-    if args.systems:
+    if args.medium:
+        if args.systems or args.models or args.full or args.quick:
+            parser.error("--medium fixes the systems and models; drop --systems/--models/--full/"
+                         "--quick")
+        names = list(dict.fromkeys(medium_systems()[0]))
+    elif args.systems:
         names = split(args.systems)
     elif args.full:
         names = full_systems()
@@ -635,97 +727,156 @@ def main():
     if args.quick:
         names = names[:1] if not args.systems else names
     cfg = dict(
-        train_periods=args.train_periods or (10 if args.quick else 40),
+        train_periods=args.train_periods or REGIMES["full"],
         n_tests=args.n_tests or (2 if args.quick else 5),
-        nn_steps=200 if args.quick else (4000 if args.full else 1500),
+        nn_steps=args.nn_steps or (200 if args.quick else MEDIUM_NN_STEPS if args.medium
+                                   else 4000 if args.full else 1500),
         esn_size=200 if args.quick else 400,
         horizon_lyapunov=args.horizon_lyapunov,
         max_horizon_periods=args.max_horizon_periods,
     )
+    train_periods = {"full": cfg["train_periods"], "limited": REGIMES["limited"]}
+    if args.medium:
+        cells = medium_cells(seeds, regimes)
+        # deterministic given the data: one seed (the seed would change nothing)
+        cells = [c for c in cells if c[1] not in DETERMINISTIC or c[2] == seeds[0]]
+    else:
+        cells = all_cells(names, models, seeds, regimes)
     print(f"systems ({len(names)}): {', '.join(names)}")
-    print(f"models: {', '.join(models)}; train {cfg['train_periods']} periods at {PPP} points "
-          f"per period, {cfg['n_tests']} test windows of {cfg['horizon_lyapunov']:g} Lyapunov "
-          f"times (6 to {cfg['max_horizon_periods']} periods)")
+    if args.medium:
+        print(f"trained families on ({len(medium_systems()[1])}): "
+              f"{', '.join(medium_systems()[1])}")
+    print(f"models: {', '.join(models)}; regimes: "
+          + ", ".join(f"{r} ({train_periods[r]} periods)" for r in regimes)
+          + f" at {PPP} points per period; {cfg['n_tests']} test windows of "
+          f"{cfg['horizon_lyapunov']:g} Lyapunov times (6 to {cfg['max_horizon_periods']} "
+          f"periods); {cfg['nn_steps']} training steps; seeds {seeds}; {len(cells)} cells")
     if args.dry_run:
         missing = [n for n in names if n not in systems.names()]
         print(f"unknown systems: {missing}" if missing else "all systems resolve in the zoo")
         print("not available: " + (", ".join(m for m in models if not available(m)) or "none"))
         return
 
+    name = args.name or ("forecast_medium" if args.medium else "forecast")
     out = Path(args.out)
-    cell_dir = out / f"{args.name}_cells"
+    cell_dir = out / f"{name}_cells"
+    tables = out
+    figure = None
+    if args.medium and args.out == parser.get_default("out"):
+        root = Path(__file__).resolve().parents[1]
+        tables, figure = root / "docs" / "benchmarks", root / "docs" / "figures"
     if args.merge:
-        rows = load_cells(cell_dir, names, models, seeds)
-        print(f"merged {len(rows)} cells from {cell_dir}")
-        write_results(rows, models, out, args.name)
+        rows = load_cells(cell_dir, cells)
+        print(f"merged {len(rows)} of {len(cells)} cells from {cell_dir}")
+        write_results(rows, models, tables, name, figure_dir=figure, n_cells=len(cells))
         return
-    todo = shard_cells(all_cells(names, models, seeds), args.shard)
+    todo = shard_cells(cells, args.shard)
     pending = [c for c in todo if args.overwrite or not cell_path(cell_dir, *c).exists()]
     print(f"cells: {len(todo)} in this shard, {len(todo) - len(pending)} already done "
-          f"(in {cell_dir})")
-    for name in dict.fromkeys(c[0] for c in pending):
+          f"(in {cell_dir})", flush=True)
+    for sys_name in dict.fromkeys(c[0] for c in pending):
         try:
-            data = make_data(name, cfg["train_periods"], cfg["n_tests"], 2,
+            data = make_data(sys_name, cfg["train_periods"], cfg["n_tests"], 2,
                              cfg["horizon_lyapunov"], 6, cfg["max_horizon_periods"])
         except Exception as err:  # noqa: BLE001 - report and continue with the next system
-            print(f"{name}: data generation failed ({type(err).__name__}: {err})")
+            print(f"{sys_name}: data generation failed ({type(err).__name__}: {err})")
             continue
-        train_z = jnp.asarray((data["train"] - data["mean"]) / data["std"], jnp.float32)
-        d_stsp_floor, d_h_floor = floors(data)
-        for cell in (c for c in pending if c[0] == name):
-            row = run_cell(cell, data, train_z, cfg, (d_stsp_floor, d_h_floor))
-            write_cell(cell_dir, cell, row)
-            print(f"{name:12s} {row['model']:11s} seed {row['seed']} {row['status']:8s} "
-                  f"fit {row['fit_s']:7.2f} s  VPT sMAPE {row['vpt_smape']:5.2f}  "
-                  f"VPT NRMSE {row['vpt_nrmse']:5.2f}  "
-                  f"D_stsp {row['d_stsp']:7.3f} (floor {d_stsp_floor:.3f})  "
-                  f"D_H {row['d_h']:.3f} (floor {d_h_floor:.3f})")
+        for regime in dict.fromkeys(c[3] for c in pending if c[0] == sys_name):
+            rdata = regime_data(data, train_periods[regime])
+            train_z = jnp.asarray((rdata["train"] - rdata["mean"]) / rdata["std"], jnp.float32)
+            d_stsp_floor, d_h_floor = floors(rdata)
+            for cell in (c for c in pending if c[0] == sys_name and c[3] == regime):
+                row = run_cell(cell, rdata, train_z, cfg, (d_stsp_floor, d_h_floor))
+                write_cell(cell_dir, cell, row)
+                print(f"{sys_name:12s} {regime:7s} {row['model']:11s} seed {row['seed']} "
+                      f"{row['status']:8s} fit {row['fit_s']:6.1f} s cell {row['cell_s']:6.1f} s "
+                      f"cpu {row['cpu_s']:6.1f} s"
+                      f"  VPT sMAPE {row['vpt_smape']:5.2f}  VPT NRMSE {row['vpt_nrmse']:5.2f}  "
+                      f"D_stsp {row['d_stsp']:7.3f} (floor {d_stsp_floor:.3f})  "
+                      f"D_H {row['d_h']:.3f} (floor {d_h_floor:.3f})", flush=True)
     if args.shard is not None:
         print(f"shard {args.shard} done; build the tables with the same arguments and --merge")
         return
-    write_results(load_cells(cell_dir, names, models, seeds), models, out, args.name)
+    write_results(load_cells(cell_dir, cells), models, tables, name, figure_dir=figure,
+                  n_cells=len(cells))
 
 
-def write_results(rows, models, out, stem="forecast"):
+DETERMINISTIC = ("linear", "nvar", "sindy")  # no random initialization: the seed has no effect
+FIELDS = ["system", "model", "seed", "regime", "train_points", "nn_steps", "status", "horizon_lt",
+          "fit_s", "cell_s", "cpu_s", "vpt_smape", "vpt_nrmse", "d_stsp", "d_stsp_floor", "d_h",
+          "d_h_floor", "vpts_nrmse"]
+
+
+def _median(values):
+    values = [v for v in values if np.isfinite(v)]
+    return float(np.median(values)) if values else float("nan")
+
+
+def write_results(rows, models, out, stem="forecast", figure_dir=None, n_cells=None):
+    """The cell table (csv and markdown), per-(regime, model) medians, per-system VPT; figure."""
     out.mkdir(parents=True, exist_ok=True)
-    fields = ["system", "model", "seed", "status", "horizon_lt", "fit_s", "vpt_smape",
-              "vpt_nrmse", "d_stsp", "d_stsp_floor", "d_h", "d_h_floor", "vpts_nrmse"]
     with (out / f"{stem}.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
+        writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    lines = ["# Forecast benchmark", "",
+    regimes = list(dict.fromkeys(r["regime"] for r in rows))
+    models = [m for m in models if any(r["model"] == m for r in rows)] or list(models)
+    done = f"{len(rows)} of {n_cells} cells" if n_cells is not None else f"{len(rows)} cells"
+    lines = [f"# Forecast benchmark ({stem}: {done})", "",
              "Median over test windows of the valid prediction time in Lyapunov times of "
              "`system.max_lyapunov` (sMAPE<30: Gilpin's prefix sMAPE; NRMSE<0.5: pointwise); "
              "D_stsp and D_H of a 10-period free run (standardized coordinates, GTF-paper "
              "definitions) with their noise floors (true orbit against an independent true orbit "
-             "of the same length). Fit time includes compilation.", "",
-             "| system | model | seed | status | horizon (Lyapunov times) | fit s | "
-             "VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp (floor) | D_H (floor) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "of the same length). Fit time includes compilation; cell time also the evaluation.",
+             "", "## Per regime and model (median over cells: systems and seeds)", "",
+             "| regime | model | cells | failed | VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp | D_H | "
+             "fit s | cell s |", "|---|---|---|---|---|---|---|---|---|---|"]
+    summary = {}
+    for regime in regimes:
+        for m in models:
+            cells = [r for r in rows if r["model"] == m and r["regime"] == regime]
+            ok = [r for r in cells if r["status"] == "ok"]
+            if not ok:
+                status = cells[0]["status"] if cells else "not run"
+                lines.append(f"| {regime} | {m} | {len(cells)} | {len(cells)} | {status} "
+                             "| | | | | |")
+                continue
+            med = {k: _median([r[k] for r in ok]) for k in
+                   ("vpt_smape", "vpt_nrmse", "d_stsp", "d_h", "fit_s", "cell_s")}
+            summary[regime, m] = ok
+            lines.append(f"| {regime} | {m} | {len(cells)} | {len(cells) - len(ok)} | "
+                         f"{med['vpt_smape']:.2f} | {med['vpt_nrmse']:.2f} | "
+                         f"{med['d_stsp']:.3f} | {med['d_h']:.3f} | {med['fit_s']:.1f} | "
+                         f"{med['cell_s']:.1f} |")
+    n_summary = len(lines)
+    lines += ["", "## VPT sMAPE<30 per system (median over seeds; - not run)", ""]
+    systems_ = list(dict.fromkeys(r["system"] for r in rows))
+    for regime in regimes:
+        lines += [f"### {regime} regime", "",
+                  "| system | horizon | " + " | ".join(models) + " |",
+                  "|---|---|" + "---|" * len(models)]
+        for name in systems_:
+            here = [r for r in rows if r["system"] == name and r["regime"] == regime]
+            if not here:
+                continue
+            cells = []
+            for m in models:
+                v = [r["vpt_smape"] for r in here if r["model"] == m and r["status"] == "ok"]
+                cells.append(f"{_median(v):.2f}" if v else "-")
+            lines.append(f"| {name} | {here[0]['horizon_lt']:.1f} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Cells", "",
+              "| system | regime | model | seed | status | horizon (Lyapunov times) | fit s | "
+              "VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp (floor) | D_H (floor) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['system']} | {r['model']} | {r['seed']} | {r['status']} | "
-                     f"{r['horizon_lt']:.1f} | {r['fit_s']:.2f} | "
+        lines.append(f"| {r['system']} | {r['regime']} | {r['model']} | {r['seed']} | "
+                     f"{r['status']} | {r['horizon_lt']:.1f} | {r['fit_s']:.2f} | "
                      f"{r['vpt_smape']:.2f} | {r['vpt_nrmse']:.2f} | "
                      f"{r['d_stsp']:.3f} ({r['d_stsp_floor']:.3f}) | "
                      f"{r['d_h']:.3f} ({r['d_h_floor']:.3f}) |")
-    lines += ["", "## Per model (median over cells: systems and seeds)", "",
-              "| model | cells | VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp | D_H |",
-              "|---|---|---|---|---|---|"]
-    summary = {}
-    for m in models:
-        ok = [r for r in rows if r["model"] == m and r["status"] == "ok"]
-        if not ok:
-            status = next((r["status"] for r in rows if r["model"] == m), "not run")
-            lines.append(f"| {m} | 0 | {status} | | | |")
-            continue
-        med = {k: float(np.median([r[k] for r in ok])) for k in
-               ("vpt_smape", "vpt_nrmse", "d_stsp", "d_h")}
-        summary[m] = (ok, med)
-        lines.append(f"| {m} | {len(ok)} | {med['vpt_smape']:.2f} | {med['vpt_nrmse']:.2f} | "
-                     f"{med['d_stsp']:.3f} | {med['d_h']:.3f} |")
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[-(len(models) + 2):]))
+    print("\n".join(lines[:n_summary]))
 
     import matplotlib
 
@@ -733,21 +884,23 @@ def write_results(rows, models, out, stem="forecast"):
     import matplotlib.pyplot as plt
 
     if summary:
-        names = list(summary)
-        fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-        vpts = [[float(v) for r in summary[m][0] for v in r["vpts_nrmse"].split()] for m in names]
-        axes[0].boxplot(vpts)
-        axes[0].set_ylabel("VPT, NRMSE < 0.5 (Lyapunov times)")
-        for ax, key, label in ((axes[1], "d_stsp", "D_stsp"), (axes[2], "d_h", "D_H")):
-            for i, m in enumerate(names):
-                vals = [r[key] for r in summary[m][0] if np.isfinite(r[key])]
-                ax.scatter(np.full(len(vals), i + 1), vals, s=14)
-            ax.set_ylabel(label)
-        for ax in axes:
+        fig, axes = plt.subplots(1, len(regimes), figsize=(6.5 * len(regimes), 4), squeeze=False,
+                                 sharey=True)
+        for ax, regime in zip(axes[0], regimes):
+            names = [m for m in models if (regime, m) in summary]
+            vpts = [[r["vpt_smape"] for r in summary[regime, m]] for m in names]
+            ax.boxplot(vpts)
             ax.set_xticks(range(1, len(names) + 1), names, rotation=30)
+            ax.set_title(f"{regime} regime")
+        axes[0][0].set_ylabel("VPT, prefix sMAPE < 30 (Lyapunov times)")
         fig.tight_layout()
-        fig.savefig(out / f"{stem}.png", dpi=120)
-    print(f"wrote {out / stem}.csv, .md, .png")
+        figure_dir = Path(figure_dir) if figure_dir is not None else out
+        figure_dir.mkdir(parents=True, exist_ok=True)
+        png = figure_dir / (f"benchmark_{stem}.png" if figure_dir != out else f"{stem}.png")
+        fig.savefig(png, dpi=110)
+        plt.close(fig)
+        print(f"wrote {png}")
+    print(f"wrote {out / stem}.csv, .md")
 
 
 if __name__ == "__main__":
