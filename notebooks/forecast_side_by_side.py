@@ -89,7 +89,7 @@ plrnn, gtf_history = recon.fit_gtf(
     plrnn, jnp.asarray(train), optax.adam(optax.exponential_decay(1e-3, NN_STEPS, 0.1)),
     steps=NN_STEPS, batch_size=16, sequence_length=50, key=k_plrnn, alpha="adaptive",
 )
-forecasts["PLRNN (GTF)"] = plrnn(jnp.asarray(context[-1]), horizon)
+forecasts["PLRNN (GTF)"] = plrnn(jnp.asarray(context[-1]), horizon)[1:]
 
 # %% [markdown]
 # ## A state-space model
@@ -188,7 +188,7 @@ plot.benchmark_table(rows, formats={"VPT (Lyapunov times)": ".2f"},
 n_free = 3000
 free = {
     "echo state network": esn.forecast(jnp.asarray(context), n_free),
-    "PLRNN (GTF)": plrnn(jnp.asarray(context[-1]), n_free),
+    "PLRNN (GTF)": plrnn(jnp.asarray(context[-1]), n_free)[1:],
     "S4D state-space model": ssm_forecast(ssm, jnp.asarray(context[-64:]), n_free),
 }
 free = {name: np.asarray(f, np.float64) * std + mean for name, f in free.items()}

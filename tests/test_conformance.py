@@ -261,8 +261,8 @@ def _reference(family, model, context, n_steps):
             out.append(y)
         return jnp.stack(out)
     if family.name == "ShallowPLRNN":
-        # A one-row context starts from encode(x0), as model(x0, n) does.
-        return model(x0, n_steps)
+        # A one-row context starts from encode(x0), as model(x0, n_steps) does.
+        return model(x0, n_steps)[1:]
     if family.name == "EchoStateNetwork":
         return _esn_by_hand(model, context, n_steps)
     if family.name == "NVAR":

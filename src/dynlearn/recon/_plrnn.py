@@ -104,7 +104,8 @@ class ShallowPLRNN(eqx.Module):
 
         Warm-up by teacher forcing: `z = encode(context[0])`, then for every later row `x`,
         `z = F(z)` with its observed units replaced by `x`; the unobserved units are driven
-        by the data. A one-row context gives `encode(context[0])`, the start of `model(x0, n)`.
+        by the data. A one-row context gives `encode(context[0])`, the start of
+        `model(x0, n_steps)`.
 
         **Arguments:**
 
@@ -133,7 +134,9 @@ class ShallowPLRNN(eqx.Module):
         - `x0`: initial observation `(data_size,)`.
         - `n_steps`: number of steps to generate.
 
-        **Returns:** observations `(n_steps, data_size)`; row `i` is `i + 1` steps after `x0`.
+        **Returns:** observations `(n_steps + 1, data_size)`: row 0 is `x0`, row `i` is `i`
+        steps after it (the row convention of every rollout from an initial state; see
+        docs/conventions.md).
         """
         x0 = jnp.asarray(x0, self.a.dtype)
         if x0.shape != (self.data_size,):
@@ -145,4 +148,5 @@ class ShallowPLRNN(eqx.Module):
             z = self.step(z)
             return z, self.observe(z)
 
-        return jax.lax.scan(body, self.encode(x0), None, length=n_steps)[1]
+        xs = jax.lax.scan(body, self.encode(x0), None, length=n_steps)[1]
+        return jnp.concatenate([x0[None], xs])
