@@ -25,6 +25,9 @@ from ._hamiltonian import ImplicitMidpoint as ImplicitMidpoint
 from ._hamiltonian import Leapfrog as Leapfrog
 from ._hamiltonian import SeparableHamiltonian as SeparableHamiltonian
 from ._hamiltonian import symplectic_gradient as symplectic_gradient
+from ._hamiltonian_meta import derivative_matching_loss as derivative_matching_loss
+from ._hamiltonian_meta import maml_adapt as maml_adapt
+from ._hamiltonian_meta import maml_loss as maml_loss
 from ._latent_sde import LatentSDE as LatentSDE
 from ._latent_sde import latent_sde_loss as latent_sde_loss
 from ._meta_flow_matching import MetaFlowMatching as MetaFlowMatching
