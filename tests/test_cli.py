@@ -179,10 +179,10 @@ def test_outside_a_clone_one_line_says_a_clone_is_needed(command, capsys, tmp_pa
     monkeypatch.setattr("dynlearn._cli._project_root", lambda: tmp_path)
     assert main([command, "lorenz"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "clone" in err and f"`dynlearn {command}`" in err
+    assert err.count("\n") == 1 and "needs a clone" in err and f"`dynlearn {command}`" in err
     assert main([command, "--list"]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and "clone" in out
+    assert out.count("\n") == 1 and "needs a clone" in out
 
 
 def test_reproduce_gives_the_example_agg_unless_a_backend_is_chosen(tmp_path, monkeypatch):

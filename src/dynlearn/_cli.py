@@ -41,9 +41,9 @@ def _project_root() -> Path:
 def _needs_clone(command: str, folder: str) -> str:
     """The one line saying that `command` runs the scripts of `folder`/, which need a clone."""
     return (
-        f"dynlearn: `dynlearn {command}` runs the scripts in {folder}/ of a clone of the "
-        f"dynlearn repository, which this installation ({Path(__file__).resolve().parent}) "
-        "does not ship: clone the repository and run `pip install -e .` in it.\n"
+        f"dynlearn: `dynlearn {command}` needs a clone of the repository: it runs the scripts "
+        f"in {folder}/, which this installation ({Path(__file__).resolve().parent}) does not "
+        "ship; clone dynlearn and run `pip install -e .` in the clone.\n"
     )
 
 
