@@ -206,7 +206,7 @@ def check_int(where: str | None, name: str, value, *, minimum: int = 1) -> int:
 
 def check_positive(
     where: str | None, name: str, value, *, allow_zero: bool = False
-) -> float | jax.Array:
+) -> Any:
     """A real scalar `> 0` (or `>= 0` with `allow_zero`): steps, tolerances, scales.
 
     Traced values pass through unchecked (their check belongs in `equinox.error_if`).
@@ -330,7 +330,7 @@ def check_callable(where: str | None, name: str, value) -> Any:
 
 def check_in_range(
     where: str | None, name: str, value, low: float, high: float, *, open_low: bool = False
-) -> float | jax.Array:
+) -> Any:
     """A real scalar in `[low, high]` (or `(low, high]` with `open_low`): rates, fractions.
 
     Traced values pass through unchecked.

@@ -208,7 +208,7 @@ def test_bad_input_raises():
         valid_prediction_time(x, x, dt=0.1, metric="mae")
     with pytest.raises(ValueError, match="not both"):
         valid_prediction_time(x, x, dt=0.1, max_lyapunov=1.0, lyapunov_time=1.0)
-    with pytest.raises(ValueError, match="dt must be positive"):
+    with pytest.raises(ValueError, match="dt must be finite and positive"):
         valid_prediction_time(x, x, dt=0.0)
     with pytest.raises(ValueError, match="too short"):
         n_step_prediction_error(lambda z: z, x, 10)

@@ -19,6 +19,14 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Float, Key
+from .._validation import (
+    check_callable,
+    check_finite,
+    check_int,
+    check_option,
+    check_positive,
+    refuse_if,
+)
 from ._util import as_float, as_series_pair
 
 _BOXES = ("gtf", "legacy", "minmax")
@@ -194,44 +202,39 @@ def state_space_divergence(
     **Returns:** a scalar, 0 for identical orbits (the mixture estimate can be slightly
     negative). Compare it with `noise_floor(state_space_divergence, true, other_true)`.
 
-    **Raises:** `ValueError` for mismatched dimensions, too few points, an unknown `method`,
-    `box` or `gmm`, or `"bins"` with `n_bins**dim` above 10⁸ cells.
+    **Raises:** `ValueError` for mismatched dimensions, too few points, NaN or inf in `true`, an
+    unknown `method`, `box` or `gmm`, a non-positive count or `variance`, a negative
+    `smoothing`, or `"bins"` with `n_bins**dim` above 10⁸ cells; `TypeError` for complex input
+    or non-integer counts.
     """
-    true, gen = as_series_pair(true, generated, "state_space_divergence", min_length=1)
+    where = "state_space_divergence"
+    true, gen = as_series_pair(true, generated, where, min_length=1, names=("true", "generated"))
+    # the reference orbit defines the box and the mixture: a NaN there would silently empty
+    # every bin (a diverged `generated` orbit is allowed: its points fall outside the box)
+    check_finite(where, "true", true)
     dim = true.shape[1]
+    check_option(where, "method", method, ("auto", "bins", "gmm"))
     if method == "auto":
         method = "bins" if dim < 6 else "gmm"
-    if method not in ("bins", "gmm"):
-        raise ValueError(
-            f"state_space_divergence: method must be 'auto', 'bins' or 'gmm', got {method!r}"
-        )
     if method == "bins":
-        if box not in _BOXES:
-            raise ValueError(f"state_space_divergence: box must be one of {_BOXES}, got {box!r}")
+        check_option(where, "box", box, _BOXES)
         if true.shape[0] < 2:
             raise ValueError(
                 f"state_space_divergence: the binned estimate needs at least 2 true points, got "
                 f"{true.shape[0]}"
             )
-        if n_bins < 1:
-            raise ValueError(f"state_space_divergence: n_bins must be >= 1, got {n_bins}")
+        n_bins = check_int(where, "n_bins", n_bins)
+        check_positive(where, "smoothing", smoothing, allow_zero=True)
         if n_bins**dim > 10**8:
             raise ValueError(
-                f"state_space_divergence: {n_bins}**{dim} histogram cells is too many; use "
-                "method='gmm' or fewer bins"
+                f"state_space_divergence: n_bins**dim = {n_bins}**{dim} histogram cells is too "
+                "many; use method='gmm' or fewer bins"
             )
         return _binned_kl(true, gen, n_bins, smoothing, box)
-    if gmm not in _GMM_REFERENCES:
-        raise ValueError(
-            f"state_space_divergence: gmm must be one of {_GMM_REFERENCES}, got {gmm!r}"
-        )
-    if not variance > 0:
-        raise ValueError(f"state_space_divergence: variance must be positive, got {variance}")
-    if n_samples < 1 or max_points < 1:
-        raise ValueError(
-            f"state_space_divergence: n_samples and max_points must be >= 1, got {n_samples} "
-            f"and {max_points}"
-        )
+    check_option(where, "gmm", gmm, _GMM_REFERENCES)
+    check_positive(where, "variance", variance)
+    n_samples = check_int(where, "n_samples", n_samples)
+    max_points = check_int(where, "max_points", max_points)
     if key is None:
         key = jax.random.key(0)
     return _gmm_kl(true, gen, gmm, n_samples, max_points, float(variance), key)
@@ -314,16 +317,18 @@ def power_spectrum_distance(
     **Returns:** a scalar (mean over dimensions), or `(dim,)` with `per_dimension`. Compare it
     with `noise_floor(power_spectrum_distance, true, other_true)`.
 
-    **Raises:** `ValueError` for shapes that differ or series shorter than 4 points.
+    **Raises:** `ValueError` for shapes that differ, series shorter than 4 points, a negative
+    or NaN `smoothing` or a non-positive `truncate`; `TypeError` for complex input.
     """
-    true, gen = as_series_pair(true, generated, "power_spectrum_distance", min_length=4)
+    where = "power_spectrum_distance"
+    true, gen = as_series_pair(true, generated, where, min_length=4, names=("true", "generated"))
     if true.shape != gen.shape:
         raise ValueError(
             f"power_spectrum_distance: true and generated must have the same shape (same length "
             f"gives the same frequency bins), got {tuple(true.shape)} and {tuple(gen.shape)}"
         )
-    if smoothing < 0:
-        raise ValueError(f"power_spectrum_distance: smoothing must be >= 0, got {smoothing}")
+    check_positive(where, "smoothing", smoothing, allow_zero=True)
+    check_positive(where, "truncate", truncate)
     dist = _hellinger_per_dimension(true, gen, float(smoothing), float(truncate))
     return dist if per_dimension else jnp.mean(dist)
 
@@ -360,11 +365,13 @@ def noise_floor(
     **Raises:** `ValueError` if the two orbits differ in shape (a floor at another length is a
     different floor).
     """
-    a, b = as_series_pair(true, independent_true, "noise_floor")
+    check_callable("noise_floor", "metric", metric)
+    a, b = as_series_pair(true, independent_true, "noise_floor", names=("true", "independent_true"))
     if a.shape != b.shape:
         raise ValueError(
             f"noise_floor: the independent true orbit must have the same shape as the true one "
-            f"(the floor depends on the length), got {tuple(a.shape)} and {tuple(b.shape)}"
+            f"(the floor depends on the length), got true.shape={tuple(a.shape)} and "
+            f"independent_true.shape={tuple(b.shape)}"
         )
     return metric(a, b, **kwargs)
 
@@ -388,19 +395,27 @@ def lyapunov_exponent_error(
 
     **Returns:** a scalar relative error.
 
-    **Raises:** `ValueError` if either spectrum has fewer than `n_exponents` exponents.
+    **Raises:** `ValueError` if either spectrum has fewer than `n_exponents` exponents,
+    `n_exponents < 1`, or the leading true exponents are all zero; `TypeError` for complex or
+    non-numeric spectra.
     """
-    lam = jnp.sort(jnp.ravel(as_float(true_exponents)))[::-1]
-    est = jnp.sort(jnp.ravel(as_float(estimated_exponents)))[::-1]
-    n = n_exponents
-    if n < 1 or lam.shape[0] < n or est.shape[0] < n:
-        raise ValueError(
-            f"lyapunov_exponent_error: need n_exponents >= 1 and at least n_exponents "
-            f"exponents, got n_exponents={n}, "
-            f"{lam.shape[0]} true and {est.shape[0]} estimated"
-        )
+    where = "lyapunov_exponent_error"
+    lam = jnp.sort(jnp.ravel(as_float(true_exponents, where, "true_exponents")))[::-1]
+    est = jnp.sort(jnp.ravel(as_float(estimated_exponents, where, "estimated_exponents")))[::-1]
+    n = check_int(where, "n_exponents", n_exponents)
+    for name, arr in (("true_exponents", lam), ("estimated_exponents", est)):
+        if arr.shape[0] < n:
+            raise ValueError(
+                f"{where}: {name} has {arr.shape[0]} exponent(s); need at least n_exponents={n}"
+            )
     est = est.astype(lam.dtype)
-    return jnp.linalg.norm(est[:n] - lam[:n]) / jnp.linalg.norm(lam[:n])
+    norm = jnp.linalg.norm(lam[:n])
+    norm = refuse_if(
+        norm,
+        norm == 0,
+        f"{where}: the leading {n} true_exponents are all 0, so the relative error is undefined",
+    )
+    return jnp.linalg.norm(est[:n] - lam[:n]) / norm
 
 
 def correlation_dimension_error(
@@ -423,7 +438,9 @@ def correlation_dimension_error(
 
     **Raises:** `ValueError` for mismatched dimensions.
     """
-    true, gen = as_series_pair(true, generated, "correlation_dimension_error", min_length=10)
+    true, gen = as_series_pair(
+        true, generated, "correlation_dimension_error", min_length=10, names=("true", "generated")
+    )
     from ..analysis import correlation_dimension
 
     d_true = jnp.asarray(correlation_dimension(true, **kwargs))

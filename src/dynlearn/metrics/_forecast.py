@@ -26,6 +26,15 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Float
+from .._validation import (
+    check_callable,
+    check_dtype,
+    check_int,
+    check_option,
+    check_positive,
+    check_shape,
+    refuse_if,
+)
 from ._util import as_series_pair
 
 _DEFAULT_THRESHOLD = {"smape": 30.0, "smape_pointwise": 30.0, "nrmse": 0.5}
@@ -40,15 +49,35 @@ def _pointwise_smape(true, pred):
 
 
 def _scale(true, scale, where):
+    """The NRMSE scale per dimension: `scale` checked (finite, positive, scalar or `(dim,)`),
+    or the standard deviation of `true`, which must not vanish in any dimension."""
+    dim = true.shape[1]
     if scale is None:
         std = jnp.std(true, axis=0)
-    else:
-        std = jnp.broadcast_to(jnp.asarray(scale, dtype=true.dtype), (true.shape[1],))
-    return std
+        return refuse_if(
+            std,
+            jnp.any(std <= 0),
+            f"{where}: true is constant in some dimension (its standard deviation, the default "
+            "NRMSE scale, is 0 there), so the normalised error is undefined; pass scale= (e.g. "
+            "the training data's standard deviation)",
+        )
+    if isinstance(scale, int | float):
+        check_positive(where, "scale", scale)
+    arr = check_dtype(where, "scale", scale, cast_integers=True)
+    if arr.shape not in ((), (dim,)):
+        raise ValueError(
+            f"{where}: scale must be a scalar or have shape ({dim},) (one per dimension of "
+            f"true), got shape {tuple(arr.shape)}"
+        )
+    arr = refuse_if(
+        arr,
+        jnp.any(~(arr > 0)) | jnp.any(~jnp.isfinite(arr)),
+        f"{where}: scale must be finite and positive in every dimension, got scale={scale!r}",
+    )
+    return jnp.broadcast_to(arr.astype(true.dtype), (dim,))
 
 
 def _pointwise_nrmse(true, pred, std):
-    std = jnp.where(std > 0, std, 1)
     return jnp.sqrt(jnp.mean(((true - pred) / std[None, :]) ** 2, axis=-1))
 
 
@@ -69,7 +98,7 @@ def smape(
 
     **Returns:** a scalar (mean over time and dimensions), or shape `(time,)` if `pointwise`.
 
-    **Raises:** `ValueError` if the shapes differ.
+    **Raises:** `ValueError` if the shapes differ; `TypeError` for complex or non-numeric input.
     """
     true, pred = as_series_pair(true, pred, "smape")
     if true.shape != pred.shape:
@@ -103,7 +132,9 @@ def nrmse(
 
     **Returns:** a scalar, or shape `(time,)` if `pointwise`.
 
-    **Raises:** `ValueError` if the shapes differ.
+    **Raises:** `ValueError` if the shapes differ, for a `scale` that is not finite and positive
+    (or of the wrong shape), or, without `scale`, a `true` that is constant in some dimension
+    (zero standard deviation); `TypeError` for complex or non-numeric input.
     """
     true, pred = as_series_pair(true, pred, "nrmse")
     if true.shape != pred.shape:
@@ -114,7 +145,6 @@ def nrmse(
     std = _scale(true, scale, "nrmse")
     if pointwise:
         return _pointwise_nrmse(true, pred, std)
-    std = jnp.where(std > 0, std, 1)
     return jnp.sqrt(jnp.mean(((true - pred) / std[None, :]) ** 2))
 
 
@@ -175,8 +205,9 @@ def valid_prediction_time(
     **Returns:** a scalar: the VPT in Lyapunov times, or in time units if neither `max_lyapunov`
     nor `lyapunov_time` is given.
 
-    **Raises:** `ValueError` for mismatched shapes, an unknown metric, a non-positive `dt`, or both
-    Lyapunov arguments.
+    **Raises:** `ValueError` for mismatched shapes, an unknown metric, a `dt`, `max_lyapunov` or
+    `lyapunov_time` that is not finite and positive, a negative or NaN `threshold`, both
+    Lyapunov arguments, or a bad NRMSE `scale` (as `nrmse`); `TypeError` for complex input.
     """
     true, pred = as_series_pair(true, pred, "valid_prediction_time")
     if true.shape != pred.shape:
@@ -184,32 +215,22 @@ def valid_prediction_time(
             f"valid_prediction_time: true and pred must have the same shape, got "
             f"{tuple(true.shape)} and {tuple(pred.shape)}"
         )
-    if metric not in _DEFAULT_THRESHOLD:
-        raise ValueError(
-            f"valid_prediction_time: metric must be one of {sorted(_DEFAULT_THRESHOLD)}, got "
-            f"{metric!r}"
-        )
-    if not dt > 0:
-        raise ValueError(f"valid_prediction_time: dt must be positive, got {dt}")
+    where = "valid_prediction_time"
+    check_option(where, "metric", metric, _DEFAULT_THRESHOLD)
+    check_positive(where, "dt", dt)
     if max_lyapunov is not None and lyapunov_time is not None:
         raise ValueError(
             "valid_prediction_time: give max_lyapunov or lyapunov_time, not both "
-            f"(got {max_lyapunov} and {lyapunov_time})"
+            f"(got max_lyapunov={max_lyapunov} and lyapunov_time={lyapunov_time})"
         )
     if lyapunov_time is not None:
-        if not lyapunov_time > 0:
-            raise ValueError(
-                f"valid_prediction_time: lyapunov_time must be positive, got {lyapunov_time}"
-            )
-        rate = 1.0 / lyapunov_time
+        rate = 1.0 / float(check_positive(where, "lyapunov_time", lyapunov_time))
     elif max_lyapunov is not None:
-        if not max_lyapunov > 0:
-            raise ValueError(
-                f"valid_prediction_time: max_lyapunov must be positive, got {max_lyapunov}"
-            )
-        rate = float(max_lyapunov)
+        rate = float(check_positive(where, "max_lyapunov", max_lyapunov))
     else:
         rate = 1.0
+    if threshold is not None:
+        check_positive(where, "threshold", threshold, allow_zero=True)
     if threshold is None:
         threshold = _DEFAULT_THRESHOLD[metric]
     if metric == "smape":
@@ -252,24 +273,43 @@ def n_step_prediction_error(
 
     **Returns:** a scalar mean squared error.
 
-    **Raises:** `ValueError` if `n_steps < 1` or the trajectory has `n_steps` points or
-    fewer.
+    **Raises:** `ValueError` if `n_steps < 1`, the trajectory is not `(time, dim)` or has
+    `n_steps` points or fewer, or `step` or `observe` return the wrong shape; `TypeError` for a
+    non-integer `n_steps`, a non-callable `step`, `encode` or `observe`, or complex data.
     """
-    traj = jnp.asarray(trajectory)
-    if traj.ndim != 2:
-        raise ValueError(
-            f"n_step_prediction_error: trajectory must have shape (time, dim), got "
-            f"{tuple(traj.shape)}"
-        )
-    if n_steps < 1:
-        raise ValueError(f"n_step_prediction_error: n_steps must be >= 1, got {n_steps}")
+    where = "n_step_prediction_error"
+    check_callable(where, "step", step)
+    traj = check_dtype(where, "trajectory", trajectory, cast_integers=True)
+    traj = check_shape(where, "trajectory", traj, ndim=2, meaning="(time, dim)")
+    n_steps = check_int(where, "n_steps", n_steps)
     if traj.shape[0] <= n_steps:
         raise ValueError(
             f"n_step_prediction_error: trajectory of length {traj.shape[0]} is too short for "
             f"n_steps={n_steps}; need more than n_steps points"
         )
+    for name, fn in (("encode", encode), ("observe", observe)):
+        if fn is not None:
+            check_callable(where, name, fn)
     encode = (lambda x: x) if encode is None else encode
     observe = (lambda z: z) if observe is None else observe
+
+    z0 = jax.eval_shape(encode, traj[0])
+    z1 = jax.eval_shape(step, z0)
+    if jax.tree_util.tree_structure(z1) != jax.tree_util.tree_structure(z0) or any(
+        (a.shape, a.dtype) != (b.shape, b.dtype)
+        for a, b in zip(jax.tree_util.tree_leaves(z1), jax.tree_util.tree_leaves(z0))
+    ):
+        raise ValueError(
+            f"{where}: step must map a state to a state of the same shape and dtype; the state "
+            f"is {jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), z0)} but step returned "
+            f"{jax.tree_util.tree_map(lambda a: (a.shape, a.dtype), z1)}"
+        )
+    seen = jax.eval_shape(observe, z0)
+    if getattr(seen, "shape", None) != traj.shape[1:]:
+        raise ValueError(
+            f"{where}: observe(state) must have shape {traj.shape[1:]} (a row of trajectory), "
+            f"got {getattr(seen, 'shape', seen)}"
+        )
 
     def forecast(x0):
         z = jax.lax.fori_loop(0, n_steps, lambda _, z: step(z), encode(x0))
