@@ -109,7 +109,7 @@ REGIMES = {"full": 10, "limited": 1}
 # trained ones on every 4th of those from the 4th on (5 systems, Lorenz among them), 3 seeds,
 # both regimes, training budgets cut to CPU scale (MEDIUM_NN_STEPS optimizer steps)
 MEDIUM_EVERY = 6
-MEDIUM_NN_STEPS = 600
+MEDIUM_NN_STEPS = 200
 
 
 def medium_systems():
@@ -774,26 +774,35 @@ def main():
     pending = [c for c in todo if args.overwrite or not cell_path(cell_dir, *c).exists()]
     print(f"cells: {len(todo)} in this shard, {len(todo) - len(pending)} already done "
           f"(in {cell_dir})", flush=True)
-    for sys_name in dict.fromkeys(c[0] for c in pending):
-        try:
-            data = make_data(sys_name, cfg["train_periods"], cfg["n_tests"], 2,
-                             cfg["horizon_lyapunov"], 6, cfg["max_horizon_periods"])
-        except Exception as err:  # noqa: BLE001 - report and continue with the next system
-            print(f"{sys_name}: data generation failed ({type(err).__name__}: {err})")
+    # seed-major order: an interrupted (partial) run has every cell of its first seeds
+    order = {s: i for i, s in enumerate(seeds)}
+    pending.sort(key=lambda c: order.get(c[2], len(seeds)))
+    data_cache, regime_cache = {}, {}
+    for cell in pending:
+        sys_name, regime = cell[0], cell[3]
+        if sys_name not in data_cache:
+            try:
+                data_cache[sys_name] = make_data(sys_name, cfg["train_periods"], cfg["n_tests"],
+                                                 2, cfg["horizon_lyapunov"], 6,
+                                                 cfg["max_horizon_periods"])
+            except Exception as err:  # noqa: BLE001 - report and continue with the next system
+                print(f"{sys_name}: data generation failed ({type(err).__name__}: {err})")
+                data_cache[sys_name] = None
+        if data_cache[sys_name] is None:
             continue
-        for regime in dict.fromkeys(c[3] for c in pending if c[0] == sys_name):
-            rdata = regime_data(data, train_periods[regime])
+        if (sys_name, regime) not in regime_cache:
+            rdata = regime_data(data_cache[sys_name], train_periods[regime])
             train_z = jnp.asarray((rdata["train"] - rdata["mean"]) / rdata["std"], jnp.float32)
-            d_stsp_floor, d_h_floor = floors(rdata)
-            for cell in (c for c in pending if c[0] == sys_name and c[3] == regime):
-                row = run_cell(cell, rdata, train_z, cfg, (d_stsp_floor, d_h_floor))
-                write_cell(cell_dir, cell, row)
-                print(f"{sys_name:12s} {regime:7s} {row['model']:11s} seed {row['seed']} "
-                      f"{row['status']:8s} fit {row['fit_s']:6.1f} s cell {row['cell_s']:6.1f} s "
-                      f"cpu {row['cpu_s']:6.1f} s"
-                      f"  VPT sMAPE {row['vpt_smape']:5.2f}  VPT NRMSE {row['vpt_nrmse']:5.2f}  "
-                      f"D_stsp {row['d_stsp']:7.3f} (floor {d_stsp_floor:.3f})  "
-                      f"D_H {row['d_h']:.3f} (floor {d_h_floor:.3f})", flush=True)
+            regime_cache[sys_name, regime] = rdata, train_z, floors(rdata)
+        rdata, train_z, (d_stsp_floor, d_h_floor) = regime_cache[sys_name, regime]
+        row = run_cell(cell, rdata, train_z, cfg, (d_stsp_floor, d_h_floor))
+        write_cell(cell_dir, cell, row)
+        print(f"{sys_name:12s} {regime:7s} {row['model']:11s} seed {row['seed']} "
+              f"{row['status']:8s} fit {row['fit_s']:6.1f} s cell {row['cell_s']:6.1f} s "
+              f"cpu {row['cpu_s']:6.1f} s  VPT sMAPE {row['vpt_smape']:5.2f}  "
+              f"VPT NRMSE {row['vpt_nrmse']:5.2f}  "
+              f"D_stsp {row['d_stsp']:7.3f} (floor {d_stsp_floor:.3f})  "
+              f"D_H {row['d_h']:.3f} (floor {d_h_floor:.3f})", flush=True)
     if args.shard is not None:
         print(f"shard {args.shard} done; build the tables with the same arguments and --merge")
         return
