@@ -17,6 +17,9 @@ from ._dsf import LinearSystem as LinearSystem
 from ._hippo import hippo as hippo
 from ._hippo import hippo_low_rank as hippo_low_rank
 from ._hippo import hippo_nplr as hippo_nplr
+from ._long_range import long_range_bayes as long_range_bayes
+from ._long_range import long_range_patterns as long_range_patterns
+from ._long_range import long_range_task as long_range_task
 from ._mamba import Mamba as Mamba
 from ._mamba import MambaState as MambaState
 from ._model import SequenceModel as SequenceModel
