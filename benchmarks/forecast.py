@@ -863,6 +863,24 @@ def write_results(rows, models, out, stem="forecast", figure_dir=None, n_cells=N
                          f"{med['vpt_smape']:.2f} | {med['vpt_nrmse']:.2f} | "
                          f"{med['d_stsp']:.3f} | {med['d_h']:.3f} | {med['fit_s']:.1f} | "
                          f"{med['cell_s']:.1f} |")
+    # the same comparison on the systems that every family ran (the trained families' systems)
+    shared = [n for n in dict.fromkeys(r["system"] for r in rows)
+              if all(any(r["system"] == n and r["model"] == m for r in rows) for m in models)]
+    if shared and len(shared) < len(set(r["system"] for r in rows)):
+        lines += ["", f"## Per regime and model on the systems every family ran ({len(shared)}: "
+                  f"{', '.join(shared)})", "",
+                  "| regime | model | cells | failed | VPT sMAPE<30 | VPT NRMSE<0.5 | D_stsp | "
+                  "D_H |", "|---|---|---|---|---|---|---|---|"]
+        for regime in regimes:
+            for m in models:
+                cells = [r for r in rows if r["model"] == m and r["regime"] == regime
+                         and r["system"] in shared]
+                ok = [r for r in cells if r["status"] == "ok"]
+                med = {k: _median([r[k] for r in ok]) for k in
+                       ("vpt_smape", "vpt_nrmse", "d_stsp", "d_h")}
+                lines.append(f"| {regime} | {m} | {len(cells)} | {len(cells) - len(ok)} | "
+                             f"{med['vpt_smape']:.2f} | {med['vpt_nrmse']:.2f} | "
+                             f"{med['d_stsp']:.3f} | {med['d_h']:.3f} |")
     n_summary = len(lines)
     lines += ["", "## VPT sMAPE<30 per system (median over seeds; - not run)", ""]
     systems_ = list(dict.fromkeys(r["system"] for r in rows))
