@@ -16,10 +16,11 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Float, Key, Scalar
+from .._validation import check_dtype, check_finite, check_int, refuse_if
 
 
 def _as_points(points, caller: str) -> Array:
-    points = jnp.asarray(points)
+    points = check_dtype(caller, "points", points, cast_integers=True)
     if points.ndim == 1:
         points = points[:, None]
     if points.ndim != 2 or points.shape[0] < 3:
@@ -27,9 +28,13 @@ def _as_points(points, caller: str) -> Array:
             f"{caller}: points must have shape (n_points, dimension) with n_points >= 3, got "
             f"{points.shape}"
         )
-    if not jnp.issubdtype(points.dtype, jnp.floating):
-        points = points.astype(jnp.result_type(float))
+    check_finite(caller, "points", points)
     return points
+
+
+def _check_max_points(max_points, caller: str) -> None:
+    if max_points is not None:
+        check_int(caller, "max_points", max_points, minimum=3)
 
 
 def _subsample(points: Array, max_points: int | None, key: Key | None) -> tuple[Array, Array]:
@@ -82,14 +87,21 @@ def correlation_sum(
 
     **Returns:** `C(r)` for every radius, shape `(radii,)`.
 
-    **Raises:** `ValueError` for badly shaped `points` or `radii`, or a Theiler window that
-    leaves no pairs.
+    **Raises:** `ValueError` for badly shaped `points` or `radii`, NaN or inf in `points`,
+    negative or non-finite `radii`, `max_points < 3`, or a Theiler window that leaves no pairs;
+    `TypeError` for complex or non-numeric input.
     """
     caller = "correlation_sum"
     points = _as_points(points, caller)
-    radii = jnp.asarray(radii, dtype=points.dtype)
+    radii = check_dtype(caller, "radii", radii, cast_integers=True).astype(points.dtype)
     if radii.ndim != 1:
         raise ValueError(f"{caller}: radii must be 1-D, got shape {radii.shape}")
+    radii = refuse_if(
+        radii,
+        jnp.any(~(radii >= 0)) | jnp.any(jnp.isinf(radii)),
+        f"{caller}: radii must be finite and non-negative, got radii={radii}",
+    )
+    _check_max_points(max_points, caller)
     _check_theiler(theiler, points.shape[0], caller)
     points, index = _subsample(points, max_points, key)
     return _correlation_sum(points, index, radii, int(theiler))
@@ -160,20 +172,23 @@ def correlation_dimension(
     **Returns:** the dimension estimate, a scalar; with `return_curve=True`,
     `(dimension, radii, correlation_sums)`.
 
-    **Raises:** `ValueError` for badly shaped `points`, `c_range` not within `(0, 1]` and
-    increasing, `n_radii < 2`, or a bad Theiler window.
+    **Raises:** `ValueError` for badly shaped `points`, NaN or inf in `points`, `c_range` not
+    within `(0, 1]` and increasing, `n_radii < 2`, `max_points < 3`, or a bad Theiler window;
+    `TypeError` for complex or non-numeric `points`, or a `c_range` that is not a pair.
     """
     caller = "correlation_dimension"
     points = _as_points(points, caller)
-    c_low, c_high = (float(c) for c in c_range)
+    try:
+        c_low, c_high = (float(c) for c in c_range)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{caller}: c_range must be a pair of numbers (low, high), got c_range={c_range!r}"
+        ) from None
     if not 0 < c_low < c_high <= 1:
         raise ValueError(f"{caller}: c_range must satisfy 0 < low < high <= 1, got {c_range!r}")
     if not isinstance(n_radii, int) or n_radii < 2:
         raise ValueError(f"{caller}: n_radii must be an integer >= 2, got {n_radii!r}")
-    if max_points is not None and (not isinstance(max_points, int) or max_points < 3):
-        raise ValueError(
-            f"{caller}: max_points must be None or an integer >= 3, got {max_points!r}"
-        )
+    _check_max_points(max_points, caller)
     _check_theiler(theiler, points.shape[0], caller)
     points, index = _subsample(points, max_points, key)
     n = points.shape[0]

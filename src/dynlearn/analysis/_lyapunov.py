@@ -30,6 +30,7 @@ from .._dynamics import (
     sampling_step,
 )
 from .._types import Array, ArrayLike, Float, Key, Scalar, ScalarLike
+from .._validation import check_dtype, check_finite, refuse_if
 from ..kernels._butcher import RK4
 from ..kernels._rk_xla import rk_step
 
@@ -251,16 +252,22 @@ def lyapunov_spectrum(
     whose model has a sampling step `dt`, per iteration for other maps, in the real floating
     dtype of the state (use float64 for accurate spectra).
 
-    **Raises:** `ValueError` for an empty `y0`, a system whose output does not have the
-    structure and shapes of `y0`, `k` outside `1..state`, non-positive `n_steps` or `dt`, a
-    `dt` given for a map, `n_steps` not a multiple of `qr_every`, or `inputs` given for a flow
-    or shorter than `transient + n_steps`. An `EquinoxRuntimeError` (at run time) when the
-    orbit or the tangents become non-finite, with advice on how to fix it.
+    **Raises:** `ValueError` for an empty `y0` or one with NaN or inf, a system whose output
+    does not have the structure and shapes of `y0` (or fails on it), `k` outside `1..state`,
+    non-positive `n_steps` or `dt`, a `dt` given for a map, `n_steps` not a multiple of
+    `qr_every`, or `inputs` given for a flow or shorter than `transient + n_steps`. An
+    `EquinoxRuntimeError` (at run time) when the orbit or the tangents become non-finite, with
+    advice on how to fix it.
 
     Pass the same `system` object on every call to reuse the compiled computation (a new
     `lambda` each call compiles again).
     """
     caller = "lyapunov_spectrum"
+    if system is None:
+        raise TypeError(
+            f"{caller}: system must be a flow or a map (a callable vector_field(t, y, args) or "
+            "step(x), or an object with a .vector_field or .step), got system=None"
+        )
     if isinstance(y0, jax.Array | np.ndarray) and np.ndim(y0) == 2:
         system = as_dynamical_model(system)  # a sequence model given context: its closed loop
     kind, fn = resolve_dynamics(system, kind, caller, driven=inputs is not None)
@@ -274,6 +281,7 @@ def lyapunov_spectrum(
     if from_context:
         y0 = system.init_state(_as_inexact(y0))
     y0 = jax.tree_util.tree_map(_as_inexact, y0)
+    check_finite(caller, "y0", y0)
     leaves = jax.tree_util.tree_leaves(y0)
     if not leaves or sum(leaf.size for leaf in leaves) == 0:
         raise ValueError(f"{caller}: y0 is an empty state ({y0!r})")
@@ -301,10 +309,12 @@ def lyapunov_spectrum(
         probe = lambda y: fn(y)  # noqa: E731
     try:
         out = jax.eval_shape(probe, y0)
-    except TypeError as err:
-        raise TypeError(
-            f"{caller}: calling the {'vector field' if kind == 'flow' else 'step'} on y0 failed: "
-            f"{err}"
+    except (TypeError, ValueError, IndexError) as err:
+        shapes = jax.tree_util.tree_map(lambda x: tuple(x.shape), y0)
+        cls = TypeError if isinstance(err, TypeError) else ValueError
+        raise cls(
+            f"{caller}: calling the {'vector field' if kind == 'flow' else 'step'} on y0 (shape "
+            f"{shapes}) failed; is y0 a state of this system? {type(err).__name__}: {err}"
         ) from err
     in_struct = jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), y0)
     out_struct = jax.tree_util.tree_map(lambda x: (x.shape, x.dtype), out)
@@ -394,13 +404,17 @@ def lyapunov_time(exponents: ArrayLike) -> Scalar:
     **Returns:** `1 / max(exponents)` as a scalar; `inf` when the largest exponent is not
     positive (no exponential divergence).
 
-    **Raises:** `ValueError` for an empty spectrum.
+    **Raises:** `ValueError` for an empty spectrum or one with NaN (`equinox.error_if` under
+    `jit`); `TypeError` for complex or non-numeric input.
     """
-    exponents = jnp.asarray(exponents)
+    exponents = check_dtype("lyapunov_time", "exponents", exponents, cast_integers=True)
     if exponents.size == 0:
-        raise ValueError("lyapunov_time: got an empty spectrum")
-    if not jnp.issubdtype(exponents.dtype, jnp.floating):
-        exponents = exponents.astype(jnp.result_type(float))
+        raise ValueError("lyapunov_time: exponents is an empty spectrum, got shape (0,)")
+    exponents = refuse_if(
+        exponents,
+        jnp.any(jnp.isnan(exponents)),
+        "lyapunov_time: exponents contains NaN (a failed estimate?)",
+    )
     lam = jnp.max(exponents)
     return jnp.where(lam > 0, 1 / jnp.where(lam > 0, lam, 1), jnp.inf)
 
@@ -418,16 +432,20 @@ def kaplan_yorke_dimension(exponents: ArrayLike) -> Scalar:
     **Returns:** the dimension, a scalar: `0` when the largest exponent is negative, the number
     of exponents when every partial sum is non-negative.
 
-    **Raises:** `ValueError` for an empty or non-1-D spectrum.
+    **Raises:** `ValueError` for an empty or non-1-D spectrum, or one with NaN
+    (`equinox.error_if` under `jit`); `TypeError` for complex or non-numeric input.
     """
-    exponents = jnp.asarray(exponents)
+    exponents = check_dtype("kaplan_yorke_dimension", "exponents", exponents, cast_integers=True)
     if exponents.ndim != 1 or exponents.size == 0:
         raise ValueError(
-            f"kaplan_yorke_dimension: expected a non-empty 1-D spectrum, got shape "
+            f"kaplan_yorke_dimension: exponents must be a non-empty 1-D spectrum, got shape "
             f"{exponents.shape}"
         )
-    if not jnp.issubdtype(exponents.dtype, jnp.floating):
-        exponents = exponents.astype(jnp.result_type(float))
+    exponents = refuse_if(
+        exponents,
+        jnp.any(jnp.isnan(exponents)),
+        "kaplan_yorke_dimension: exponents contains NaN (a failed estimate?)",
+    )
     lam = jnp.sort(exponents)[::-1]
     n = lam.shape[0]
     partial = jnp.cumsum(lam)

@@ -12,18 +12,19 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Float, ScalarLike
+from .._validation import check_dtype, check_finite, check_option, check_positive
 
 
 def _window(window, length: int, dtype, caller: str) -> Array:
     if isinstance(window, str):
+        check_option(caller, "window", window, ("hann", "boxcar"))
         if window == "hann":
             n = jnp.arange(length, dtype=dtype)
             # Periodic Hann window, the usual choice for spectral analysis.
             return 0.5 - 0.5 * jnp.cos(2 * jnp.pi * n / length)
         if window == "boxcar":
             return jnp.ones(length, dtype=dtype)
-        raise ValueError(f"{caller}: window must be 'hann', 'boxcar' or an array, got {window!r}")
-    window = jnp.asarray(window, dtype=dtype)
+    window = check_dtype(caller, "window", window, cast_integers=True).astype(dtype)
     if window.shape != (length,):
         raise ValueError(
             f"{caller}: a window array must have shape ({length},) (the segment length), got "
@@ -80,16 +81,18 @@ def power_spectrum(
     `scaling="density"`).
 
     **Raises:** `ValueError` for a signal of more than two dimensions or fewer than two samples,
-    a segment length outside `2..time`, an overlap outside `[0, 1)` or an unknown window.
+    NaN or inf in `x`, a `dt` that is not finite and positive, a segment length outside
+    `2..time`, an overlap outside `[0, 1)` or an unknown window; `TypeError` for complex or
+    non-numeric `x` (take the spectra of the real and imaginary parts separately).
     """
     caller = "power_spectrum"
-    x = jnp.asarray(x)
+    x = check_dtype(caller, "x", x, cast_integers=True)
     if x.ndim not in (1, 2) or x.shape[0] < 2:
         raise ValueError(
             f"{caller}: x must have shape (time,) or (time, features) with time >= 2, got {x.shape}"
         )
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.result_type(float))
+    check_finite(caller, "x", x)
+    check_positive(caller, "dt", dt)
     squeeze = x.ndim == 1
     if squeeze:
         x = x[:, None]
@@ -100,7 +103,7 @@ def power_spectrum(
             f"{caller}: segment_length must be an integer in 2..{n} (the signal length), got "
             f"{segment_length!r}"
         )
-    if not 0 <= overlap < 1:
+    if isinstance(overlap, bool | str) or overlap is None or not 0 <= overlap < 1:
         raise ValueError(f"{caller}: overlap must lie in [0, 1), got {overlap!r}")
     hop = max(1, length - int(round(overlap * length)))
     n_segments = 1 + (n - length) // hop
