@@ -1,5 +1,6 @@
 """Symplectic integration: order 2, bounded energy error vs RK4 drift, exact quadratic energy;
-schemes are objects (names as shortcuts) and a user's scheme works end to end."""
+schemes are the kernels' fixed-step scheme objects (names as shortcuts), shared with
+`odeint_fixed` and `FixedGrid`, and a user's scheme works end to end."""
 
 from typing import ClassVar
 
@@ -10,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from dynlearn import kernels
 from dynlearn.nde import (
     AbstractSymplecticScheme,
     FixedGrid,
@@ -79,11 +81,12 @@ class Yoshida4(AbstractSymplecticScheme):
     order: ClassVar[int] = 4
     separable_only: ClassVar[bool] = True
 
-    def step(self, hamiltonian, q, p, dt):
+    def step(self, vector_field, t, y, args, dt):
         w1 = 1 / (2 - 2 ** (1 / 3))
         for w in (w1, 1 - 2 * w1, w1):
-            q, p = Leapfrog().step(hamiltonian, q, p, w * dt)
-        return q, p
+            y = Leapfrog().step(vector_field, t, y, args, w * dt)
+            t = t + w * dt
+        return y
 
 
 def _pendulum_reference(ts, y0):
@@ -147,3 +150,35 @@ def test_scheme_errors():
 def test_network_rejects_bad_n_dof(getkey, bad):
     with pytest.raises(ValueError, match="n_dof"):
         HamiltonianNetwork(bad, width=8, depth=1, key=getkey())
+
+
+def test_schemes_are_the_kernels_objects():
+    assert Leapfrog is kernels.Leapfrog and ImplicitMidpoint is kernels.ImplicitMidpoint
+    assert issubclass(AbstractSymplecticScheme, kernels.AbstractFixedStepScheme)
+
+
+def test_leapfrog_matches_a_plain_loop(x64):
+    """HamiltonianODE through odeint_fixed against kick-drift-kick written out in NumPy."""
+    y0 = np.array([1.3, -0.4])
+    ts = np.array([0.0, 0.5, 1.2, 2.0])
+    k = 3
+    q, p, ref = y0[:1].copy(), y0[1:].copy(), [y0]
+    for i in range(len(ts) - 1):
+        h = (ts[i + 1] - ts[i]) / k
+        for _ in range(k):
+            p = p - h / 2 * np.sin(q)
+            q = q + h * p
+            p = p - h / 2 * np.sin(q)
+        ref.append(np.concatenate([q, p]))
+    out = HamiltonianODE(PENDULUM, steps_per_interval=k)(jnp.asarray(ts), jnp.asarray(y0))
+    np.testing.assert_allclose(out, np.stack(ref), rtol=1e-13, atol=1e-14)
+
+
+def test_butcher_tableau_as_scheme(x64):
+    """A Runge-Kutta tableau runs in HamiltonianODE too (not symplectic: RK4's energy drifts)."""
+    from dynlearn.kernels._butcher import RK4
+
+    y0 = jnp.array([2.0, 0.0])
+    ts = jnp.linspace(0.0, 4.0, 2)
+    rk = HamiltonianODE(PENDULUM, scheme=RK4, steps_per_interval=50)(ts, y0)
+    np.testing.assert_allclose(rk[-1], _pendulum_reference(ts, y0)[-1], atol=1e-6)

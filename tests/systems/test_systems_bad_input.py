@@ -113,3 +113,50 @@ def test_load_dataset_on_a_garbage_file_names_the_path(tmp_path):
         load_dataset(partial)
     with pytest.raises(FileNotFoundError, match="missing.npz"):
         load_dataset(tmp_path / "missing.npz")
+
+
+def _first_nonfinite_iteration(step, y0, n):
+    """Independent reference: a NumPy loop, the first iteration whose state is NaN or inf."""
+    y = np.asarray(y0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(n):
+            if not np.all(np.isfinite(y)):
+                return k, y
+            y = step(y)
+    return -1, y
+
+
+@pytest.mark.parametrize(
+    "name, args, step",
+    [
+        ("Logistic", {"r": 5.0}, lambda y: np.float32(5.0) * y * (np.float32(1.0) - y)),
+        (
+            "Henon",
+            {"a": 5.0},
+            lambda y: np.array(
+                [np.float32(1.0) - np.float32(5.0) * y[0] ** 2 + y[1], np.float32(0.3) * y[0]],
+                np.float32,
+            ),
+        ),
+    ],
+)
+def test_unbounded_map_orbit_names_the_iteration_and_value(name, args, step):
+    system = systems.get(name)
+    y0 = np.asarray(system.y0, np.float32)
+    k, value = _first_nonfinite_iteration(step, y0, 100)
+    assert k > 1
+    with pytest.raises(Exception, match=rf"trajectory of {name}: the orbit left every bound: "
+                       rf"iteration {k} from y0 \(row {k} of the trajectory\) is \[") as info:
+        trajectory(system, 50, y0=jnp.asarray(y0), args=args)
+    assert f"the last finite state, iteration {k - 1}, was" in str(info.value)
+    assert str(value.tolist()[0]) in str(info.value)  # the non-finite value itself
+    # within the transient: said so
+    with pytest.raises(Exception, match=rf"iteration {k} from y0 \(within the transient\)"):
+        trajectory(system, 5, y0=jnp.asarray(y0), args=args, transient=k + 2)
+    # traced (jit, vmap): the message says what happened, without run-time values
+    solve = jax.jit(lambda y: trajectory(system, 50, y0=y, args=args))
+    with pytest.raises(Exception, match="orbit left every bound: an iterate is NaN or inf"):
+        solve(jnp.asarray(y0)).block_until_ready()
+    # a bounded orbit of the same map is untouched
+    ys = trajectory(system, 50, y0=jnp.asarray(y0))
+    assert bool(jnp.all(jnp.isfinite(ys)))

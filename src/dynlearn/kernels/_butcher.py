@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -54,7 +55,23 @@ class ButcherTableau:
 
     @property
     def stages(self) -> int:
+        """Stages of the method (rows of the tableau)."""
         return len(self.c)
+
+    def step(self, vector_field, t, y, args, dt):
+        """One step of the method: the interface of a fixed-step scheme
+        ([`dynlearn.kernels.AbstractFixedStepScheme.step`][]), for use outside `odeint_fixed`
+        (which runs a tableau in its fused kernel instead).
+
+        **Arguments:** `vector_field(t, y, args)`, the time `t`, the state `y` (a PyTree),
+        `args`, the step size `dt`.
+
+        **Returns:** the state at `t + dt`.
+        """
+        from ._rk_xla import rk_step
+
+        dt = jnp.asarray(dt)
+        return rk_step(self, lambda s, z: vector_field(s, z, args), jnp.asarray(t), dt, y)[0]
 
     @property
     def evaluations(self) -> int:

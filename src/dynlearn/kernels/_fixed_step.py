@@ -1,12 +1,13 @@
 """`odeint_fixed` and `iterate`: fixed-grid integration of flows and iteration of maps.
 
 Every step of an explicit Runge-Kutta method (Butcher tableaux in `_butcher`) runs inside one
-nested `lax.scan`, saving at the requested times. The backward pass is hand-written
-(`_rk_xla.backward`, the discrete adjoint of the steps): the forward pass keeps the state at the
-start of blocks of about sqrt(n) steps, and the backward pass recomputes one block at a time, so
-memory grows like sqrt(n) instead of n (Griewank & Walther, "Evaluating Derivatives", 2008,
-Chapter 12). The operation is bound through `_primitive.fused_call`, so `jvp`, `vmap` and
-higher derivatives keep working.
+nested `lax.scan`, saving at the requested times; another fixed-step scheme object (`_schemes`,
+e.g. a symplectic one or a user's) runs its own `step` in a plain nested scan. The Runge-Kutta
+backward pass is hand-written (`_rk_xla.backward`, the discrete adjoint of the steps): the
+forward pass keeps the state at the start of blocks of about sqrt(n) steps, and the backward
+pass recomputes one block at a time, so memory grows like sqrt(n) instead of n (Griewank &
+Walther, "Evaluating Derivatives", 2008, Chapter 12). The operation is bound through
+`_primitive.fused_call`, so `jvp`, `vmap` and higher derivatives keep working.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .._validation import as_array, check_option
 from . import _rk_xla
 from ._butcher import TABLEAUX, ButcherTableau
 from ._primitive import FusedOp, batch_first, batch_size, fused_call
+from ._schemes import AbstractFixedStepScheme, scheme_solve
 from ._small_dots import jaxpr_has_small_contractions, unroll_small_contractions
 
 
@@ -54,11 +56,11 @@ def odeint_fixed(
     y0: PyTree,
     args: PyTree = None,
     *,
-    method: str | ButcherTableau = "rk4",
+    method: str | ButcherTableau | AbstractFixedStepScheme = "rk4",
     steps_per_interval: int = 1,
     throw: bool = True,
 ) -> PyTree:
-    """Integrate `dy/dt = vector_field(t, y, args)` with a fixed-step explicit Runge-Kutta method.
+    """Integrate `dy/dt = vector_field(t, y, args)` with a fixed-step method.
 
     Each interval `[ts[i], ts[i+1]]` is cut into `steps_per_interval` equal steps; the solution
     is saved at every `ts[i]`. All steps run in one nested `lax.scan`. The backward pass is
@@ -79,8 +81,15 @@ def odeint_fixed(
     - `ts`: increasing save times, shape `(T,)` with `T >= 1` (before `y0`, as in diffrax).
     - `y0`: the initial state at `ts[0]`, a PyTree of floating or complex arrays.
     - `args`: passed unchanged to `vector_field`.
-    - `method`: `"euler"`, `"midpoint"`, `"heun"`, `"rk4"`, `"tsit5"` or `"dopri5"` (the 5th
-      order weights of the Dormand-Prince pair, at a fixed step), or a `ButcherTableau`.
+    - `method`: a fixed-step scheme object, or the name of a built-in tableau as a shortcut:
+      `"euler"`, `"midpoint"`, `"heun"`, `"rk4"`, `"tsit5"` or `"dopri5"` (the 5th order
+      weights of the Dormand-Prince pair, at a fixed step). A
+      [`dynlearn.kernels.ButcherTableau`][] (any explicit Runge-Kutta method) runs in the fused
+      kernel with the hand-written adjoint described above; any other
+      [`dynlearn.kernels.AbstractFixedStepScheme`][] (a symplectic
+      [`dynlearn.kernels.Leapfrog`][] for a state `(q, p)` of a separable field,
+      [`dynlearn.kernels.ImplicitMidpoint`][], or a user's scheme) runs its `step` in a nested
+      `lax.scan`, differentiated by JAX (memory linear in the number of steps).
     - `steps_per_interval`: integration steps between consecutive save times, `>= 1`.
     - `throw`: if the state becomes non-finite (NaN or inf, e.g. a finite-time blow-up or a
       step too large for the method's stability region), raise an error that names the first
@@ -104,10 +113,13 @@ def odeint_fixed(
     if isinstance(method, str):
         check_option("odeint_fixed", "method", method, TABLEAUX)
         tableau = TABLEAUX[method]
-    elif isinstance(method, ButcherTableau):
+    elif isinstance(method, ButcherTableau | AbstractFixedStepScheme):
         tableau = method
     else:
-        raise ValueError(f"method must be a name or a ButcherTableau, got {method!r}.")
+        raise ValueError(
+            "odeint_fixed: method must be a name, a ButcherTableau or an "
+            f"AbstractFixedStepScheme, got {method!r}."
+        )
     if isinstance(steps_per_interval, bool) or not isinstance(steps_per_interval, int | np.integer):
         raise ValueError(f"steps_per_interval must be an int, got {steps_per_interval!r}.")
     if steps_per_interval < 1:
@@ -213,11 +225,13 @@ def _checked_ts(ts, y0):
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval: int):
+def _integrate(vector_field, y0, ts, args, tableau, per_interval: int):
     """`odeint_fixed` after the checks that need no tracing."""
     y0 = jax.tree_util.tree_map(jnp.asarray, y0)
     if isinstance(ts, jax.core.Tracer):
         y0 = _checked_ts(ts, y0)
+    if not isinstance(tableau, ButcherTableau):
+        return _integrate_scheme(vector_field, y0, ts, args, tableau, per_interval)
     # Closed-over arrays (e.g. the parameters of an equinox module) become explicit inputs, so
     # that the hand-written backward pass can differentiate with respect to them.
     fn = eqx.filter_closure_convert(vector_field, ts[0], y0, args)
@@ -225,15 +239,7 @@ def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval
     # One trace of the field serves the output check and the choice of `isolate_stages`.
     traced = jax.make_jaxpr(_call(static), return_shape=True)(dynamic, ts[0], y0)
     program, out_shape = traced
-    expected = jax.eval_shape(lambda y: y, y0)
-    if jax.tree_util.tree_structure(out_shape) != jax.tree_util.tree_structure(expected) or any(
-        o.shape != e.shape
-        for o, e in zip(jax.tree_util.tree_leaves(out_shape), jax.tree_util.tree_leaves(expected))
-    ):
-        raise ValueError(
-            "vector_field(t, y0, args) must return a PyTree with the structure and shapes of y0; "
-            f"got {out_shape} for y0 of {expected}."
-        )
+    _check_output(out_shape, y0)
 
     num_intervals = ts.shape[0] - 1
     if num_intervals == 0:
@@ -257,6 +263,26 @@ def _integrate(vector_field, y0, ts, args, tableau: ButcherTableau, per_interval
 
 
 _integrate_jit = eqx.filter_jit(_integrate)
+
+
+def _check_output(out_shape, y0):
+    expected = jax.eval_shape(lambda y: y, y0)
+    if jax.tree_util.tree_structure(out_shape) != jax.tree_util.tree_structure(expected) or any(
+        o.shape != e.shape
+        for o, e in zip(jax.tree_util.tree_leaves(out_shape), jax.tree_util.tree_leaves(expected))
+    ):
+        raise ValueError(
+            "vector_field(t, y0, args) must return a PyTree with the structure and shapes of y0; "
+            f"got {out_shape} for y0 of {expected}."
+        )
+
+
+def _integrate_scheme(vector_field, y0, ts, args, scheme: AbstractFixedStepScheme, per_interval):
+    """A scheme object other than a Butcher tableau: its `step` in a nested `lax.scan`."""
+    _check_output(jax.eval_shape(vector_field, ts[0], y0, args), y0)
+    if ts.shape[0] == 1:
+        return jax.tree_util.tree_map(lambda y: y[None], y0)
+    return scheme_solve(scheme, vector_field, ts, y0, args, per_interval)
 
 
 def _call(static):

@@ -5,22 +5,39 @@ scalar `H(q, p)` and the vector field is its symplectic gradient `(∂H/∂p, -�
 system conserves a learned energy. Integration uses symplectic methods (Hairer, Lubich, Wanner,
 "Geometric Numerical Integration"): Störmer–Verlet (leapfrog) for separable `H = T(p) + V(q)` and
 the implicit midpoint rule for general `H`, whose energy error stays bounded over long times
-instead of drifting like that of non-symplectic Runge–Kutta methods. The schemes are objects
-(`AbstractSymplecticScheme`), so a user's scheme, e.g. a higher-order composition of leapfrog
-steps, plugs into `HamiltonianODE` like the built-in ones.
+instead of drifting like that of non-symplectic Runge–Kutta methods. The schemes are the
+kernels' fixed-step scheme objects (`kernels.AbstractSymplecticScheme`, `kernels.Leapfrog`,
+`kernels.ImplicitMidpoint`, re-exported here), and `HamiltonianODE` integrates through
+`kernels.odeint_fixed`, the driver that `NeuralODE`'s `FixedGrid` uses; so a user's scheme, e.g. a
+higher-order composition of leapfrog steps, plugs into both like the built-in ones.
 """
 
 from __future__ import annotations
 
-import abc
 from collections.abc import Callable
-from typing import ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Key
+from ..kernels import ButcherTableau, odeint_fixed
+from ..kernels._schemes import (
+    AbstractFixedStepScheme,
+    AbstractSymplecticScheme,
+    ImplicitMidpoint,
+    Leapfrog,
+)
+
+__all__ = [
+    "AbstractSymplecticScheme",
+    "HamiltonianNetwork",
+    "HamiltonianODE",
+    "ImplicitMidpoint",
+    "Leapfrog",
+    "SeparableHamiltonian",
+    "symplectic_gradient",
+]
 
 
 def symplectic_gradient(hamiltonian: Callable, y: Float[Array, " state"]) -> Float[Array, " state"]:
@@ -93,95 +110,23 @@ class HamiltonianNetwork(eqx.Module):
         return symplectic_gradient(self.hamiltonian, y)
 
 
-class AbstractSymplecticScheme(eqx.Module):
-    """One step of a symplectic integrator for `dq/dt = ∂H/∂p`, `dp/dt = -∂H/∂q`.
-
-    Subclasses set the class variables `order` (classical order) and `separable_only` (the step
-    needs a [`dynlearn.nde.SeparableHamiltonian`][], as explicit partitioned methods do) and
-    implement `step`. [`dynlearn.nde.HamiltonianODE`][] takes any of them.
-    """
-
-    order: eqx.AbstractClassVar[int]
-    separable_only: eqx.AbstractClassVar[bool]
-
-    @abc.abstractmethod
-    def step(
-        self, hamiltonian: Callable, q: Float[Array, " n"], p: Float[Array, " n"], dt
-    ) -> tuple[Float[Array, " n"], Float[Array, " n"]]:
-        """Advance `(q, p)` by one step of size `dt`.
-
-        **Arguments:**
-
-        - `hamiltonian`: `H(q, p) -> scalar` (a `SeparableHamiltonian` when `separable_only`).
-        - `q`, `p`: positions and momenta, shape `(n,)` each.
-        - `dt`: the step size (a scalar).
-
-        **Returns:**
-
-        The new `(q, p)`.
-        """
-
-
-class Leapfrog(AbstractSymplecticScheme):
-    """Störmer–Verlet (leapfrog), kick-drift-kick: explicit, order 2, for `H = T(p) + V(q)`.
-
-    **Arguments:** none.
-    """
-
-    order: ClassVar[int] = 2
-    separable_only: ClassVar[bool] = True
-
-    def step(self, hamiltonian: Callable, q, p, dt):
-        """One leapfrog step (see [`dynlearn.nde.AbstractSymplecticScheme.step`][]).
-
-        **Arguments:** `hamiltonian` (a `SeparableHamiltonian`), `q`, `p`, `dt`.
-
-        **Returns:** the new `(q, p)`.
-        """
-        dv = jax.grad(hamiltonian.potential)
-        p = p - dt / 2 * dv(q)
-        q = q + dt * jax.grad(hamiltonian.kinetic)(p)
-        p = p - dt / 2 * dv(q)
-        return q, p
-
-
-class ImplicitMidpoint(AbstractSymplecticScheme):
-    """The implicit midpoint rule `y1 = y + dt J∇H((y + y1)/2)`: order 2, any `H`; conserves
-    quadratic Hamiltonians exactly (up to the fixed-point tolerance).
-
-    **Arguments:**
-
-    - `iterations`: fixed-point iterations per step, starting from an explicit Euler guess.
-    """
-
-    iterations: int = eqx.field(static=True, default=8)
-    order: ClassVar[int] = 2
-    separable_only: ClassVar[bool] = False
-
-    def __check_init__(self):
-        if self.iterations < 1:
-            raise ValueError(f"ImplicitMidpoint: iterations must be >= 1, got {self.iterations}")
-
-    def step(self, hamiltonian: Callable, q, p, dt):
-        """One implicit midpoint step (see [`dynlearn.nde.AbstractSymplecticScheme.step`][]).
-
-        **Arguments:** `hamiltonian`, `q`, `p`, `dt`.
-
-        **Returns:** the new `(q, p)`.
-        """
-        n = q.shape[0]
-        y = jnp.concatenate([q, p])
-        f = lambda z: symplectic_gradient(hamiltonian, z)  # noqa: E731
-        y1 = y + dt * f(y)
-
-        def body(_, y1):
-            return y + dt * f((y + y1) / 2)
-
-        y1 = jax.lax.fori_loop(0, self.iterations, body, y1)
-        return y1[:n], y1[n:]
-
-
 _SCHEMES = {"leapfrog": Leapfrog, "implicit_midpoint": ImplicitMidpoint}
+
+
+class _HamiltonianField(eqx.Module):
+    """`(t, (q, p), args) -> (∂H/∂p, -∂H/∂q)`: the Hamiltonian vector field on a pair state.
+    For a `SeparableHamiltonian` each half is the gradient of its own term, so a scheme that
+    reads one half (leapfrog) computes only that gradient under `jit`."""
+
+    hamiltonian: Callable
+
+    def __call__(self, t, y, args):
+        q, p = y
+        h = self.hamiltonian
+        if isinstance(h, SeparableHamiltonian):
+            return jax.grad(h.kinetic)(p), -jax.grad(h.potential)(q)
+        dq, dp = jax.grad(h, argnums=(0, 1))(q, p)
+        return dp, -dq
 
 
 class HamiltonianODE(eqx.Module):
@@ -190,25 +135,30 @@ class HamiltonianODE(eqx.Module):
     **Arguments:**
 
     - `hamiltonian`: `H(q, p) -> scalar`.
-    - `scheme`: an [`dynlearn.nde.AbstractSymplecticScheme`][] (a built-in one or a user's), or
-      a name as a shortcut: `"leapfrog"` ([`dynlearn.nde.Leapfrog`][]) or `"implicit_midpoint"`
-      ([`dynlearn.nde.ImplicitMidpoint`][] with its default iterations). Default: leapfrog for a
-      `SeparableHamiltonian`, the implicit midpoint rule otherwise.
+    - `scheme`: a fixed-step scheme object: a symplectic one
+      ([`dynlearn.kernels.AbstractSymplecticScheme`][], built in or a user's), or any other
+      [`dynlearn.kernels.AbstractFixedStepScheme`][] or [`dynlearn.kernels.ButcherTableau`][]
+      (not symplectic: its energy error drifts); or a name as a shortcut: `"leapfrog"`
+      ([`dynlearn.kernels.Leapfrog`][]) or `"implicit_midpoint"`
+      ([`dynlearn.kernels.ImplicitMidpoint`][] with its default iterations). Default: leapfrog
+      for a `SeparableHamiltonian`, the implicit midpoint rule otherwise.
     - `steps_per_interval`: steps between consecutive output times.
 
-    `model(ts, y0)` returns the trajectory `(time, 2n)`, with `y0` as its first row; with a
-    symplectic scheme the energy error stays bounded over long times.
+    `model(ts, y0)` integrates with [`dynlearn.kernels.odeint_fixed`][] (the scheme sees the
+    state as the pair `(q, p)` and the field `(∂H/∂p, -∂H/∂q)`) and returns the trajectory
+    `(time, 2n)`, with `y0` as its first row; with a symplectic scheme the energy error stays
+    bounded over long times.
     """
 
     hamiltonian: Callable
-    scheme: AbstractSymplecticScheme
+    scheme: AbstractFixedStepScheme | ButcherTableau
     steps_per_interval: int = eqx.field(static=True)
 
     def __init__(
         self,
         hamiltonian: Callable,
         *,
-        scheme: AbstractSymplecticScheme | str | None = None,
+        scheme: AbstractFixedStepScheme | ButcherTableau | str | None = None,
         steps_per_interval: int = 1,
     ):
         if steps_per_interval < 1:
@@ -225,12 +175,12 @@ class HamiltonianODE(eqx.Module):
                     f"{sorted(_SCHEMES)}, got {scheme!r}"
                 )
             scheme = _SCHEMES[scheme]()
-        elif not isinstance(scheme, AbstractSymplecticScheme):
+        elif not isinstance(scheme, AbstractFixedStepScheme | ButcherTableau):
             raise TypeError(
-                "HamiltonianODE: scheme must be a dynlearn.nde.AbstractSymplecticScheme or a "
-                f"name, got {type(scheme).__name__}"
+                "HamiltonianODE: scheme must be a dynlearn.kernels.AbstractFixedStepScheme (such "
+                f"as a symplectic scheme), a ButcherTableau or a name, got {type(scheme).__name__}"
             )
-        if scheme.separable_only and not separable:
+        if getattr(scheme, "separable_only", False) and not separable:
             raise ValueError(
                 f"HamiltonianODE: {type(scheme).__name__} needs H = T(p) + V(q) given as a "
                 "SeparableHamiltonian; use ImplicitMidpoint() for a general H"
@@ -257,20 +207,15 @@ class HamiltonianODE(eqx.Module):
                 f"HamiltonianODE: need ts (time,) and y0 (2n,), got {ts.shape} and {y0.shape}"
             )
         n = y0.shape[0] // 2
-
-        def step(y, dt):
-            q, p = self.scheme.step(self.hamiltonian, y[:n], y[n:], dt)
-            return jnp.concatenate([q, p])
-
-        def interval(y, dt):
-            sub = dt / self.steps_per_interval
-            y, _ = jax.lax.scan(
-                lambda yy, _: (step(yy, sub), None), y, None, length=self.steps_per_interval
-            )
-            return y, y
-
-        _, ys = jax.lax.scan(interval, y0, jnp.diff(ts))
-        return jnp.concatenate([y0[None], ys], axis=0)
+        qs, ps = odeint_fixed(
+            _HamiltonianField(self.hamiltonian),
+            ts,
+            (y0[:n], y0[n:]),
+            method=self.scheme,
+            steps_per_interval=self.steps_per_interval,
+            throw=False,
+        )
+        return jnp.concatenate([qs, ps], axis=1)
 
     def energy(self, ys: Float[Array, "time state"]) -> Float[Array, " time"]:
         """`H` along a trajectory.

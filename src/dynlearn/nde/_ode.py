@@ -17,7 +17,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._types import Array, Float, Int
-from ..kernels import ButcherTableau, odeint_fixed
+from ..kernels import AbstractFixedStepScheme, ButcherTableau, odeint_fixed
 
 # Vector-field evaluations (per step, once at the start). The last stage of a first-same-as-last
 # method is the next step's first, which the fused kernel evaluates there: s - 1 per step.
@@ -34,26 +34,32 @@ _FIXED_METHODS = {
 class FixedGrid(eqx.Module):
     """Fixed-step integration on the grid of output times, through `dynlearn.kernels`.
 
-    Each interval `[ts[i], ts[i+1]]` is split into `steps_per_interval` equal steps of an explicit
-    Runge–Kutta `method`. This is the fast path for training on regularly sampled data: the kernel
-    fuses the whole solve into one scan with its own derivative rule.
+    Each interval `[ts[i], ts[i+1]]` is split into `steps_per_interval` equal steps of `method`,
+    through [`dynlearn.kernels.odeint_fixed`][]. This is the fast path for training on regularly
+    sampled data: with an explicit Runge–Kutta method the kernel fuses the whole solve into one
+    scan with its own derivative rule.
 
     **Arguments:**
 
     - `method`: a [`dynlearn.kernels.ButcherTableau`][] (any explicit Runge–Kutta method, e.g. one
-      a user writes down), or the name of a built-in one as a shortcut: `"euler"`, `"midpoint"`,
+      a user writes down), any other fixed-step scheme object
+      ([`dynlearn.kernels.AbstractFixedStepScheme`][]: `kernels.ImplicitMidpoint()`, a user's
+      scheme), or the name of a built-in tableau as a shortcut: `"euler"`, `"midpoint"`,
       `"heun"`, `"rk4"`, `"tsit5"` or `"dopri5"` (the fifth-order weights at a fixed step).
     - `steps_per_interval`: solver steps between consecutive output times.
     """
 
-    method: str | ButcherTableau = eqx.field(static=True, default="rk4")
+    method: str | ButcherTableau | AbstractFixedStepScheme = eqx.field(static=True, default="rk4")
     steps_per_interval: int = eqx.field(static=True, default=1)
 
     def __check_init__(self):
-        if not isinstance(self.method, ButcherTableau) and self.method not in _FIXED_METHODS:
+        if (
+            not isinstance(self.method, ButcherTableau | AbstractFixedStepScheme)
+            and self.method not in _FIXED_METHODS
+        ):
             raise ValueError(
-                f"FixedGrid: method must be a ButcherTableau or one of {sorted(_FIXED_METHODS)}, "
-                f"got {self.method!r}"
+                f"FixedGrid: method must be a ButcherTableau, an AbstractFixedStepScheme or one "
+                f"of {sorted(_FIXED_METHODS)}, got {self.method!r}"
             )
         if self.steps_per_interval < 1:
             raise ValueError(
@@ -63,16 +69,21 @@ class FixedGrid(eqx.Module):
     def _evaluations(self) -> tuple[int, int]:
         if isinstance(self.method, ButcherTableau):
             return self.method.evaluations, 0
+        if isinstance(self.method, AbstractFixedStepScheme):
+            per_step = self.method.evaluations
+            return (-1, -1) if per_step is None else (per_step, 0)
         return _FIXED_METHODS[self.method]
 
     @property
     def stages(self) -> int:
-        """Vector-field evaluations per step."""
+        """Vector-field evaluations per step (`-1` for a scheme that does not say)."""
         return self._evaluations()[0]
 
     def nfe(self, steps):
-        """Vector-field evaluations of `steps` steps."""
+        """Vector-field evaluations of `steps` steps (`-1` for a scheme that does not say)."""
         per_step, at_start = self._evaluations()
+        if per_step < 0:
+            return -1 + 0 * steps
         return steps * per_step + at_start
 
 

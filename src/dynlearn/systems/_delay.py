@@ -5,10 +5,11 @@ is infinite-dimensional; as in dysts, a system is observed through its delay emb
 `y(t) = (x(t), x(t - h), ..., x(t - tau))` with `h = tau / (dimension - 1)` (dimension 10), so
 `trajectory` returns `(n_points, 10)` arrays whose first column is `x(t)`.
 
-Integration is the method of steps: classical RK4 with a step `h_int = tau / steps_per_delay`, so
-that the delayed value at every grid point is an earlier grid value held in a ring buffer; the
-delayed values at RK4 half steps come from cubic Hermite interpolation of the buffer (values and
-derivatives), which keeps the scheme fourth order. Outputs are interpolated from the grid the same
+Integration is the method of steps: classical RK4 (the kernels' `rk_step` with the RK4 tableau)
+with a step `h_int = tau / steps_per_delay`, so that the delayed value at every grid point is an
+earlier grid value held in a ring buffer; the delayed values at RK4 stage times come from cubic
+Hermite interpolation of the buffer (values and derivatives), which keeps the scheme fourth
+order. Outputs are interpolated from the grid the same
 way. The initial state `y0` is read as the history on `[-tau, 0]` (interpolated through the
 embedding coordinates by a C^1 cubic spline); dysts instead holds `x` constant at `y0[0]`.
 """
@@ -25,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from ..kernels._butcher import RK4
+from ..kernels._rk_xla import rk_step
 from ._base import AbstractSystem, _as_state, cast_params
 
 EQUATIONS: dict[str, Callable] = {}
@@ -298,13 +301,19 @@ def _solve_delay(system, y0, dt, args, n_points, transient, steps_per_delay, n_s
         xa, fa, xb, fb = rx[i], rf[i], rx[j], rf[j]
         # x' jumps at t = 0: the last history interval needs the history's own slope at 0
         fb = jnp.where(n == m - 1, history_slope_at_zero, fb)
-        xmid = _hermite(xa, xb, fa, fb, h, jnp.asarray(0.5, dtype=dtype))
-        k1 = f(t, x, xa)
-        k2 = f(t + h / 2, x + h / 2 * k1, xmid)
-        k3 = f(t + h / 2, x + h / 2 * k2, xmid)
-        k4 = f(t + h, x + h * k3, xb)
+
+        def stage(s, x_stage):
+            # the delayed value at the stage time s in [t, t + h]: Hermite interpolation of the
+            # grid one delay earlier (exactly xa at s = t and xb at s = t + h)
+            xd = _hermite(xa, xb, fa, fb, h, (s - t) / h)
+            k = f(s, x_stage, xd)
+            return k, k
+
+        # one classical RK4 step of the kernels' Butcher machinery; the stage values come back
+        # as records, the first (k1 = x'(t)) kept for the interpolation of later delays
+        x_next, ks = rk_step(RK4, stage, t, h, x, record=True)
+        k1 = ks[0]
         rx, rf = rx.at[i].set(x), rf.at[i].set(k1)
-        x_next = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         return (x_next, rx, rf), (x, k1)
 
     init = (y0[0], ring_x, ring_f)

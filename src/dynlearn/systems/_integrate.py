@@ -153,17 +153,63 @@ def _solve_flow(system, y0, dt, args, n_points, transient, solver, controller, m
     return eqx.branched_error_if(ys, failed, code, _failure_messages(system.name, max_steps))
 
 
-@eqx.filter_jit
 def iterate_map(system, y0, args, n_points, transient):
-    """`n_points` iterates of `system.step` after `transient` dropped ones (`Map.sample`)."""
+    """`n_points` iterates of `system.step` after `transient` dropped ones (`Map.sample`).
 
-    def body(y, _):
-        return system.step(y, args), y
+    An orbit that leaves every bound (an iterate overflows to inf or becomes NaN, e.g. the
+    logistic map with r > 4) raises an `EquinoxRuntimeError` naming the first non-finite
+    iteration, its value and the last finite state (called under `jit` or `vmap`, the message
+    cannot hold run-time values and says so)."""
+    ys, first_bad, last_good = _iterate_map(system, y0, args, n_points, transient)
+    return _check_bounded_orbit(system, args, ys, first_bad, last_good, transient)
 
+
+@eqx.filter_jit
+def _iterate_map(system, y0, args, n_points, transient):
+    """The iterates, the first non-finite iteration (-1: none) and the last finite state."""
+    minus_one = jnp.asarray(-1, jnp.int32)
+
+    def body(carry, _):
+        y, i, first_bad, last_good = carry
+        finite = jnp.all(jnp.isfinite(y))
+        fresh = (first_bad < 0) & ~finite
+        first_bad = jnp.where(fresh, i, first_bad)
+        last_good = jnp.where(finite & (first_bad < 0), y, last_good)
+        return (system.step(y, args), i + 1, first_bad, last_good), y
+
+    carry = (y0, jnp.asarray(0, jnp.int32), minus_one, y0)
     if transient:
-        y0, _ = jax.lax.scan(body, y0, None, length=transient)
-    _, ys = jax.lax.scan(body, y0, None, length=n_points)
-    return ys
+        carry, _ = jax.lax.scan(body, carry, None, length=transient)
+    (_, _, first_bad, last_good), ys = jax.lax.scan(body, carry, None, length=n_points)
+    return ys, first_bad, last_good
+
+
+def _check_bounded_orbit(system, args, ys, first_bad, last_good, transient):
+    head = f"trajectory of {system.name}: the orbit left every bound"
+    fix = "; check y0 and the parameters in args."
+    if isinstance(first_bad, jax.core.Tracer):
+        return eqx.error_if(
+            ys,
+            first_bad >= 0,
+            f"{head}: an iterate is NaN or inf{fix} (Called under jit or vmap; call "
+            "systems.trajectory outside them for the iteration and the values.)",
+        )
+    k = int(first_bad)
+    if k < 0:
+        return ys
+    if k == 0:
+        return eqx.error_if(ys, True, f"trajectory of {system.name}: y0 contains NaN or inf.")
+    # The scan saved row k - transient, or dropped it within the transient: recompute the
+    # value from the last finite state (one step) rather than keeping the dropped rows.
+    value = np.asarray(system.step(last_good, args))
+    where = (
+        f"row {k - transient} of the trajectory" if k >= transient else "within the transient"
+    )
+    msg = (
+        f"{head}: iteration {k} from y0 ({where}) is {value.tolist()} (NaN or inf); the last "
+        f"finite state, iteration {k - 1}, was {np.asarray(last_good).tolist()}{fix}"
+    )
+    return eqx.error_if(ys, True, msg)
 
 
 def trajectory(
@@ -213,7 +259,9 @@ def trajectory(
     sizes, `dt`, `rtol` or `atol`, and parameter names in `args` that the system does not
     have; `TypeError` for a complex `y0` or a solver that is not a diffrax one; an
     `EquinoxRuntimeError` if the solve stops early, saying whether the state became non-finite,
-    was blowing up, or stayed bounded (then: increase `max_steps`).
+    was blowing up, or stayed bounded (then: increase `max_steps`); for a map, if the orbit
+    leaves every bound, naming the first NaN or inf iteration, its value and the last finite
+    state.
     """
     n_points = _check_count("n_points", n_points, minimum=1)
     transient = _check_count("transient", transient, minimum=0)
