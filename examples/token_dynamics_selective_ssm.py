@@ -338,7 +338,9 @@ ledger.finish(
     gap=gap,
     differences=[
         "criterion checked on random flows (12 in 1D, 4 per 2D case per seed) integrated to "
-        "t = 40 with RK4, not on a pretrained Mamba's parameters",
+        "t = 40 with RK4, not on a pretrained Mamba's parameters; a run whose norm has neither "
+        "halved (and still falls) nor grown 20% past its minimum by t = 40 is 'undecided' and "
+        "counts as a disagreement (slow runs, e.g. with mu near 0, can end so)",
         "the scenarios are imposed by tying S_C = -S_B or +S_B in every layer (semidefinite "
         "S_C^T S_B), not by the paper's own constraint on a full Mamba",
         f"a {LAYERS}-layer residual S6 stack (d {D}, N {N}, step {H}, no gate, convolution, "
