@@ -271,7 +271,9 @@ for seed in seeds:
     ledger.seed(seed, run_seed)
 med = ledger.medians()
 
-# %% Figure: example trajectories (when computed in this run) and test accuracy per scenario.
+# %% Figure: example 1D trajectories of the first seed and test accuracy per scenario.
+if not examples:  # every seed resumed from its saved result: redraw the first seed's flows
+    examples[seeds[0]] = criterion_check(seeds[0])[1]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 t = np.linspace(0, T_END, RK_STEPS + 1)
 for example in list(examples.values())[:1]:
