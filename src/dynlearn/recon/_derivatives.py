@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Array, Float
+from .._validation import check_int, check_positive
 
 
 class AbstractDerivative(eqx.Module):
@@ -37,7 +38,10 @@ class FiniteDifference(AbstractDerivative):
 
     def __call__(self, x: Float[Array, "time dim"], dt: float) -> Float[Array, "time dim"]:
         if x.shape[0] < 3:
-            raise ValueError(f"FiniteDifference: need at least 3 time points, got {x.shape[0]}")
+            raise ValueError(
+                f"FiniteDifference: x needs at least 3 time points, got x.shape={tuple(x.shape)}"
+            )
+        check_positive("FiniteDifference", "dt", dt)
         return _central(x, dt)
 
 
@@ -63,6 +67,8 @@ class SmoothedFiniteDifference(AbstractDerivative):
     polyorder: int = eqx.field(static=True)
 
     def __init__(self, window_length: int = 9, polyorder: int = 3):
+        check_int("SmoothedFiniteDifference", "window_length", window_length, minimum=3)
+        check_int("SmoothedFiniteDifference", "polyorder", polyorder, minimum=0)
         if window_length % 2 == 0 or window_length < 3 or not 0 <= polyorder < window_length:
             raise ValueError(
                 f"SmoothedFiniteDifference: window_length must be odd and >= 3 and "
@@ -77,7 +83,7 @@ class SmoothedFiniteDifference(AbstractDerivative):
         w = self.window_length
         if x.shape[0] < w:
             raise ValueError(
-                f"SmoothedFiniteDifference: series of length {x.shape[0]} is shorter than "
+                f"SmoothedFiniteDifference: x of length {x.shape[0]} is shorter than "
                 f"window_length={w}"
             )
         centre, proj = _savgol_matrices(w, self.polyorder)
@@ -92,4 +98,5 @@ class SmoothedFiniteDifference(AbstractDerivative):
         return jnp.concatenate([head, inner, tail], axis=0)
 
     def __call__(self, x: Float[Array, "time dim"], dt: float) -> Float[Array, "time dim"]:
+        check_positive("SmoothedFiniteDifference", "dt", dt)
         return _central(self.smooth(x), dt)

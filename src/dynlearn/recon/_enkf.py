@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Float, Key
+from .._validation import check_callable, check_dtype, check_finite, check_positive, check_shape
 
 
 class EnKFResult(eqx.Module):
@@ -57,7 +58,35 @@ def enkf_analysis(
     - `key`: PRNG key for the observation perturbations.
 
     **Returns:** the analysis ensemble, same shape as `ensemble`.
+
+    **Raises:** `ValueError` for fewer than 2 members, shapes that do not match, NaN or inf in
+    the data, or an `obs_cov` that is not a symmetric positive-definite `(obs, obs)` matrix;
+    `TypeError` for complex data or a non-callable `observe`.
     """
+    where = "enkf_analysis"
+    ens = check_dtype(where, "ensemble", ensemble, cast_integers=True)
+    if ens.ndim != 2 or ens.shape[0] < 2:
+        raise ValueError(
+            f"{where}: ensemble must have shape (members >= 2, state), got {tuple(ens.shape)}"
+        )
+    check_finite(where, "ensemble", ens)
+    check_callable(where, "observe", observe)
+    out = jax.eval_shape(observe, ens[0])
+    n_obs = out.shape[0] if out.ndim == 1 else None
+    y = check_dtype(where, "observation", observation, cast_integers=True).astype(ens.dtype)
+    check_shape(where, "observation", y, shape=(n_obs,) if n_obs else None, ndim=1)
+    if out.shape != y.shape:
+        raise ValueError(
+            f"{where}: observe(x) returns shape {tuple(out.shape)}, but observation has shape "
+            f"{tuple(y.shape)}"
+        )
+    check_finite(where, "observation", y)
+    r = _as_cov(obs_cov, y.shape[0], ens.dtype, "obs_cov", where, positive=True)
+    return _analysis(ens, y, observe, r, key=key)
+
+
+def _analysis(ensemble, observation, observe, obs_cov, *, key):
+    """`enkf_analysis` without the checks (the filter's compiled loop)."""
     n_members = ensemble.shape[0]
     hx = jax.vmap(observe)(ensemble)
     anomalies = ensemble - jnp.mean(ensemble, axis=0, keepdims=True)
@@ -105,12 +134,15 @@ def ensemble_kalman_filter(
 
     **Returns:** an `EnKFResult`.
 
-    **Raises:** `ValueError` for fewer than 2 members or mismatched shapes.
+    **Raises:** `ValueError` for fewer than 2 members, mismatched shapes, NaN or inf in the
+    ensemble or the observations, an `obs_cov` that is not positive definite (negative or zero
+    variances), a `process_cov` that is not positive semi-definite, or a non-positive
+    `inflation`; `TypeError` for complex data or a non-callable `step`.
     """
-    ens = jnp.asarray(initial_ensemble)
-    if not jnp.issubdtype(ens.dtype, jnp.floating):
-        ens = ens.astype(jnp.asarray(0.0).dtype)
-    obs = jnp.asarray(observations, ens.dtype)
+    where = "ensemble_kalman_filter"
+    check_callable(where, "step", step)
+    ens = check_dtype(where, "initial_ensemble", initial_ensemble, cast_integers=True)
+    obs = check_dtype(where, "observations", observations, cast_integers=True).astype(ens.dtype)
     if ens.ndim != 2 or ens.shape[0] < 2:
         raise ValueError(
             f"ensemble_kalman_filter: initial_ensemble must have shape (members >= 2, state), "
@@ -121,13 +153,21 @@ def ensemble_kalman_filter(
             f"ensemble_kalman_filter: observations must have shape (time, obs), got "
             f"{tuple(obs.shape)}"
         )
+    check_finite(where, "initial_ensemble", ens)
+    check_finite(where, "observations", obs)
     n_state, n_obs = ens.shape[1], obs.shape[1]
+    stepped = jax.eval_shape(step, ens[0])
+    if getattr(stepped, "shape", None) != (n_state,):
+        raise ValueError(
+            f"{where}: step(x) must return a state of shape ({n_state},) (a row of "
+            f"initial_ensemble), got {getattr(stepped, 'shape', stepped)}"
+        )
     if not callable(observe):
-        h = jnp.asarray(observe, ens.dtype)
+        h = check_dtype(where, "observe", observe, cast_integers=True).astype(ens.dtype)
         if h.shape != (n_obs, n_state):
             raise ValueError(
-                f"ensemble_kalman_filter: observation matrix must have shape ({n_obs}, "
-                f"{n_state}), got {tuple(h.shape)}"
+                f"ensemble_kalman_filter: observe, an observation matrix, must have shape "
+                f"({n_obs}, {n_state}) (obs, state), got {tuple(h.shape)}"
             )
         observe = lambda x: h @ x
     out = jax.eval_shape(observe, ens[0])
@@ -136,24 +176,49 @@ def ensemble_kalman_filter(
             f"ensemble_kalman_filter: observe(x) returns shape {tuple(out.shape)}, but the "
             f"observations have {n_obs} components"
         )
-    r = _as_cov(obs_cov, n_obs, ens.dtype, "obs_cov")
-    q = None if process_cov is None else _as_cov(process_cov, n_state, ens.dtype, "process_cov")
-    q_chol = None if q is None else jnp.linalg.cholesky(q)
+    r = _as_cov(obs_cov, n_obs, ens.dtype, "obs_cov", where, positive=True)
+    q_chol = None
+    if process_cov is not None:
+        q = _as_cov(process_cov, n_state, ens.dtype, "process_cov", where, positive=False)
+        q_chol = jnp.linalg.cholesky(q)
+        if not isinstance(q, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(q_chol))):
+            # a singular Q (some zero variances): any square root L with L Lᵀ = Q will do
+            w, v = jnp.linalg.eigh(q)
+            q_chol = v * jnp.sqrt(jnp.maximum(w, 0))[None, :]
+    check_positive(where, "inflation", inflation)
     return _run(step, observe, ens, obs, r, q_chol, float(inflation), key, return_ensembles)
 
 
-def _as_cov(cov, n, dtype, name):
-    c = jnp.asarray(cov, dtype)
+def _as_cov(cov, n, dtype, name, where="ensemble_kalman_filter", *, positive=True):
+    """A covariance `(n, n)` from a scalar, a vector of variances or a matrix; checked to be
+    finite, symmetric and positive definite (`positive`) or semi-definite."""
+    c = check_dtype(where, name, cov, cast_integers=True).astype(dtype)
+    check_finite(where, name, c)
+    concrete = not isinstance(c, jax.core.Tracer)
     if c.ndim == 0:
-        return c * jnp.eye(n, dtype=dtype)
+        c = c * jnp.ones(n, dtype)
     if c.ndim == 1 and c.shape[0] == n:
+        low = jnp.min(c) if concrete else 1.0
+        if not (low > 0 if positive else low >= 0):
+            sign = "positive" if positive else "non-negative"
+            raise ValueError(f"{where}: {name} variances must be {sign}, got {name}={cov!r}")
         return jnp.diag(c)
-    if c.shape == (n, n):
+    if c.shape != (n, n):
+        raise ValueError(
+            f"{where}: {name} must be a scalar, ({n},) or ({n}, {n}), got shape {tuple(c.shape)}"
+        )
+    if not concrete:
         return c
-    raise ValueError(
-        f"ensemble_kalman_filter: {name} must be a scalar, ({n},) or ({n}, {n}), got "
-        f"{tuple(c.shape)}"
-    )
+    if not bool(jnp.allclose(c, c.T, rtol=1e-5, atol=1e-6 * float(jnp.max(jnp.abs(c))))):
+        raise ValueError(f"{where}: {name} must be a symmetric matrix, got {name}={c}")
+    low = float(jnp.min(jnp.linalg.eigvalsh(c)))
+    scale = float(jnp.max(jnp.abs(c)))
+    if not (low > 0 if positive else low >= -1e-6 * scale):
+        what = "positive definite" if positive else "positive semi-definite"
+        raise ValueError(
+            f"{where}: {name} must be {what}, got smallest eigenvalue {low:.3g} for {name}={c}"
+        )
+    return c
 
 
 @eqx.filter_jit
@@ -167,7 +232,7 @@ def _run(step, observe, ens, obs, r, q_chol, inflation, key, return_ensembles):
             members = members + noise
         mean = jnp.mean(members, axis=0, keepdims=True)
         members = mean + inflation * (members - mean)
-        analysis = enkf_analysis(members, y, observe, r, key=k_a)
+        analysis = _analysis(members, y, observe, r, key=k_a)
         out = (jnp.mean(analysis, axis=0), jnp.std(analysis, axis=0, ddof=1), mean[0])
         if return_ensembles:
             out = out + (analysis,)

@@ -23,6 +23,14 @@ import numpy as np
 import optax
 
 from .._types import Array, ArrayLike, Float, Key
+from .._validation import (
+    as_array,
+    check_dtype,
+    check_finite,
+    check_in_range,
+    check_int,
+    check_option,
+)
 from ..train import History, NonFiniteLossError, fit
 from ._plrnn import ShallowPLRNN
 
@@ -44,6 +52,10 @@ def _forced_rollout(model: ShallowPLRNN, sequence, alpha, interval: int):
 
 
 def _check_sequences(sequences, model, where):
+    if not isinstance(model, ShallowPLRNN):
+        raise TypeError(f"{where}: model must be a ShallowPLRNN, got {type(model).__name__}")
+    sequences = check_dtype(where, "sequences", sequences, cast_integers=True)
+    check_finite(where, "sequences", sequences)
     if sequences.ndim != 3 or sequences.shape[2] != model.data_size:
         raise ValueError(
             f"{where}: sequences must have shape (batch, time, {model.data_size}), got "
@@ -53,6 +65,7 @@ def _check_sequences(sequences, model, where):
         raise ValueError(
             f"{where}: sequences need at least 2 time points, got {sequences.shape[1]}"
         )
+    return sequences
 
 
 def gtf_loss(
@@ -81,12 +94,14 @@ def gtf_loss(
 
     **Returns:** the scalar mean squared prediction error.
 
-    **Raises:** `ValueError` for sequences of the wrong shape or `interval < 1`.
+    **Raises:** `ValueError` for sequences of the wrong shape or with NaN or inf (when not
+    traced), `interval < 1`, or a concrete `alpha` outside `[0, 1]`; `TypeError` for complex
+    sequences or a model that is not a `ShallowPLRNN`.
     """
     del key
-    _check_sequences(sequences, model, "gtf_loss")
-    if interval < 1:
-        raise ValueError(f"gtf_loss: interval must be >= 1, got {interval}")
+    sequences = _check_sequences(sequences, model, "gtf_loss")
+    check_int("gtf_loss", "interval", interval)
+    check_in_range("gtf_loss", "alpha", alpha, 0.0, 1.0)
     alpha = jnp.asarray(alpha, sequences.dtype)
     preds, _ = jax.vmap(lambda s: _forced_rollout(model, s, alpha, interval))(sequences)
     return jnp.mean((preds - sequences[:, 1:]) ** 2)
@@ -111,8 +126,11 @@ def estimate_forcing_alpha(
     - `alpha`: the forcing used to generate the latent states.
 
     **Returns:** a scalar in `[0, 1)`.
+
+    **Raises:** as `gtf_loss` (sequences, model, `alpha`).
     """
-    _check_sequences(sequences, model, "estimate_forcing_alpha")
+    sequences = _check_sequences(sequences, model, "estimate_forcing_alpha")
+    check_in_range("estimate_forcing_alpha", "alpha", alpha, 0.0, 1.0)
     alpha = jnp.asarray(alpha, sequences.dtype)
     _, states = jax.vmap(lambda s: _forced_rollout(model, s, alpha, 1))(sequences)
     states = jax.lax.stop_gradient(states.reshape(-1, states.shape[-1]))
@@ -134,9 +152,12 @@ def trajectory_windows(
 
     **Returns:** `(n_windows, length, dim)`.
 
-    **Raises:** `ValueError` if the series is shorter than one window.
+    **Raises:** `ValueError` if the series is not 2-D or shorter than one window, `length < 2`
+    or `stride < 1`; `TypeError` for non-integer `length` or `stride`, or a non-array series.
     """
-    traj = jnp.asarray(trajectory)
+    traj = as_array("trajectory_windows", "trajectory", trajectory)
+    check_int("trajectory_windows", "length", length, minimum=2)
+    check_int("trajectory_windows", "stride", stride)
     if traj.ndim != 2:
         raise ValueError(
             f"trajectory_windows: trajectory must have shape (time, dim), got {tuple(traj.shape)}"
@@ -202,9 +223,12 @@ def _forced_loss(forced: _Forced, batch, *, key, adaptive: bool, every: int, dec
 def _as_windows(trajectories, sequence_length: int, stride: int, data_size: int, dtype):
     """Training windows of one trajectory `(time, obs)`, a stack `(n, time, obs)` or a list."""
     if isinstance(trajectories, (list, tuple)):
-        series = [jnp.asarray(t) for t in trajectories]
+        series = [
+            check_dtype("fit_gtf", f"trajectories[{i}]", t, cast_integers=True)
+            for i, t in enumerate(trajectories)
+        ]
     else:
-        arr = jnp.asarray(trajectories)
+        arr = check_dtype("fit_gtf", "trajectories", trajectories, cast_integers=True)
         series = list(arr) if arr.ndim == 3 else [arr]
     if not series:
         raise ValueError("fit_gtf: no trajectories given")
@@ -221,6 +245,7 @@ def _as_windows(trajectories, sequence_length: int, stride: int, data_size: int,
                 f"fit_gtf: trajectory {i} has {traj.shape[0]} time points, shorter than the "
                 f"window length sequence_length={sequence_length}"
             )
+        check_finite("fit_gtf", f"trajectories (trajectory {i})", traj)
         windows.append(trajectory_windows(traj, sequence_length, stride=stride))
     return jnp.concatenate(windows).astype(dtype)
 
@@ -279,19 +304,29 @@ def fit_gtf(
     with one record per step (`step`, `loss`, and `alpha`, the forcing used at that step);
     `history.column("alpha")` is the schedule.
 
-    **Raises:** `ValueError` for bad `alpha`, `steps`, `batch_size` or trajectories shorter than
-    a window; what `train.fit` raises. A `NonFiniteLossError` carries the bare model and the
+    **Raises:** `ValueError` for bad `alpha`, `alpha_init` or `alpha_decay` (outside `[0, 1]`),
+    non-positive counts (`steps`, `batch_size`, `alpha_every`, `stride`, `sequence_length < 2`),
+    trajectories with NaN or inf or shorter than a window; `TypeError` for complex
+    trajectories, non-integer counts or a model that is not a `ShallowPLRNN`; what `train.fit`
+    raises. A `NonFiniteLossError` carries the bare model and the
     optimizer's state.
     """
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"fit_gtf: steps and batch_size must be >= 1, got {steps}, {batch_size}")
+    where = "fit_gtf"
+    if not isinstance(model, ShallowPLRNN):
+        raise TypeError(f"{where}: model must be a ShallowPLRNN, got {type(model).__name__}")
+    check_int(where, "steps", steps)
+    check_int(where, "batch_size", batch_size)
+    check_int(where, "sequence_length", sequence_length, minimum=2)
+    check_int(where, "stride", stride)
     adaptive = alpha == "adaptive"
-    if not adaptive and (isinstance(alpha, str) or not 0 <= alpha <= 1):
-        raise ValueError(f"fit_gtf: alpha must be in [0, 1] or 'adaptive', got {alpha!r}")
-    if alpha_init is not None and not 0 <= alpha_init <= 1:
-        raise ValueError(f"fit_gtf: alpha_init must be in [0, 1], got {alpha_init!r}")
-    if alpha_every < 1:
-        raise ValueError(f"fit_gtf: alpha_every must be >= 1, got {alpha_every}")
+    if isinstance(alpha, str):
+        check_option(where, "alpha", alpha, ("adaptive",))
+    if not adaptive:
+        check_in_range(where, "alpha", alpha, 0.0, 1.0)
+    if alpha_init is not None:
+        check_in_range(where, "alpha_init", alpha_init, 0.0, 1.0)
+    check_int(where, "alpha_every", alpha_every)
+    check_in_range(where, "alpha_decay", alpha_decay, 0.0, 1.0)
     for name in ("trainable", "val_data", "val_every"):
         if name in fit_kwargs:
             raise TypeError(f"fit_gtf: {name} is not supported (pass it to train.fit instead)")

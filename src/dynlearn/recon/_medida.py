@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Float
+from .._validation import check_callable, check_dtype, check_finite, check_int, check_positive
 from ._sindy_optimizers import RVM, AbstractSparseOptimizer
 
 
@@ -68,9 +69,11 @@ def spectral_derivative_library(
 
     **Returns:** `(features, names)`: `features(u)` maps a field `(points,)` to
     `(points, n_terms)`; `names` labels the columns.
+
+    **Raises:** `ValueError` for a `length` that is not finite and positive or `max_order < 1`.
     """
-    if max_order < 1:
-        raise ValueError(f"spectral_derivative_library: max_order must be >= 1, got {max_order}")
+    check_positive("spectral_derivative_library", "length", length)
+    check_int("spectral_derivative_library", "max_order", max_order)
     names = ["u"] + ["u_" + "x" * j for j in range(1, max_order + 1)]
     if products:
         names += ["u^2"] + ["u u_" + "x" * j for j in range(1, max_order + 1)]
@@ -132,17 +135,33 @@ def discover_model_error(
 
     **Returns:** a `ModelErrorResult`.
 
-    **Raises:** `ValueError` for fewer than 2 states or a `features` output of the wrong shape.
+    **Raises:** `ValueError` for fewer than 2 states, NaN or inf in `states`, a `dt` that is not
+    finite and positive, a `model_step` or `features` output of the wrong shape, or `names` of
+    the wrong length; `TypeError` for complex states or non-callable functions.
     """
-    u = jnp.asarray(states)
+    where = "discover_model_error"
+    u = check_dtype(where, "states", states, cast_integers=True)
+    check_callable(where, "model_step", model_step)
+    check_callable(where, "features", features)
     if u.ndim != 2 or u.shape[0] < 2:
         raise ValueError(
             f"discover_model_error: states must have shape (time >= 2, points), got "
             f"{tuple(u.shape)}"
         )
-    if not dt > 0:
-        raise ValueError(f"discover_model_error: dt must be positive, got {dt}")
+    check_finite(where, "states", u)
+    check_positive(where, "dt", dt)
     optimizer = RVM() if optimizer is None else optimizer
+    if not isinstance(optimizer, AbstractSparseOptimizer):
+        raise TypeError(
+            f"{where}: optimizer must be a dynlearn.recon.AbstractSparseOptimizer (or None), "
+            f"got optimizer={optimizer!r}"
+        )
+    stepped = jax.eval_shape(model_step, u[0])
+    if getattr(stepped, "shape", None) != u.shape[1:]:
+        raise ValueError(
+            f"{where}: model_step(u) must return a state of shape {u.shape[1:]} (a row of "
+            f"states), got {getattr(stepped, 'shape', stepped)}"
+        )
     out = jax.eval_shape(features, u[0])
     if out.ndim != 2 or out.shape[0] != u.shape[1]:
         raise ValueError(

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Float, Key
+from .._validation import check_dtype, check_int
 
 
 class ShallowPLRNN(eqx.Module):
@@ -55,6 +56,14 @@ class ShallowPLRNN(eqx.Module):
         clipped: bool = False,
         key: Key,
     ):
+        for name, value in (
+            ("data_size", data_size),
+            ("latent_size", latent_size),
+            ("hidden_size", hidden_size),
+        ):
+            check_int("ShallowPLRNN", name, value)
+        if key is None:
+            raise TypeError("ShallowPLRNN: key must be a PRNG key (jax.random.key(seed)), got None")
         if data_size < 1 or latent_size < data_size or hidden_size < 1:
             raise ValueError(
                 f"ShallowPLRNN: need 1 <= data_size <= latent_size and hidden_size >= 1, got "
@@ -114,7 +123,8 @@ class ShallowPLRNN(eqx.Module):
         **Returns:** the latent state, shape `(latent,)`; its first `data_size` units are
         `context[-1]`.
         """
-        context = jnp.asarray(context, self.a.dtype)
+        context = check_dtype("ShallowPLRNN", "context", context, cast_integers=True)
+        context = context.astype(self.a.dtype)
         if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != self.data_size:
             raise ValueError(
                 f"ShallowPLRNN: context must have shape (time >= 1, {self.data_size}), got "
@@ -138,7 +148,8 @@ class ShallowPLRNN(eqx.Module):
         steps after it (the row convention of every rollout from an initial state; see
         docs/conventions.md).
         """
-        x0 = jnp.asarray(x0, self.a.dtype)
+        x0 = check_dtype("ShallowPLRNN", "x0", x0, cast_integers=True).astype(self.a.dtype)
+        n_steps = check_int("ShallowPLRNN", "n_steps", n_steps)
         if x0.shape != (self.data_size,):
             raise ValueError(
                 f"ShallowPLRNN: x0 must have shape ({self.data_size},), got {tuple(x0.shape)}"

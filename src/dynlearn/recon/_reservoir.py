@@ -20,6 +20,27 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Array, ArrayLike, Float, Key
+from .._validation import (
+    check_dtype,
+    check_finite,
+    check_in_range,
+    check_int,
+    check_option,
+    check_positive,
+    check_shape,
+    refuse_if,
+)
+
+
+def _check_fitted(model, where: str, x):
+    """Refuse to run a model whose readout was never fitted (an all-zero `w_out` would forecast
+    a constant or zeros); `equinox.error_if` when `w_out` is traced."""
+    return refuse_if(
+        x,
+        ~jnp.any(model.w_out != 0),
+        f"{where}: the readout w_out is all zero: the model was never fitted; call "
+        f"model = dynlearn.recon.fit_readout(model, trajectory) first",
+    )
 
 
 def ridge_regression(
@@ -36,7 +57,23 @@ def ridge_regression(
     - `ridge`: the Tikhonov penalty (>= 0).
 
     **Returns:** `W` of shape `(targets, features)`, minimising `||X Wᵀ - Y||² + ridge ||W||²`.
+
+    **Raises:** `ValueError` for arrays that are not 2-D, different numbers of rows, NaN or inf
+    in the data, or a negative `ridge`; `TypeError` for complex or non-numeric data.
     """
+    where = "ridge_regression"
+    features = check_dtype(where, "features", features, cast_integers=True)
+    check_shape(where, "features", features, ndim=2, meaning="(samples, features)")
+    targets = check_dtype(where, "targets", targets, cast_integers=True)
+    check_shape(where, "targets", targets, ndim=2, meaning="(samples, targets)")
+    if targets.shape[0] != features.shape[0]:
+        raise ValueError(
+            f"{where}: features and targets must have the same number of samples (rows), got "
+            f"features.shape={tuple(features.shape)} and targets.shape={tuple(targets.shape)}"
+        )
+    check_finite(where, "features", features)
+    check_finite(where, "targets", targets)
+    check_positive(where, "ridge", ridge, allow_zero=True)
     # Through the SVD of X rather than the normal equations: the error then scales with
     # cond(X), not cond(X)², which matters in float32 for nearly collinear features.
     u, s, vt = jnp.linalg.svd(features, full_matrices=False)
@@ -99,20 +136,17 @@ class EchoStateNetwork(eqx.Module):
         topology: str = "circulant",
         key: Key,
     ):
-        if data_size < 1 or reservoir_size < 1:
-            raise ValueError(
-                f"EchoStateNetwork: data_size and reservoir_size must be >= 1, got "
-                f"{data_size} and {reservoir_size}"
-            )
-        if not 0 < leak_rate <= 1 or not 0 < density <= 1:
-            raise ValueError(
-                f"EchoStateNetwork: need 0 < leak_rate <= 1 and 0 < density <= 1, got "
-                f"leak_rate={leak_rate}, density={density}"
-            )
-        if topology not in ("random", "circulant"):
-            raise ValueError(
-                f"EchoStateNetwork: topology must be 'random' or 'circulant', got {topology!r}"
-            )
+        where = "EchoStateNetwork"
+        check_int(where, "data_size", data_size)
+        check_int(where, "reservoir_size", reservoir_size)
+        check_positive(where, "spectral_radius", spectral_radius, allow_zero=True)
+        check_positive(where, "input_scaling", input_scaling, allow_zero=True)
+        check_positive(where, "bias_scaling", bias_scaling, allow_zero=True)
+        check_in_range(where, "leak_rate", leak_rate, 0.0, 1.0, open_low=True)
+        check_in_range(where, "density", density, 0.0, 1.0, open_low=True)
+        check_option(where, "topology", topology, ("random", "circulant"))
+        if key is None:
+            raise TypeError(f"{where}: key must be a PRNG key (jax.random.key(seed)), got None")
         k_in, k_w, k_mask, k_b = jax.random.split(key, 4)
         n = reservoir_size
         if topology == "random":
@@ -184,12 +218,14 @@ class EchoStateNetwork(eqx.Module):
 
         **Returns:** `(r, u)`: the reservoir state after `context[-1]`, and `context[-1]`.
         """
-        context = jnp.asarray(context, self.weights.dtype)
+        context = check_dtype("EchoStateNetwork", "context", context, cast_integers=True)
+        context = context.astype(self.weights.dtype)
         if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != self.data_size:
             raise ValueError(
                 f"EchoStateNetwork: context must have shape (time >= 1, {self.data_size}), got "
                 f"{tuple(context.shape)}"
             )
+        context = _check_fitted(self, "EchoStateNetwork", context)
         return self(context)[-1], context[-1]
 
     def step(
@@ -231,23 +267,24 @@ class EchoStateNetwork(eqx.Module):
         """Feature row `t` is what the readout maps to `us[t + 1]`."""
         return jax.vmap(self.features)(self(us), us)
 
-    @eqx.filter_jit
     def forecast(self, context: Float[ArrayLike, "time input"], n_steps: int):
         """Closed-loop forecast after driving the reservoir with `context`.
 
         **Arguments:**
 
         - `context`: observed series `(time, input)` ending at the forecast's initial condition.
-        - `n_steps`: number of steps to predict.
+        - `n_steps`: number of steps to predict (>= 1).
 
         **Returns:** `(n_steps, input)`; row `i` is the state `i + 1` steps after `context[-1]`.
+
+        **Raises:** `ValueError` for a model whose readout was never fitted (`fit_readout`), a
+        context of the wrong shape, or `n_steps < 1`.
         """
-
-        def body(state, _):
-            state = self.step(state)
-            return state, self.observe(state)
-
-        return jax.lax.scan(body, self.init_state(context), None, length=n_steps)[1]
+        n_steps = check_int("EchoStateNetwork.forecast", "n_steps", n_steps)
+        if not isinstance(self.w_out, jax.core.Tracer):
+            _check_fitted(self, "EchoStateNetwork", self.w_out)
+        jax.eval_shape(self.init_state, context)  # shape and fitted checks, before compiling
+        return _closed_loop(self, context, n_steps)
 
 
 class NVAR(eqx.Module):
@@ -273,10 +310,9 @@ class NVAR(eqx.Module):
     quadratic: bool = eqx.field(static=True)
 
     def __init__(self, data_size: int, delays: int = 2, skip: int = 1, *, quadratic: bool = True):
-        if data_size < 1 or delays < 1 or skip < 1:
-            raise ValueError(
-                f"NVAR: data_size, delays and skip must be >= 1, got {data_size}, {delays}, {skip}"
-            )
+        check_int("NVAR", "data_size", data_size)
+        check_int("NVAR", "delays", delays)
+        check_int("NVAR", "skip", skip)
         self.data_size = data_size
         self.delays = delays
         self.skip = skip
@@ -319,7 +355,8 @@ class NVAR(eqx.Module):
 
         **Returns:** `context[-window:]`.
         """
-        context = jnp.asarray(context, self.w_out.dtype)
+        context = check_dtype("NVAR", "context", context, cast_integers=True)
+        context = context.astype(self.w_out.dtype)
         w = self.window
         if context.ndim != 2 or context.shape[1] != self.data_size:
             raise ValueError(
@@ -330,7 +367,7 @@ class NVAR(eqx.Module):
             raise ValueError(
                 f"NVAR: context of length {context.shape[0]} is shorter than the delay window {w}"
             )
-        return context[-w:]
+        return _check_fitted(self, "NVAR", context[-w:])
 
     def step(self, history: Float[Array, "window input"]) -> Float[Array, "window input"]:
         """One closed-loop step of the delay buffer: append `u' = u + W_out features(history)`
@@ -342,23 +379,35 @@ class NVAR(eqx.Module):
         """The observation of a delay buffer: its newest sample."""
         return history[-1]
 
-    @eqx.filter_jit
     def forecast(self, context: Float[ArrayLike, "time input"], n_steps: int):
         """Closed-loop forecast from the last `window` samples of `context`.
 
         **Arguments:**
 
         - `context`: observed series ending at the forecast's initial condition.
-        - `n_steps`: number of steps to predict.
+        - `n_steps`: number of steps to predict (>= 1).
 
         **Returns:** `(n_steps, input)`; row `i` is the state `i + 1` steps after `context[-1]`.
+
+        **Raises:** `ValueError` for a model whose readout was never fitted (`fit_readout`), a
+        context of the wrong shape or shorter than the delay window, or `n_steps < 1`.
         """
+        n_steps = check_int("NVAR.forecast", "n_steps", n_steps)
+        if not isinstance(self.w_out, jax.core.Tracer):
+            _check_fitted(self, "NVAR", self.w_out)
+        jax.eval_shape(self.init_state, context)  # shape and fitted checks, before compiling
+        return _closed_loop(self, context, n_steps)
 
-        def body(hist, _):
-            hist = self.step(hist)
-            return hist, self.observe(hist)
 
-        return jax.lax.scan(body, self.init_state(context), None, length=n_steps)[1]
+@eqx.filter_jit
+def _closed_loop(model, context, n_steps: int):
+    """`n_steps` closed-loop observations of an ESN or NVAR after `context`, in one scan."""
+
+    def body(state, _):
+        state = model.step(state)
+        return state, model.observe(state)
+
+    return jax.lax.scan(body, model.init_state(context), None, length=n_steps)[1]
 
 
 def fit_readout(
@@ -383,17 +432,26 @@ def fit_readout(
 
     **Returns:** a copy of `model` with the fitted `w_out`.
 
-    **Raises:** `ValueError` for a series of the wrong dimension or too short for the washout
-    and delays.
+    **Raises:** `ValueError` for a series of the wrong dimension, with NaN or inf, or too short
+    for the washout and delays, a negative or NaN `ridge`, or a negative `washout`; `TypeError`
+    for complex data or a model that is not an ESN or NVAR.
     """
-    us = jnp.asarray(trajectory, model.w_out.dtype)
+    where = "fit_readout"
+    if not isinstance(model, EchoStateNetwork | NVAR):
+        raise TypeError(
+            f"{where}: model must be an EchoStateNetwork or an NVAR, got {type(model).__name__}"
+        )
+    us = check_dtype(where, "trajectory", trajectory, cast_integers=True).astype(model.w_out.dtype)
     if us.ndim != 2 or us.shape[1] != model.data_size:
         raise ValueError(
             f"fit_readout: trajectory must have shape (time, {model.data_size}), got "
             f"{tuple(us.shape)}"
         )
+    check_finite(where, "trajectory", us)
+    check_positive(where, "ridge", ridge, allow_zero=True)
     if washout is None:
         washout = 100 if isinstance(model, EchoStateNetwork) else 0
+    washout = check_int(where, "washout", washout, minimum=0)
     if isinstance(model, NVAR):
         first = model.window - 1
         targets_all = us[first + 1 :] - us[first:-1]

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Float, Key
+from .._validation import check_dtype, check_finite, check_int, check_positive, check_shape
 from ._derivatives import AbstractDerivative, FiniteDifference
 from ._integrate import odeint_rk4
 from ._sindy_library import AbstractLibrary, PolynomialLibrary
@@ -85,13 +86,17 @@ class SINDy(eqx.Module):
 
         **Returns:** the states, shape `(len(ts), dim)`, first row `y0`.
         """
-        y0 = jnp.asarray(y0, self.coefficients.dtype)
-        ts = jnp.asarray(ts, self.coefficients.dtype)
-        if y0.shape != (self.coefficients.shape[0],):
-            raise ValueError(
-                f"SINDy.simulate: y0 must have shape ({self.coefficients.shape[0]},), got "
-                f"{tuple(y0.shape)}"
-            )
+        where = "SINDy.simulate"
+        dim = self.coefficients.shape[0]
+        y0 = check_dtype(where, "y0", y0, cast_integers=True).astype(self.coefficients.dtype)
+        check_shape(where, "y0", y0, shape=(dim,))
+        check_finite(where, "y0", y0)
+        ts = check_dtype(where, "ts", ts, cast_integers=True).astype(self.coefficients.dtype)
+        check_shape(where, "ts", ts, ndim=1, meaning="(time,)")
+        if not isinstance(ts, jax.core.Tracer) and ts.shape[0] > 1:
+            if not bool(jnp.all(jnp.diff(ts) > 0)):
+                raise ValueError(f"{where}: ts must be strictly increasing, got ts={ts}")
+        steps_per_interval = check_int(where, "steps_per_interval", steps_per_interval)
         return _simulate(self, y0, ts, steps_per_interval)
 
     def inclusion_probability(self) -> Float[Array, "dim features"]:
@@ -112,6 +117,11 @@ class SINDy(eqx.Module):
         """
         dim = self.coefficients.shape[0]
         names = [f"x{i}" for i in range(dim)] if names is None else list(names)
+        if len(names) != dim:
+            raise ValueError(
+                f"SINDy.equations: names must have one name per state variable ({dim}), got "
+                f"{len(names)}: {names!r}"
+            )
         features = self.library.feature_names(names)
         out = []
         for row in jax.device_get(self.coefficients):
@@ -155,38 +165,53 @@ def fit_sindy(
 
     **Returns:** the fitted `SINDy` module.
 
-    **Raises:** `ValueError` for a non-2-D `x`, mismatched `x_dot`, neither `dt` nor `x_dot`,
-    fewer samples than needed, or an ensemble without `key`.
+    **Raises:** `ValueError` for a non-2-D `x`, NaN or inf in `x` or `x_dot` (the message gives
+    the first position), mismatched `x_dot`, neither `dt` nor `x_dot`, a `dt` that is not
+    finite and positive, fewer samples than needed, or an ensemble without `key`; `TypeError`
+    for complex or non-numeric data (pass real and imaginary parts as separate variables) and
+    for a `library`, `optimizer`, `derivative` or `ensemble` of the wrong type.
     """
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.asarray(0.0).dtype)
-    if x.ndim != 2:
-        raise ValueError(f"fit_sindy: x must have shape (time, dim), got {tuple(x.shape)}")
+    where = "fit_sindy"
+    x = check_dtype(where, "x", x, cast_integers=True)
+    check_shape(where, "x", x, ndim=2, meaning="(time, dim)")
+    check_finite(where, "x", x)
     library = PolynomialLibrary(2) if library is None else library
     optimizer = STLSQ() if optimizer is None else optimizer
+    for name, value, cls in (
+        ("library", library, AbstractLibrary),
+        ("optimizer", optimizer, AbstractSparseOptimizer),
+        ("derivative", derivative, AbstractDerivative),
+        ("ensemble", ensemble, Ensemble),
+    ):
+        if value is not None and not isinstance(value, cls):
+            raise TypeError(
+                f"{where}: {name} must be a dynlearn.recon.{cls.__name__} (or None), got "
+                f"{name}={value!r}"
+            )
     if x_dot is None:
         if dt is None:
             raise ValueError("fit_sindy: pass dt (to estimate derivatives) or x_dot")
-        if not dt > 0:
-            raise ValueError(f"fit_sindy: dt must be positive, got {dt}")
+        check_positive(where, "dt", dt)
         derivative = FiniteDifference() if derivative is None else derivative
         x_dot = derivative(x, dt)
     else:
-        x_dot = jnp.asarray(x_dot, x.dtype)
+        if dt is not None:
+            check_positive(where, "dt", dt)
+        x_dot = check_dtype(where, "x_dot", x_dot, cast_integers=True).astype(x.dtype)
         if x_dot.shape != x.shape:
             raise ValueError(
                 f"fit_sindy: x_dot must have the shape of x {tuple(x.shape)}, got "
                 f"{tuple(x_dot.shape)}"
             )
+        check_finite(where, "x_dot", x_dot)
     n_features = library.n_features(x.shape[1])
     if x.shape[0] < n_features:
         raise ValueError(
-            f"fit_sindy: {x.shape[0]} samples for {n_features} library features; "
+            f"fit_sindy: x has {x.shape[0]} samples for {n_features} library features; "
             "need at least as many samples as features"
         )
     if ensemble is not None and key is None:
-        raise ValueError("fit_sindy: an ensemble fit needs key=")
+        raise ValueError("fit_sindy: an ensemble fit needs key= (a PRNG key), got key=None")
     coef, samples = _fit(library, optimizer, ensemble, x, x_dot, key)
     return SINDy(library, coef, samples, dt=None if dt is None else float(dt))
 

@@ -16,6 +16,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._types import Array, Float
+from .._validation import check_int
 
 
 class AbstractLibrary(eqx.Module):
@@ -51,8 +52,7 @@ class PolynomialLibrary(AbstractLibrary):
     def __init__(
         self, degree: int = 2, *, include_bias: bool = True, interaction_only: bool = False
     ):
-        if degree < 1:
-            raise ValueError(f"PolynomialLibrary: degree must be >= 1, got {degree}")
+        check_int("PolynomialLibrary", "degree", degree)
         self.degree = degree
         self.include_bias = include_bias
         self.interaction_only = interaction_only
@@ -105,7 +105,8 @@ class FourierLibrary(AbstractLibrary):
     def __init__(
         self, n_frequencies: int = 1, *, include_sin: bool = True, include_cos: bool = True
     ):
-        if n_frequencies < 1 or not (include_sin or include_cos):
+        check_int("FourierLibrary", "n_frequencies", n_frequencies)
+        if not (include_sin or include_cos):
             raise ValueError(
                 f"FourierLibrary: need n_frequencies >= 1 and sine or cosine, got "
                 f"n_frequencies={n_frequencies}, include_sin={include_sin}, "
@@ -150,6 +151,9 @@ class CustomLibrary(AbstractLibrary):
     names: tuple[str | Callable, ...] = eqx.field(static=True)
 
     def __init__(self, functions: Sequence[Callable], names: Sequence[str | Callable]):
+        for i, f in enumerate(functions):
+            if not callable(f):
+                raise TypeError(f"CustomLibrary: functions[{i}] must be callable, got {f!r}")
         if len(functions) == 0 or len(functions) != len(names):
             raise ValueError(
                 f"CustomLibrary: need one name per function and at least one function, got "
@@ -177,7 +181,13 @@ class ConcatLibrary(AbstractLibrary):
 
     def __init__(self, libraries: Sequence[AbstractLibrary]):
         if len(libraries) == 0:
-            raise ValueError("ConcatLibrary: need at least one library")
+            raise ValueError("ConcatLibrary: libraries must hold at least one library, got []")
+        for i, lib in enumerate(libraries):
+            if not isinstance(lib, AbstractLibrary):
+                raise TypeError(
+                    f"ConcatLibrary: libraries[{i}] must be a dynlearn.recon.AbstractLibrary, "
+                    f"got {lib!r}"
+                )
         self.libraries = tuple(libraries)
 
     def __call__(self, x: Float[Array, " dim"]) -> Float[Array, " features"]:

@@ -20,8 +20,10 @@ import abc
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._types import Array, Float, Key
+from .._validation import check_in_range, check_int, check_option, check_positive
 
 
 def _masked_solve(gram, rhs, mask, alpha):
@@ -76,11 +78,9 @@ class STLSQ(AbstractSparseOptimizer):
         *,
         unbias: bool = True,
     ):
-        if threshold < 0 or alpha < 0 or max_iter < 1:
-            raise ValueError(
-                f"STLSQ: need threshold >= 0, alpha >= 0, max_iter >= 1; got threshold="
-                f"{threshold}, alpha={alpha}, max_iter={max_iter}"
-            )
+        check_positive("STLSQ", "threshold", threshold, allow_zero=True)
+        check_positive("STLSQ", "alpha", alpha, allow_zero=True)
+        check_int("STLSQ", "max_iter", max_iter)
         self.threshold = float(threshold)
         self.alpha = float(alpha)
         self.max_iter = int(max_iter)
@@ -137,13 +137,10 @@ class SR3(AbstractSparseOptimizer):
         regularizer: str = "l0",
         unbias: bool = True,
     ):
-        if regularizer not in ("l0", "l1"):
-            raise ValueError(f"SR3: regularizer must be 'l0' or 'l1', got {regularizer!r}")
-        if threshold < 0 or nu <= 0 or max_iter < 1:
-            raise ValueError(
-                f"SR3: need threshold >= 0, nu > 0, max_iter >= 1; got threshold={threshold}, "
-                f"nu={nu}, max_iter={max_iter}"
-            )
+        check_option("SR3", "regularizer", regularizer, ("l0", "l1"))
+        check_positive("SR3", "threshold", threshold, allow_zero=True)
+        check_positive("SR3", "nu", nu)
+        check_int("SR3", "max_iter", max_iter)
         self.threshold = float(threshold)
         self.nu = float(nu)
         self.max_iter = int(max_iter)
@@ -191,11 +188,9 @@ class Ensemble(eqx.Module):
     aggregate: str = eqx.field(static=True)
 
     def __init__(self, n_models: int = 20, fraction: float = 0.6, *, aggregate: str = "median"):
-        if n_models < 1 or not 0 < fraction <= 1 or aggregate not in ("median", "mean"):
-            raise ValueError(
-                f"Ensemble: need n_models >= 1, 0 < fraction <= 1, aggregate 'median' or 'mean';"
-                f" got n_models={n_models}, fraction={fraction}, aggregate={aggregate!r}"
-            )
+        check_int("Ensemble", "n_models", n_models)
+        check_in_range("Ensemble", "fraction", fraction, 0.0, 1.0, open_low=True)
+        check_option("Ensemble", "aggregate", aggregate, ("median", "mean"))
         self.n_models = n_models
         self.fraction = float(fraction)
         self.aggregate = aggregate
@@ -303,13 +298,11 @@ class RVM(AbstractSparseOptimizer):
         precision_prior: tuple[float, float] = (1e-6, 1e-6),
         noise_prior: tuple[float, float] = (1e-6, 1e-6),
     ):
-        if not max_precision > 0 or max_iter < 1 or tol < 0:
-            raise ValueError(
-                f"RVM: need max_precision > 0, max_iter >= 1, tol >= 0; got max_precision="
-                f"{max_precision}, max_iter={max_iter}, tol={tol}"
-            )
+        check_positive("RVM", "max_precision", max_precision)
+        check_int("RVM", "max_iter", max_iter)
+        check_positive("RVM", "tol", tol, allow_zero=True)
         priors = tuple(precision_prior) + tuple(noise_prior)
-        if len(priors) != 4 or min(priors) < 0:
+        if len(priors) != 4 or not all(np.isfinite(p) and p >= 0 for p in priors):
             raise ValueError(
                 f"RVM: precision_prior and noise_prior must be pairs of non-negative numbers, "
                 f"got {precision_prior} and {noise_prior}"
