@@ -88,6 +88,7 @@ plrnn = recon.ShallowPLRNN(3, 20, 100, clipped=True, key=k_plrnn)
 plrnn, gtf_history = recon.fit_gtf(
     plrnn, jnp.asarray(train), optax.adam(optax.exponential_decay(1e-3, NN_STEPS, 0.1)),
     steps=NN_STEPS, batch_size=16, sequence_length=50, key=k_plrnn, alpha="adaptive",
+    progress=False,
 )
 forecasts["PLRNN (GTF)"] = plrnn(jnp.asarray(context[-1]), horizon)[1:]
 
@@ -182,7 +183,8 @@ plot.benchmark_table(rows, formats={"VPT (Lyapunov times)": ".2f"},
 
 # %% [markdown]
 # Long free runs show whether each model's attractor has the right shape even after the
-# forecast has diverged, which is what the valid time cannot tell.
+# forecast has diverged, which is what the valid time cannot tell (the x-z plane: four 3-D
+# panels side by side are too small to read on a page).
 
 # %%
 n_free = 3000
@@ -192,4 +194,4 @@ free = {
     "S4D state-space model": ssm_forecast(ssm, jnp.asarray(context[-64:]), n_free),
 }
 free = {name: np.asarray(f, np.float64) * std + mean for name, f in free.items()}
-plot.attractor(series[:n_free], free)
+plot.attractor(series[:n_free], free, dims=(0, 2))
