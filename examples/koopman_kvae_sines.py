@@ -29,12 +29,9 @@ from pathlib import Path
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 import dynlearn.koopman as dk
 from dynlearn.train import fit
@@ -44,7 +41,7 @@ parser.add_argument("--full", action="store_true", help="more data and training"
 parser.add_argument("--steps", type=int, default=None)
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-cli = parser.parse_args()
+cli, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 steps = cli.steps or (10000 if cli.full else 1500)
 n_series, length = (3000, 24) if cli.full else (600, 24)
 start = time.perf_counter()

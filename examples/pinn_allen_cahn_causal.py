@@ -26,12 +26,9 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from dynlearn import pinn
 from dynlearn.systems import allen_cahn, periodic_grid
@@ -46,7 +43,7 @@ parser.add_argument("--eps", type=float, default=10.0, help="causality parameter
 parser.add_argument("--ablation", action="store_true", help="also run windows-only and causal-only")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 
 n_windows = args.windows or (10 if args.full else 8)
 steps_per_window = args.steps or (1000 if args.full else 500)

@@ -20,13 +20,10 @@ import jax
 
 jax.config.update("jax_enable_x64", True)  # the least-squares solves need float64 tolerances
 import jax.numpy as jnp
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import optax
 import optimistix as optx
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 
 from dynlearn import pinn
 from dynlearn.train import fit
@@ -35,7 +32,7 @@ parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--full", action="store_true", help="more experts and steps")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", default="dynlearn-out")
-args = parser.parse_args()
+args, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 kappa = 0.1
 n_experts, steps = (8, 3000) if args.full else (4, 400)
 n_basis, n_int, n_ic, n_bc = 32, 16, 6, 4

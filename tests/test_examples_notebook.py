@@ -21,11 +21,6 @@ NOT_YET = {
     "fbm_hurst",
     "fbm_latent_sde",
     "hamiltonian_energy",
-    "hippo_online_reconstruction",
-    "koopman_kvae_sines",
-    "lyapunov_stability_mixed_precision",
-    "pinn_allen_cahn_causal",
-    "pinn_heat_moe",
 }
 
 
