@@ -173,5 +173,5 @@ def test_bad_input(getkey):
         model(jnp.zeros((12, 4)))
     with pytest.raises(ValueError, match="exactly one"):
         ssm.SequenceModel("s4d", 8, 1, 2, key=getkey())
-    with pytest.raises(ValueError, match="kind must be one of"):
+    with pytest.raises(ValueError, match="mixer must be one of"):
         ssm.SequenceModel("lstm", 8, 1, 2, d_in=3, key=getkey())

@@ -15,8 +15,9 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Int, Key
+from .._validation import check_int, check_positive
 from ._block import AbstractSequenceBlock
-from ._common import check_sequence, check_token
+from ._common import causal_rows_non_finite, check_sequence, check_state, check_token
 from ._dsf import LinearSystem
 
 
@@ -63,12 +64,13 @@ class SoftmaxAttention(AbstractSequenceBlock):
     max_len: int = eqx.field(static=True)
 
     def __init__(self, d_model: int, num_heads: int = 1, *, max_len: int = 2048, key: Key):
+        d_model = check_int("SoftmaxAttention", "d_model", d_model)
+        num_heads = check_int("SoftmaxAttention", "num_heads", num_heads)
+        max_len = check_int("SoftmaxAttention", "max_len", max_len)
         if d_model % num_heads:
             raise ValueError(
                 f"SoftmaxAttention: d_model={d_model} not divisible by num_heads={num_heads}"
             )
-        if max_len < 1:
-            raise ValueError(f"SoftmaxAttention: max_len must be >= 1, got {max_len}")
         self.Wq, self.Wk, self.Wv, self.Wo = _init_projections(key, d_model, jnp.zeros(()).dtype)
         self.d_model = d_model
         self.num_heads = num_heads
@@ -88,7 +90,7 @@ class SoftmaxAttention(AbstractSequenceBlock):
 
         Row-stochastic lower-triangular weights of shape `(num_heads, L, L)`.
         """
-        check_sequence("SoftmaxAttention", xs, self.d_model)
+        xs = check_sequence("SoftmaxAttention", xs, self.d_model)
         L = xs.shape[0]
         q = self._heads(xs @ self.Wq.T)
         k = self._heads(xs @ self.Wk.T)
@@ -111,10 +113,16 @@ class SoftmaxAttention(AbstractSequenceBlock):
 
         Outputs of shape `(L, d_model)`.
         """
-        weights = self.attention_weights(xs)
-        v = self._heads(xs @ self.Wv.T)
-        out = jnp.einsum("hij,jhd->ihd", weights, v).reshape(xs.shape)
-        return out @ self.Wo.T
+        xs = check_sequence("SoftmaxAttention", xs, self.d_model)
+
+        def attend(xs):
+            weights = self.attention_weights(xs)
+            v = self._heads(xs @ self.Wv.T)
+            return jnp.einsum("hij,jhd->ihd", weights, v).reshape(xs.shape) @ self.Wo.T
+
+        # A masked weight times a NaN value is NaN: without this, one NaN token would spread to
+        # every earlier output.
+        return causal_rows_non_finite(attend, xs)
 
     def init_state(self, max_len: int | None = None) -> AttentionState:
         """An empty key/value cache for up to `max_len` tokens.
@@ -128,7 +136,10 @@ class SoftmaxAttention(AbstractSequenceBlock):
 
         An [`dynlearn.ssm.AttentionState`][].
         """
-        z = jnp.zeros((self.max_len if max_len is None else max_len, self.d_model), self.Wq.dtype)
+        n = self.max_len
+        if max_len is not None:
+            n = check_int(f"{type(self).__name__}.init_state", "max_len", max_len, minimum=0)
+        z = jnp.zeros((n, self.d_model), self.Wq.dtype)
         return AttentionState(z, z, jnp.zeros((), jnp.int32))
 
     def step(
@@ -145,7 +156,10 @@ class SoftmaxAttention(AbstractSequenceBlock):
 
         `(new_state, y)` with `y` of shape `(d_model,)`.
         """
-        check_token("SoftmaxAttention", x, self.d_model)
+        x = check_token("SoftmaxAttention", x, self.d_model)
+        n = int(getattr(getattr(state, "keys", None), "shape", (0,))[0])
+        expected = jax.eval_shape(lambda: self.init_state(n))
+        check_state("SoftmaxAttention", state, expected)
         t = eqx.error_if(
             state.position,
             state.position >= state.keys.shape[0],
@@ -235,6 +249,9 @@ class LinearAttention(AbstractSequenceBlock):
     eps: float = eqx.field(static=True)
 
     def __init__(self, d_model: int, num_heads: int = 1, *, eps: float = 1e-6, key: Key):
+        d_model = check_int("LinearAttention", "d_model", d_model)
+        num_heads = check_int("LinearAttention", "num_heads", num_heads)
+        check_positive("LinearAttention", "eps", eps)
         if d_model % num_heads:
             raise ValueError(
                 f"LinearAttention: d_model={d_model} not divisible by num_heads={num_heads}"
@@ -266,13 +283,18 @@ class LinearAttention(AbstractSequenceBlock):
 
         Outputs of shape `(L, d_model)`.
         """
-        check_sequence("LinearAttention", xs, self.d_model)
+        xs = check_sequence("LinearAttention", xs, self.d_model)
         L = xs.shape[0]
-        q, k, v = self._qkv(xs)
-        scores = jnp.einsum("ihd,jhd->hij", q, k) * jnp.tril(jnp.ones((L, L), xs.dtype))[None]
-        norm = jnp.sum(scores, axis=-1) + self.eps  # (H, L) = phi(q_i) . z_i
-        out = jnp.einsum("hij,jhd->ihd", scores / norm[:, :, None], v).reshape(xs.shape)
-        return out @ self.Wo.T
+
+        def attend(xs):
+            q, k, v = self._qkv(xs)
+            scores = jnp.einsum("ihd,jhd->hij", q, k) * jnp.tril(jnp.ones((L, L), xs.dtype))[None]
+            norm = jnp.sum(scores, axis=-1) + self.eps  # (H, L) = phi(q_i) . z_i
+            out = jnp.einsum("hij,jhd->ihd", scores / norm[:, :, None], v).reshape(xs.shape)
+            return out @ self.Wo.T
+
+        # The causal mask multiplies: 0 * NaN would spread one NaN token to earlier outputs.
+        return causal_rows_non_finite(attend, xs)
 
     def init_state(self) -> LinearAttentionState:
         """Zero running sums for [`dynlearn.ssm.LinearAttention.step`][].
@@ -301,7 +323,8 @@ class LinearAttention(AbstractSequenceBlock):
 
         `(new_state, y)` with `y` of shape `(d_model,)`.
         """
-        check_token("LinearAttention", x, self.d_model)
+        x = check_token("LinearAttention", x, self.d_model)
+        check_state("LinearAttention", state, jax.eval_shape(self.init_state))
         q, k, v = self._qkv(x)
         S = state.S + k[:, :, None] * v[:, None, :]
         z = state.z + k
@@ -325,7 +348,7 @@ class LinearAttention(AbstractSequenceBlock):
 
         `(system, u)` with `u = xs` and `system(u)` equal to the block's output.
         """
-        check_sequence("LinearAttention", xs, self.d_model)
+        xs = check_sequence("LinearAttention", xs, self.d_model)
         L, d = xs.shape
         H = self.num_heads
         dh = d // H

@@ -12,8 +12,10 @@ from typing import Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._types import Array, ArrayLike, Inexact
+from .._validation import check_dtype, check_option
 from ._common import promote
 
 Method = Literal["zoh", "bilinear", "forward_euler", "backward_euler"]
@@ -44,17 +46,18 @@ def discretize(
 
     `(A_bar, B_bar)` with the shapes of `A` and `B`.
     """
-    if method not in _METHODS:
-        raise ValueError(f"discretize: method must be one of {_METHODS}, got {method!r}")
-    A = jnp.asarray(A)
-    B = jnp.asarray(B)
+    check_option("discretize", "method", method, _METHODS)
+    A = check_dtype("discretize", "A", A, complex_ok=True, cast_integers=True)
+    B = check_dtype("discretize", "B", B, complex_ok=True, cast_integers=True)
+    if A.ndim not in (1, 2) or (A.ndim == 2 and A.shape[0] != A.shape[1]):
+        raise ValueError(f"discretize: A must have shape (N,) or (N, N), got shape {A.shape}.")
     N = A.shape[0]
-    if A.ndim not in (1, 2) or (A.ndim == 2 and A.shape != (N, N)):
-        raise ValueError(f"discretize: A must be (N,) or (N, N), got shape {A.shape}")
     if B.ndim not in (1, 2) or B.shape[0] != N:
         raise ValueError(
-            f"discretize: B must be (N,) or (N, M) with N = {N} from A, got shape {B.shape}"
+            f"discretize: B must have shape (N,) or (N, M) with N = {N} from A, got shape "
+            f"{B.shape}."
         )
+    _check_dt(dt)
     dtype = promote(A.dtype, B.dtype)
     A = A.astype(dtype)
     B = B.astype(dtype)
@@ -84,6 +87,25 @@ def discretize(
         return eye + dt * A, dt * B
     lhs = eye - dt * A
     return jnp.linalg.inv(lhs), jnp.linalg.solve(lhs, dt * B)
+
+
+def _check_dt(dt) -> None:
+    """Refuse a concrete step that is not finite and positive (a traced one is not checked)."""
+    if dt is None or isinstance(dt, bool | str):
+        raise TypeError(f"discretize: dt must be a positive real number, got dt={dt!r}.")
+    if isinstance(dt, jax.core.Tracer):
+        return
+    arr = np.asarray(dt)
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise TypeError(f"discretize: dt must be real, got dtype {arr.dtype}.")
+    bad = ~(np.isfinite(arr) & (arr > 0))
+    if bad.any():
+        value = float(arr) if arr.ndim == 0 else float(arr[bad].ravel()[0])
+        raise ValueError(
+            f"discretize: dt must be finite and positive (a negative step gives a system that "
+            f"runs backwards in time and is unstable), got dt={value!r}"
+            + ("." if arr.ndim == 0 else f" in an array of shape {arr.shape}.")
+        )
 
 
 def _discretize_diagonal(A, B, dt, method):

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._types import Array, Inexact
+from .._validation import check_dtype
 from ._common import promote
 
 
@@ -42,6 +43,12 @@ class LinearSystem(eqx.Module):
     real_output: bool = eqx.field(static=True, default=False)
 
     def __check_init__(self):
+        if self.B.ndim != 3 or self.C.ndim != 3 or self.D.ndim != 3 or self.A.ndim not in (2, 3):
+            raise ValueError(
+                "LinearSystem: expected A (L, n) or (L, n, n), B (L, n, d_in), C (L, d_out, n), "
+                f"D (L, d_out, d_in); got A {self.A.shape}, B {self.B.shape}, C {self.C.shape}, "
+                f"D {self.D.shape}."
+            )
         L, n, _ = self.B.shape
         ok_a = self.A.shape in ((L, n), (L, n, n))
         if not ok_a or self.C.shape[0] != L or self.C.shape[2] != n or self.D.shape[0] != L:
@@ -75,8 +82,17 @@ class LinearSystem(eqx.Module):
         Outputs `(L, d_out)`.
         """
         L, n, d_in = self.B.shape
+        us = check_dtype("LinearSystem", "us", us, complex_ok=True, cast_integers=True)
         if us.shape != (L, d_in):
-            raise ValueError(f"LinearSystem: expected input of shape {(L, d_in)}, got {us.shape}")
+            raise ValueError(
+                f"LinearSystem: us must have shape {(L, d_in)}, got shape {tuple(us.shape)}."
+            )
+        if h0 is not None:
+            h0 = check_dtype("LinearSystem", "h0", h0, complex_ok=True, cast_integers=True)
+            if h0.shape != (n,):
+                raise ValueError(
+                    f"LinearSystem: h0 must have shape ({n},), got shape {tuple(h0.shape)}."
+                )
         dtype = self._dtype(us.dtype)
         h = jnp.zeros(n, dtype) if h0 is None else h0.astype(dtype)
 

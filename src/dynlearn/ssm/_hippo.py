@@ -15,18 +15,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Array, Complex, Float
+from .._validation import check_int, check_option
 
 HippoKind = Literal["legs", "legt", "lagt", "fout"]
 _KINDS = ("legs", "legt", "lagt", "fout")
 
 
-def _check(kind: str, N: int) -> None:
-    if kind not in _KINDS:
-        raise ValueError(f"hippo: kind must be one of {_KINDS}, got {kind!r}")
-    if not isinstance(N, int) or N < 1:
-        raise ValueError(f"hippo: N must be a positive integer, got {N!r}")
+def _check(kind: str, N: int, where: str = "hippo") -> None:
+    check_option(where, "kind", kind, _KINDS)
+    check_int(where, "state_size", N)
     if kind == "fout" and N % 2:
-        raise ValueError(f"hippo: 'fout' needs an even N (cos/sin pairs), got N={N}")
+        raise ValueError(
+            f"{where}: kind 'fout' needs an even state_size (cos/sin pairs), got state_size={N}."
+        )
 
 
 def _hippo_numpy(kind: str, N: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +88,7 @@ def hippo(
     `(A, B)` with shapes `(N, N)` and `(N,)`.
     """
     N = state_size
-    _check(kind, N)
+    _check(kind, N, "hippo")
     A, B = _hippo_numpy(kind, N)
     dt = _float_dtype(dtype)
     return jnp.asarray(A, dt), jnp.asarray(B, dt)
@@ -121,7 +122,7 @@ def hippo_low_rank(kind: str, state_size: int, *, dtype=None) -> Float[Array, "r
     `P` of shape `(rank, N)`.
     """
     N = state_size
-    _check(kind, N)
+    _check(kind, N, "hippo_low_rank")
     return jnp.asarray(_low_rank_numpy(kind, N), _float_dtype(dtype))
 
 
@@ -148,7 +149,7 @@ def hippo_nplr(
     imaginary part, the low-rank factors and input vector in the eigenbasis, and the unitary basis.
     """
     N = state_size
-    _check(kind, N)
+    _check(kind, N, "hippo_nplr")
     A, B = _hippo_numpy(kind, N)
     P = _low_rank_numpy(kind, N)
     S = A + P.T @ P

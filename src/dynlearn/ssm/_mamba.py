@@ -17,8 +17,9 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Key
+from .._validation import check_int
 from ._block import AbstractSequenceBlock
-from ._common import check_sequence, check_token
+from ._common import check_dt_range, check_sequence, check_state, check_token
 from ._dsf import LinearSystem
 from ._scan import selective_scan
 
@@ -81,6 +82,13 @@ class Mamba(AbstractSequenceBlock):
         dt_max: float = 1e-1,
         key: Key,
     ):
+        d_model = check_int("Mamba", "d_model", d_model)
+        state_size = check_int("Mamba", "state_size", state_size)
+        d_conv = check_int("Mamba", "d_conv", d_conv)
+        expand = check_int("Mamba", "expand", expand)
+        if dt_rank is not None:
+            dt_rank = check_int("Mamba", "dt_rank", dt_rank)
+        check_dt_range("Mamba", dt_min, dt_max)
         d_inner = expand * d_model
         dt_rank = math.ceil(d_model / 16) if dt_rank is None else dt_rank
         dtype = jnp.zeros(()).dtype
@@ -120,7 +128,7 @@ class Mamba(AbstractSequenceBlock):
 
     def _ssm_inputs(self, xs):
         """Everything up to the selective scan: (u, delta_raw, B, C, z)."""
-        check_sequence("Mamba", xs, self.d_model)
+        xs = check_sequence("Mamba", xs, self.d_model)
         xz = xs @ self.in_proj.T
         x, z = xz[:, : self.d_inner], xz[:, self.d_inner :]
         u = jax.nn.silu(self._conv(x))
@@ -177,7 +185,8 @@ class Mamba(AbstractSequenceBlock):
 
         `(new_state, y)` with `y` of shape `(d_model,)`.
         """
-        check_token("Mamba", x, self.d_model)
+        x = check_token("Mamba", x, self.d_model)
+        check_state("Mamba", state, jax.eval_shape(self.init_state))
         xz = self.in_proj @ x
         xi, z = xz[: self.d_inner], xz[self.d_inner :]
         conv = jnp.concatenate([state.conv[1:], xi[None, :]], axis=0)

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Int, Key, PyTree
+from .._validation import as_array, check_dtype, check_int, check_option
 from ._attention import LinearAttention, SoftmaxAttention
 from ._block import AbstractSequenceBlock
 from ._mamba import Mamba
@@ -93,6 +94,7 @@ def make_mixer(
                 f"f(d_model, *, key), got {kind!r}"
             )
         return _check_block("make_mixer", kind(d_model, key=key), d_model)
+    check_option("make_mixer", "kind", kind, MIXERS)
     kw = {} if state_size is None else {"state_size": state_size}
     if kind == "mamba":
         return Mamba(d_model, key=key, **kw)
@@ -163,8 +165,18 @@ class SequenceModel(eqx.Module):
     ):
         if (vocab_size is None) == (d_in is None):
             raise ValueError(
-                "SequenceModel: give exactly one of vocab_size (tokens) or d_in (real inputs)"
+                "SequenceModel: give exactly one of vocab_size (tokens) or d_in (real inputs), "
+                f"got vocab_size={vocab_size!r}, d_in={d_in!r}."
             )
+        d_model = check_int("SequenceModel", "d_model", d_model)
+        n_layers = check_int("SequenceModel", "n_layers", n_layers)
+        d_out = check_int("SequenceModel", "d_out", d_out)
+        if vocab_size is not None:
+            vocab_size = check_int("SequenceModel", "vocab_size", vocab_size)
+        if d_in is not None:
+            d_in = check_int("SequenceModel", "d_in", d_in)
+        if isinstance(mixer, str):
+            check_option("SequenceModel", "mixer", mixer, MIXERS)
         keys = jax.random.split(key, 2 * n_layers + 2)
         dtype = jnp.zeros(()).dtype
         if vocab_size is not None:
@@ -242,17 +254,30 @@ class SequenceModel(eqx.Module):
 
         Embeddings of shape `(L, d_model)`.
         """
+        xs = as_array("SequenceModel", "xs", xs)
         if self.embedding is not None:
+            vocab = self.embedding.shape[0]
             if xs.ndim != 1 or not jnp.issubdtype(xs.dtype, jnp.integer):
                 raise ValueError(
-                    "SequenceModel: expected integer tokens of shape (L,), got "
-                    f"{xs.dtype}{xs.shape}"
+                    f"SequenceModel: xs must be integer tokens of shape (L,), got dtype "
+                    f"{xs.dtype} and shape {tuple(xs.shape)}."
                 )
-            return self.embedding[xs]
-        if xs.ndim != 2 or xs.shape[1] != self.encoder.shape[1]:
+            if not isinstance(xs, jax.core.Tracer) and xs.size:
+                low, high = int(jnp.min(xs)), int(jnp.max(xs))
+                if low < 0 or high >= vocab:
+                    raise ValueError(
+                        f"SequenceModel: xs must hold tokens in [0, {vocab}) (vocab_size={vocab}), "
+                        f"got tokens from {low} to {high}."
+                    )
+            # traced tokens out of range embed as NaN (plain indexing would clamp them silently)
+            safe = jnp.where(xs < 0, vocab, xs)
+            return jnp.take(self.embedding, safe, axis=0, mode="fill", fill_value=jnp.nan)
+        d_in = self.encoder.shape[1]
+        xs = check_dtype("SequenceModel", "xs", xs)
+        if xs.ndim != 2 or xs.shape[1] != d_in:
             raise ValueError(
-                "SequenceModel: expected real inputs of shape "
-                f"(L, {self.encoder.shape[1]}), got {xs.shape}"
+                f"SequenceModel: xs must be real inputs of shape (L, {d_in}) (d_in={d_in}), got "
+                f"shape {tuple(xs.shape)}."
             )
         return xs @ self.encoder.T
 
@@ -308,8 +333,15 @@ class SequenceModel(eqx.Module):
 
         Outputs (logits) of shape `(L, d_out)`.
         """
+        n = len(self.mixers)
+        if depth is not None:
+            n = check_int("SequenceModel", "depth", depth)
+            if n > len(self.mixers):
+                raise ValueError(
+                    f"SequenceModel: depth must be at most n_layers={len(self.mixers)}, got "
+                    f"depth={depth}."
+                )
         h = self.embed(xs)
-        n = len(self.mixers) if depth is None else depth
         for i in range(n):
             h = self._after_mixer(i, h, self.mixers[i](_rms_norm(h, self.norms[i])))
         return self._read_out(h)
@@ -348,13 +380,19 @@ class SequenceModel(eqx.Module):
         `(new_state, y)`: the new per-layer state tuple and the output (logits) for this token,
         shape `(d_out,)`.
         """
-        if len(state) != len(self.mixers):
+        if not isinstance(state, tuple | list) or len(state) != len(self.mixers):
+            got = len(state) if isinstance(state, tuple | list) else type(state).__name__
             raise ValueError(
-                f"SequenceModel.step: state has {len(state)} layer states, the model has "
-                f"{len(self.mixers)} layers (use model.init_state())"
+                f"SequenceModel.step: state must be a tuple of one state per layer; got {got} "
+                f"layer states, the model has {len(self.mixers)} layers (use model.init_state())."
             )
-        # one-row sequences through the same functions as __call__, so both modes do the same
-        # arithmetic outside the mixers
+        x = as_array("SequenceModel.step", "x", x)
+        want = "()" if self.embedding is not None else f"({self.encoder.shape[1]},)"
+        if x.shape != (() if self.embedding is not None else (self.encoder.shape[1],)):
+            raise ValueError(
+                f"SequenceModel.step: x must be one token of shape {want}, got shape "
+                f"{tuple(x.shape)}."
+            )
         h = self.embed(x[None])
         new_state = []
         for i, block in enumerate(self.mixers):

@@ -16,8 +16,9 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._types import Array, ArrayLike, Float
-from ._discretize import discretize
-from ._hippo import hippo
+from .._validation import check_dtype, check_option, check_positive, check_shape
+from ._discretize import _METHODS, discretize
+from ._hippo import _check, hippo
 
 
 def _legendre(N: int, x):
@@ -53,9 +54,9 @@ def hippo_basis(kind: str, state_size: int, s: Float[ArrayLike, "..."]) -> Float
     The basis matrix of shape `(M, N)`.
     """
     N = state_size
-    s = jnp.asarray(s)
-    if s.ndim != 1:
-        raise ValueError(f"hippo_basis: s must be one-dimensional, got shape {s.shape}")
+    _check(kind, N, "hippo_basis")
+    s = check_dtype("hippo_basis", "s", s, cast_integers=True)
+    s = check_shape("hippo_basis", "s", s, ndim=1)
     if kind in ("legs", "legt"):
         scale = jnp.sqrt(2.0 * jnp.arange(N, dtype=s.dtype) + 1.0)
         return _legendre(N, 2 * s - 1) * scale[None, :]
@@ -102,9 +103,16 @@ def hippo_project(
     Coefficients of shape `(L, N)`; row `k` describes the signal up to sample `k`.
     """
     N = state_size
-    signal = jnp.asarray(signal)
-    if signal.ndim != 1:
-        raise ValueError(f"hippo_project: signal must have shape (L,), got {signal.shape}")
+    where = "hippo_project"
+    _check(kind, N, where)
+    signal = check_dtype(where, "signal", signal, cast_integers=True)
+    signal = check_shape(where, "signal", signal, ndim=1, meaning="(L,)")
+    if signal.shape[0] == 0:
+        raise ValueError(f"{where}: signal must have at least one sample, got shape (0,).")
+    check_positive(where, "dt", dt)
+    if window is not None:
+        check_positive(where, "window", window)
+    check_option(where, "method", method, _METHODS)
     if kind == "legs":
         rate = 1.0
     else:
@@ -162,7 +170,7 @@ def hippo_reconstruct(
 
     The reconstruction `f(s)` of shape `(M,)`.
     """
-    c = jnp.asarray(coefficients)
-    if c.ndim != 1:
-        raise ValueError(f"hippo_reconstruct: coefficients must be (N,), got {c.shape}")
+    c = check_dtype("hippo_reconstruct", "coefficients", coefficients)
+    c = check_shape("hippo_reconstruct", "coefficients", c, ndim=1, meaning="(N,)")
+    _check(kind, c.shape[0], "hippo_reconstruct")
     return hippo_basis(kind, c.shape[0], s) @ c

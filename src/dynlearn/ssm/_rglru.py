@@ -17,8 +17,9 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Key
+from .._validation import check_int, check_positive
 from ._block import AbstractSequenceBlock
-from ._common import check_sequence, check_token
+from ._common import check_sequence, check_state, check_token
 from ._dsf import LinearSystem
 from ._scan import linear_scan
 
@@ -46,6 +47,13 @@ class RGLRU(AbstractSequenceBlock):
     def __init__(
         self, d_model: int, *, c: float = 8.0, a_min: float = 0.9, a_max: float = 0.999, key: Key
     ):
+        d_model = check_int("RGLRU", "d_model", d_model)
+        check_positive("RGLRU", "c", c)
+        if not 0 < a_min <= a_max < 1:
+            raise ValueError(
+                f"RGLRU: need 0 < a_min <= a_max < 1 (decays), got a_min={a_min!r}, "
+                f"a_max={a_max!r}."
+            )
         dtype = jnp.zeros(()).dtype
         k1, k2, k3, k4 = jax.random.split(key, 4)
         bound = d_model**-0.5
@@ -81,7 +89,7 @@ class RGLRU(AbstractSequenceBlock):
 
         Outputs of shape `(L, d_model)`.
         """
-        check_sequence("RGLRU", xs, self.d_model)
+        xs = check_sequence("RGLRU", xs, self.d_model)
         a, b = self._gates(xs)
         return linear_scan(a, b * xs) @ self.Wo.T
 
@@ -106,7 +114,8 @@ class RGLRU(AbstractSequenceBlock):
 
         `(new_state, y)` with `y` of shape `(d_model,)`.
         """
-        check_token("RGLRU", x, self.d_model)
+        x = check_token("RGLRU", x, self.d_model)
+        check_state("RGLRU", state, (self.d_model,))
         a, b = self._gates(x[None, :])
         h = a[0] * state + b[0] * x
         return h, self.Wo @ h
@@ -125,7 +134,7 @@ class RGLRU(AbstractSequenceBlock):
 
         `(system, u)` with `u = xs` and `system(u)` equal to the block's output.
         """
-        check_sequence("RGLRU", xs, self.d_model)
+        xs = check_sequence("RGLRU", xs, self.d_model)
         a, b = self._gates(xs)
         L, d = xs.shape
         eye = jnp.eye(d, dtype=xs.dtype)

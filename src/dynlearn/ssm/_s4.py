@@ -21,8 +21,17 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._types import Array, Complex, Float, Key
+from .._validation import check_int
 from ._block import AbstractSequenceBlock
-from ._common import causal_fft_conv, check_sequence, check_token, complex_from_pair, log_dt_init
+from ._common import (
+    causal_fft_conv_finite,
+    check_dt_range,
+    check_sequence,
+    check_state,
+    check_token,
+    complex_from_pair,
+    log_dt_init,
+)
 from ._discretize import discretize
 from ._dsf import LinearSystem
 from ._hippo import hippo_nplr
@@ -62,6 +71,9 @@ class S4(AbstractSequenceBlock):
         dt_max: float = 1e-1,
         key: Key,
     ):
+        d_model = check_int("S4", "d_model", d_model)
+        state_size = check_int("S4", "state_size", state_size)
+        check_dt_range("S4", dt_min, dt_max)
         dtype = jnp.zeros(()).dtype
         Lam, Pt, Bt, _ = hippo_nplr("legs", state_size, dtype=dtype)
         k_dt, k_c = jax.random.split(key)
@@ -120,6 +132,7 @@ class S4(AbstractSequenceBlock):
 
         `K` of shape `(d_model, L)` with `y[l] = sum_j K[:, j] x[l - j] + D x[l]`.
         """
+        L = check_int("S4.kernel", "L", L)
         Lam, P, B, C = self._continuous()
         A_bar, _, _ = self.discrete()
         dt = jnp.exp(self.log_dt).astype(Lam.dtype)
@@ -159,9 +172,9 @@ class S4(AbstractSequenceBlock):
 
         Outputs of shape `(L, d_model)`.
         """
-        check_sequence("S4", xs, self.d_model)
+        xs = check_sequence("S4", xs, self.d_model)
         K = self.kernel(xs.shape[0]).astype(xs.dtype)
-        return causal_fft_conv(xs, K) + xs * self.D[None, :]
+        return causal_fft_conv_finite(xs, K) + xs * self.D[None, :]
 
     def recurrent(self, xs: Float[Array, "..."]) -> Float[Array, "L d_model"]:
         """Recurrent mode: the dense discrete recurrence, one token at a time.
@@ -174,7 +187,7 @@ class S4(AbstractSequenceBlock):
 
         Outputs of shape `(L, d_model)`, equal to `__call__`.
         """
-        check_sequence("S4", xs, self.d_model)
+        xs = check_sequence("S4", xs, self.d_model)
         _, ys = lax.scan(lambda s, x: self._step(s, x, self.discrete()), self.init_state(), xs)
         return ys
 
@@ -206,7 +219,8 @@ class S4(AbstractSequenceBlock):
 
         `(new_state, y)` with `y` of shape `(d_model,)`.
         """
-        check_token("S4", x, self.d_model)
+        x = check_token("S4", x, self.d_model)
+        check_state("S4", state, (self.d_model, self.state_size))
         return self._step(state, x, self.discrete())
 
     def dynamical_system(
@@ -222,7 +236,7 @@ class S4(AbstractSequenceBlock):
 
         `(system, u)` with `u = xs` and `system(u)` equal to the layer's output.
         """
-        check_sequence("S4", xs, self.d_model)
+        xs = check_sequence("S4", xs, self.d_model)
         A_bar, B_bar, C = self.discrete()
         H, N = B_bar.shape
         L = xs.shape[0]

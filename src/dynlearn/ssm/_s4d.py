@@ -20,8 +20,17 @@ import numpy as np
 from jax import lax
 
 from .._types import Array, Complex, Float, Key
+from .._validation import check_int, check_option
 from ._block import AbstractSequenceBlock
-from ._common import causal_fft_conv, check_sequence, check_token, complex_from_pair, log_dt_init
+from ._common import (
+    causal_fft_conv_finite,
+    check_dt_range,
+    check_sequence,
+    check_state,
+    check_token,
+    complex_from_pair,
+    log_dt_init,
+)
 from ._discretize import discretize
 from ._dsf import LinearSystem
 from ._hippo import hippo_nplr
@@ -45,12 +54,14 @@ def s4d_init(init: str, state_size: int) -> tuple[np.ndarray, np.ndarray]:
 
     `(A, B)`, both of shape `(modes,)`.
     """
-    N = state_size
+    N = check_int("s4d_init", "state_size", state_size)
+    check_option("s4d_init", "init", init, ("lin", "inv", "real", "legs"))
     if init == "real":
         return -(np.arange(N) + 1.0) + 0j, np.ones(N, np.complex128)
     if N % 2:
         raise ValueError(
-            f"s4d_init: init {init!r} uses conjugate pairs and needs an even N, got {N}"
+            f"s4d_init: init {init!r} uses conjugate pairs and needs an even state_size, got "
+            f"state_size={N}."
         )
     M = N // 2
     n = np.arange(M)
@@ -115,10 +126,11 @@ class S4D(AbstractSequenceBlock):
         dt_max: float = 1e-1,
         key: Key,
     ):
-        if discretization not in ("zoh", "bilinear"):
-            raise ValueError(
-                f"S4D: discretization must be 'zoh' or 'bilinear', got {discretization!r}"
-            )
+        d_model = check_int("S4D", "d_model", d_model)
+        state_size = check_int("S4D", "state_size", state_size)
+        check_option("S4D", "init", init, ("lin", "inv", "real", "legs"))
+        check_option("S4D", "discretization", discretization, ("zoh", "bilinear"))
+        check_dt_range("S4D", dt_min, dt_max)
         A, B = s4d_init(init, state_size)
         M = A.shape[0]
         dtype = jnp.zeros(()).dtype
@@ -172,6 +184,7 @@ class S4D(AbstractSequenceBlock):
 
         `K` with `y[l] = sum_j K[:, j] x[l - j] + D x[l]`.
         """
+        L = check_int("S4D.kernel", "L", L)
         A_bar, B_bar, C = self.discrete()
         return self._output_scale * jnp.real(vandermonde(C * B_bar, jnp.log(A_bar), L))
 
@@ -189,9 +202,9 @@ class S4D(AbstractSequenceBlock):
 
         Outputs of shape `(L, d_model)`.
         """
-        check_sequence("S4D", xs, self.d_model)
+        xs = check_sequence("S4D", xs, self.d_model)
         K = self.kernel(xs.shape[0]).astype(xs.dtype)
-        return causal_fft_conv(xs, K) + xs * self.D[None, :]
+        return causal_fft_conv_finite(xs, K) + xs * self.D[None, :]
 
     def recurrent(self, xs: Float[Array, "..."]) -> Float[Array, "L d_model"]:
         """Recurrent mode: the diagonal recurrence through a parallel linear scan.
@@ -204,7 +217,7 @@ class S4D(AbstractSequenceBlock):
 
         Outputs of shape `(L, d_model)`, equal to `__call__`.
         """
-        check_sequence("S4D", xs, self.d_model)
+        xs = check_sequence("S4D", xs, self.d_model)
         A_bar, B_bar, C = self.discrete()
         L = xs.shape[0]
         a = jnp.broadcast_to(A_bar, (L, *A_bar.shape))
@@ -236,7 +249,8 @@ class S4D(AbstractSequenceBlock):
 
         `(new_state, y)` with `y` of shape `(d_model,)`.
         """
-        check_token("S4D", x, self.d_model)
+        x = check_token("S4D", x, self.d_model)
+        check_state("S4D", state, self.log_neg_A_real.shape)
         A_bar, B_bar, C = self.discrete()
         state = A_bar * state + B_bar * x.astype(B_bar.dtype)[:, None]
         y = self._output_scale * jnp.real(jnp.sum(C * state, axis=-1)) + self.D * x
@@ -256,7 +270,7 @@ class S4D(AbstractSequenceBlock):
         `(system, u)`: a [`dynlearn.ssm.LinearSystem`][] with diagonal `A` over the
         `d_model * modes` states, and the signal `u = xs` it acts on.
         """
-        check_sequence("S4D", xs, self.d_model)
+        xs = check_sequence("S4D", xs, self.d_model)
         A_bar, B_bar, C = self.discrete()
         H, M = A_bar.shape
         L = xs.shape[0]

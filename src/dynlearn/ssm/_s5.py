@@ -17,8 +17,16 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._types import Array, Complex, Float, Key
+from .._validation import check_int, check_option
 from ._block import AbstractSequenceBlock
-from ._common import check_sequence, check_token, complex_from_pair, log_dt_init
+from ._common import (
+    check_dt_range,
+    check_sequence,
+    check_state,
+    check_token,
+    complex_from_pair,
+    log_dt_init,
+)
 from ._discretize import discretize
 from ._dsf import LinearSystem
 from ._hippo import hippo_nplr
@@ -57,10 +65,10 @@ class S5(AbstractSequenceBlock):
         dt_max: float = 1e-1,
         key: Key,
     ):
-        if discretization not in ("zoh", "bilinear"):
-            raise ValueError(
-                f"S5: discretization must be 'zoh' or 'bilinear', got {discretization!r}"
-            )
+        d_model = check_int("S5", "d_model", d_model)
+        state_size = check_int("S5", "state_size", state_size)
+        check_option("S5", "discretization", discretization, ("zoh", "bilinear"))
+        check_dt_range("S5", dt_min, dt_max)
         dtype = jnp.zeros(()).dtype
         Lam, _, _, V = hippo_nplr("legs", state_size, dtype=dtype)
         k_dt, k_b, k_c, k_d = jax.random.split(key, 4)
@@ -109,7 +117,7 @@ class S5(AbstractSequenceBlock):
 
         Outputs of shape `(L, d_model)`.
         """
-        check_sequence("S5", xs, self.d_model)
+        xs = check_sequence("S5", xs, self.d_model)
         Lam_bar, B_bar, C = self.discrete()
         Bu = xs.astype(B_bar.dtype) @ B_bar.T  # (L, P)
         hs = linear_scan(jnp.broadcast_to(Lam_bar, Bu.shape), Bu)
@@ -137,7 +145,8 @@ class S5(AbstractSequenceBlock):
 
         `(new_state, y)` with `y` of shape `(d_model,)`.
         """
-        check_token("S5", x, self.d_model)
+        x = check_token("S5", x, self.d_model)
+        check_state("S5", state, (self.state_size,))
         Lam_bar, B_bar, C = self.discrete()
         state = Lam_bar * state + B_bar @ x.astype(B_bar.dtype)
         return state, jnp.real(C @ state) + self.D * x
@@ -155,7 +164,7 @@ class S5(AbstractSequenceBlock):
 
         `(system, u)` with `u = xs` and `system(u)` equal to the layer's output.
         """
-        check_sequence("S5", xs, self.d_model)
+        xs = check_sequence("S5", xs, self.d_model)
         Lam_bar, B_bar, C = self.discrete()
         L, P, H = xs.shape[0], self.state_size, self.d_model
         system = LinearSystem(

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._types import Array, Float, Key
+from .._validation import check_int
 from ._dsf import LinearSystem
 
 
@@ -41,9 +42,15 @@ def lyapunov_exponents(
 
     The exponents in decreasing order, shape `(k,)`, per token (natural log).
     """
+    if not isinstance(system, LinearSystem):
+        raise TypeError(
+            "lyapunov_exponents: system must be a dynlearn.ssm.LinearSystem (e.g. from "
+            f"block.dynamical_system(xs)), got {type(system).__name__}."
+        )
     L, n, _ = system.B.shape
-    if not 1 <= k <= n:
-        raise ValueError(f"lyapunov_exponents: k must be in 1..{n} (the state size), got {k}")
+    k = check_int("lyapunov_exponents", "k", k)
+    if k > n:
+        raise ValueError(f"lyapunov_exponents: k must be in 1..{n} (the state size), got k={k}.")
     if system.diagonal:
         logs = jnp.mean(jnp.log(jnp.abs(system.A)), axis=0)
         return jnp.sort(logs)[::-1][:k]
@@ -76,6 +83,7 @@ def hidden_state_lyapunov(block: Any, xs: Float[Array, "L d"], k: int = 1) -> Fl
 
     The `k` largest exponents per token, shape `(k,)`.
     """
+    k = check_int("hidden_state_lyapunov", "k", k)
     if not callable(getattr(block, "dynamical_system", None)):
         raise TypeError(
             f"hidden_state_lyapunov: {type(block).__name__} has no dynamical_system(xs); a block "
@@ -115,6 +123,10 @@ def precision_divergence(
 
     The relative divergence, shape `ys.shape[:-1]`, in the full-precision dtype.
     """
+    if not callable(fn):
+        raise TypeError(f"precision_divergence: fn must be callable fn(model, xs), got {fn!r}.")
+    if xs is None:
+        raise TypeError("precision_divergence: xs must be an array (or a PyTree), got None.")
     ys = fn(model, xs)
     ys_low = fn(_cast(model, low_dtype), _cast(xs, low_dtype)).astype(ys.dtype)
     scale = jnp.maximum(jnp.linalg.norm(ys, axis=-1), jnp.finfo(ys.dtype).tiny)

@@ -15,9 +15,11 @@ the same split by the signs of the eigenvalues of `S_C^T S_B`.
 from __future__ import annotations
 
 import equinox as eqx
+import jax.numpy as jnp
 import numpy as np
 
 from .._types import Array, Float
+from .._validation import check_dtype, check_int
 from ._scan import selective_scan
 
 
@@ -43,8 +45,11 @@ class SelectiveTokenDynamics(eqx.Module):
     num_tokens: int = eqx.field(static=True)
 
     def __check_init__(self):
-        N, D = self.S_B.shape
+        check_int("SelectiveTokenDynamics", "num_tokens", self.num_tokens)
+        N, D = self.S_B.shape if self.S_B.ndim == 2 else (None, None)
         if (
+            N is None
+            or
             self.S_C.shape != (N, D)
             or self.S_delta.shape != (D, D)
             or self.b_delta.shape != (D,)
@@ -92,6 +97,11 @@ class SelectiveTokenDynamics(eqx.Module):
         `dy/dt` of shape `(L * D,)`.
         """
         D = self.S_B.shape[1]
+        if jnp.shape(y) != (self.num_tokens * D,):
+            raise ValueError(
+                f"SelectiveTokenDynamics.vector_field: y must have shape ({self.num_tokens * D},) "
+                f"(num_tokens * D flattened), got shape {jnp.shape(y)}."
+            )
         return self.tokens_derivative(y.reshape(self.num_tokens, D)).reshape(-1)
 
 
@@ -112,8 +122,8 @@ def token_dynamics_criterion(S_B, S_C) -> dict:
     A dict with `"scenario"` (`"convergent"` or `"divergent"`) and `"eigenvalues"` (ascending,
     a NumPy array of length `D`).
     """
-    S_B = np.asarray(S_B, np.float64)
-    S_C = np.asarray(S_C, np.float64)
+    S_B = np.asarray(check_dtype("token_dynamics_criterion", "S_B", S_B), np.float64)
+    S_C = np.asarray(check_dtype("token_dynamics_criterion", "S_C", S_C), np.float64)
     if S_B.ndim != 2 or S_B.shape != S_C.shape:
         raise ValueError(
             "token_dynamics_criterion: S_B and S_C must both be (N, D), got "
