@@ -347,6 +347,11 @@ def gtf(**kwargs):
         ),
         (lambda: enkf(step=3), TypeError, "step must be callable, got step=3"),
         (
+            lambda: enkf(key=None),
+            TypeError,
+            "key must be a PRNG key (jax.random.key(seed)), got key=None",
+        ),
+        (
             lambda: enkf_analysis(ENS, jnp.ones(3), lin, -jnp.eye(3), key=KEY),
             ValueError,
             "enkf_analysis: obs_cov must be positive definite",

@@ -64,6 +64,7 @@ def enkf_analysis(
     `TypeError` for complex data or a non-callable `observe`.
     """
     where = "enkf_analysis"
+    _check_key(where, key)
     ens = check_dtype(where, "ensemble", ensemble, cast_integers=True)
     if ens.ndim != 2 or ens.shape[0] < 2:
         raise ValueError(
@@ -141,6 +142,7 @@ def ensemble_kalman_filter(
     """
     where = "ensemble_kalman_filter"
     check_callable(where, "step", step)
+    _check_key(where, key)
     ens = check_dtype(where, "initial_ensemble", initial_ensemble, cast_integers=True)
     obs = check_dtype(where, "observations", observations, cast_integers=True).astype(ens.dtype)
     if ens.ndim != 2 or ens.shape[0] < 2:
@@ -187,6 +189,11 @@ def ensemble_kalman_filter(
             q_chol = v * jnp.sqrt(jnp.maximum(w, 0))[None, :]
     check_positive(where, "inflation", inflation)
     return _run(step, observe, ens, obs, r, q_chol, float(inflation), key, return_ensembles)
+
+
+def _check_key(where: str, key) -> None:
+    if key is None:
+        raise TypeError(f"{where}: key must be a PRNG key (jax.random.key(seed)), got key=None")
 
 
 def _as_cov(cov, n, dtype, name, where="ensemble_kalman_filter", *, positive=True):
