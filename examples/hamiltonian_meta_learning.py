@@ -19,7 +19,10 @@ Scored on each held-out orbit after adaptation: the time-derivative MSE on the o
 150 points (the paper's loss), the state MSE of the adapted model's rollout (implicit midpoint,
 the orbit's time grid) against the true orbit, and its energy drift, the mean of
 |H_true(prediction(t)) - H_true(y0)|. Median over seeds of the per-seed means over held-out
-orbits.
+orbits. The step size 0.1 of the inner loop and of adaptation (the paper's is 0.001) was chosen
+after single-seed trials (seed 0, 100 to 5000 outer steps) of 0.01, 0.05 and 0.3: at 0.01 and
+0.05 the meta and pre-trained models stayed within about 2% of each other, at 0.3 the two-body
+adaptation curves were not monotone.
 
 Run: `dynlearn reproduce hamiltonian_meta_learning [--results-dir DIR]` (3 seeds, 5000 outer
 steps as the paper; `--seeds` to change, `--full` for 10000 steps and more orbits). Writes the
@@ -409,10 +412,12 @@ if ledger.per_seed:
             ax.fill_between(ADAPT_STEPS, stack.min(0), stack.max(0), color=color, alpha=0.15)
         ax.set_yscale("log")
         ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(0, max(ADAPT_STEPS) * 1.1)
         ax.set_xlabel("adaptation steps (gradient descent, 50 points)")
-        ax.set_ylabel("time-derivative MSE on the orbit's other points")
-        ax.set_title(f"held out: {name} (median, min-max over {len(seeds)} seeds)")
+        ax.set_ylabel("derivative MSE, orbit's other points")
+        ax.set_title(f"held out: {name}")
         ax.legend()
+    fig.suptitle(f"median and min-max over {len(seeds)} seeds")
     os.makedirs("dynlearn-out", exist_ok=True)
     fig.tight_layout()
     fig.savefig("dynlearn-out/hamiltonian_meta_learning.png", dpi=120)
