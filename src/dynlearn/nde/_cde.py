@@ -17,8 +17,11 @@ import diffrax as dfx
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._types import Array, Float, Key
+from .._validation import check_dtype, check_int, check_positive
+from ._ode import check_times
 
 
 def _zero_leading_nans(xs):
@@ -132,13 +135,14 @@ class NeuralCDE(eqx.Module):
         dt0: float | None = None,
         max_steps: int = 4096,
     ):
-        for name, value in (
-            ("data_size", data_size),
-            ("hidden_size", hidden_size),
-            ("out_size", out_size),
-        ):
-            if value < 1:
-                raise ValueError(f"NeuralCDE: {name} must be >= 1, got {value}")
+        data_size = check_int("NeuralCDE", "data_size", data_size)
+        hidden_size = check_int("NeuralCDE", "hidden_size", hidden_size)
+        out_size = check_int("NeuralCDE", "out_size", out_size)
+        width = check_int("NeuralCDE", "width", width)
+        depth = check_int("NeuralCDE", "depth", depth, minimum=0)
+        max_steps = check_int("NeuralCDE", "max_steps", max_steps)
+        if dt0 is not None:
+            check_positive("NeuralCDE", "dt0", dt0)
         control_size = 1 + data_size * (2 if observation_counts else 1)
         k1, k2, k3 = jax.random.split(key, 3)
         self.initial = eqx.nn.Linear(control_size, hidden_size, key=k1)
@@ -172,15 +176,27 @@ class NeuralCDE(eqx.Module):
         self.max_steps = max_steps
 
     def _control_data(self, ts, xs):
-        ts = jnp.asarray(ts)
-        xs = jnp.asarray(xs)
-        if ts.ndim != 1 or xs.ndim != 2 or xs.shape != (ts.shape[0], self.data_size):
+        ts = check_times("NeuralCDE", ts)
+        xs = check_dtype("NeuralCDE", "xs", xs, cast_integers=True)
+        if xs.ndim != 2 or xs.shape != (ts.shape[0], self.data_size):
             raise ValueError(
-                f"NeuralCDE: expected ts (time,) and xs (time, {self.data_size}) with matching "
-                f"time; got ts {ts.shape} and xs {xs.shape}"
+                f"NeuralCDE: xs must have shape (time, {self.data_size}) with time matching "
+                f"len(ts) = {ts.shape[0]}; got ts of shape {tuple(ts.shape)} and xs of shape "
+                f"{tuple(xs.shape)}."
             )
-        if ts.shape[0] < 2:
-            raise ValueError(f"NeuralCDE: need at least 2 observation times, got {ts.shape[0]}")
+        if not isinstance(xs, jax.core.Tracer):
+            x = np.asarray(xs)
+            if np.isinf(x).any():
+                first = tuple(int(i) for i in np.argwhere(np.isinf(x))[0])
+                raise ValueError(
+                    f"NeuralCDE: xs contains inf (first at index {first}); NaN marks a missing "
+                    "value, inf is not allowed."
+                )
+            if np.isnan(x).all():
+                raise ValueError(
+                    f"NeuralCDE: xs has no observed value (all {x.size} entries are NaN, which "
+                    "marks missing values); a series needs at least one observation."
+                )
         parts = [ts[:, None].astype(xs.dtype), xs]
         if self.observation_counts:
             parts.append(jnp.cumsum(~jnp.isnan(xs), axis=0).astype(xs.dtype))
@@ -204,11 +220,19 @@ class NeuralCDE(eqx.Module):
             max_steps=self.max_steps,
             throw=False,
         )
-        return eqx.error_if(
+        xs = jnp.asarray(xs)
+        bad_data = jnp.any(jnp.isinf(xs)) | jnp.all(jnp.isnan(xs))
+        failed = sol.result != dfx.RESULTS.successful
+        return eqx.branched_error_if(
             sol.ys,
-            sol.result != dfx.RESULTS.successful,
-            f"NeuralCDE: the solve failed (max_steps={self.max_steps} reached or step size "
-            "collapsed); increase max_steps, loosen rtol/atol or use HermiteCubicControl",
+            bad_data | failed,
+            jnp.where(bad_data, 0, 1),
+            [
+                "NeuralCDE: xs contains inf, or has no observed value (all NaN, which marks "
+                "missing values)",
+                f"NeuralCDE: the solve failed (max_steps={self.max_steps} reached or step size "
+                "collapsed); increase max_steps, loosen rtol/atol or use HermiteCubicControl",
+            ],
         )
 
     def __call__(self, ts: Array, xs: Array) -> Float[Array, " out"]:

@@ -20,6 +20,34 @@ import numpy as np
 from jax.scipy.special import gammainc, gammaln
 
 from .._types import Array, Float, Key
+from .._validation import check_dtype, check_int, check_positive, check_shape
+
+
+def _concrete(x) -> bool:
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(x))
+
+
+def _check_hurst(where: str, hurst) -> None:
+    """Refuse a concrete Hurst index outside (0, 1) (a traced one, e.g. learned, passes)."""
+    if hurst is None or isinstance(hurst, bool | str):
+        raise TypeError(f"{where}: hurst must be a number in (0, 1), got hurst={hurst!r}.")
+    if _concrete(hurst):
+        h = np.asarray(hurst)
+        if h.shape != () or not np.isfinite(h) or not 0 < float(h) < 1:
+            raise ValueError(f"{where}: hurst must lie in (0, 1), got hurst={hurst!r}.")
+
+
+def _check_gammas(where: str, gammas):
+    """`gammas` as a 1-D floating array; concrete ones must be finite and positive."""
+    gammas = check_dtype(where, "gammas", gammas, cast_integers=True)
+    gammas = check_shape(where, "gammas", gammas, ndim=1, meaning="(K,)")
+    if _concrete(gammas):
+        g = np.asarray(gammas)
+        if g.size == 0 or not np.all(np.isfinite(g) & (g > 0)):
+            raise ValueError(
+                f"{where}: gammas (OU speeds) must be finite and positive, got gammas={g}."
+            )
+    return gammas
 
 
 def ma_fbm_gammas(n_processes: int, ratio: float = 10.0) -> Float[Array, " K"]:
@@ -29,10 +57,10 @@ def ma_fbm_gammas(n_processes: int, ratio: float = 10.0) -> Float[Array, " K"]:
 
     **Returns:** shape `(K,)`.
     """
-    if n_processes < 1 or ratio <= 1:
-        raise ValueError(
-            f"ma_fbm_gammas: need n_processes >= 1 and ratio > 1, got {n_processes}, {ratio}"
-        )
+    n_processes = check_int("ma_fbm_gammas", "n_processes", n_processes)
+    check_positive("ma_fbm_gammas", "ratio", ratio)
+    if float(ratio) <= 1:
+        raise ValueError(f"ma_fbm_gammas: ratio must be > 1, got ratio={ratio!r}.")
     r = jnp.asarray(ratio, dtype=float)
     k = jnp.arange(1, n_processes + 1, dtype=r.dtype)
     return r ** (k - (n_processes + 1) / 2)
@@ -66,6 +94,9 @@ def ma_fbm_weights(
 
     **Returns:** the weights, shape `(K,)`.
     """
+    _check_hurst("ma_fbm_weights", hurst)
+    gammas = _check_gammas("ma_fbm_weights", gammas)
+    check_positive("ma_fbm_weights", "horizon", horizon)
     a = _gram(gammas, horizon)
     b = _cross(jnp.asarray(hurst, gammas.dtype), gammas, horizon)
     d = 1 / jnp.sqrt(jnp.diag(a))
@@ -76,7 +107,15 @@ def ma_fbm_weights(
 def ou_covariance(
     gammas: Float[Array, " K"], s: Float[Array, ""] | float, t: Float[Array, ""] | float
 ) -> Float[Array, "K K"]:
-    """`Cov(Y_i(s), Y_j(t))` of OU processes started at 0 and driven by one Brownian motion."""
+    """`Cov(Y_i(s), Y_j(t))` of OU processes started at 0 and driven by one Brownian motion.
+
+    **Arguments:** the speeds `gammas` (positive, shape `(K,)`) and two times `s, t >= 0`.
+
+    **Returns:** shape `(K, K)`.
+    """
+    gammas = _check_gammas("ou_covariance", gammas)
+    check_positive("ou_covariance", "s", s, allow_zero=True)
+    check_positive("ou_covariance", "t", t, allow_zero=True)
     m = jnp.minimum(s, t)
     g = gammas[:, None] + gammas[None, :]
     return (
@@ -85,7 +124,16 @@ def ou_covariance(
 
 
 def riemann_liouville_variance(hurst, t):
-    """`Var B_H(t) = t^(2H) / (2H Γ(H+1/2)^2)` of Riemann–Liouville (type II) fBM."""
+    """`Var B_H(t) = t^(2H) / (2H Γ(H+1/2)^2)` of Riemann–Liouville (type II) fBM.
+
+    **Arguments:** `hurst` in (0, 1) and times `t >= 0` (any shape).
+
+    **Returns:** the variance, shape of `t`.
+    """
+    _check_hurst("riemann_liouville_variance", hurst)
+    t = check_dtype("riemann_liouville_variance", "t", t, cast_integers=True)
+    if _concrete(t) and not np.all(np.asarray(t) >= 0):
+        raise ValueError(f"riemann_liouville_variance: t must be >= 0, got t={np.asarray(t)}.")
     return t ** (2 * hurst) / (2 * hurst) * jnp.exp(-2 * gammaln(hurst + 0.5))
 
 
@@ -106,12 +154,14 @@ def riemann_liouville_covariance(hurst: float, ts) -> np.ndarray:
     from scipy.integrate import quad
     from scipy.special import gamma
 
+    _check_hurst("riemann_liouville_covariance", hurst)
     hurst = float(hurst)
-    ts = np.asarray(ts, dtype=np.float64)
-    if not 0.0 < hurst < 1.0:
-        raise ValueError(f"hurst must lie in (0, 1), got hurst={hurst}.")
-    if ts.ndim != 1 or np.any(ts <= 0):
-        raise ValueError(f"ts must be a 1-D array of positive times, got ts={ts}.")
+    ts = np.asarray(check_dtype("riemann_liouville_covariance", "ts", ts, cast_integers=True))
+    ts = ts.astype(np.float64)
+    if ts.ndim != 1 or not np.all(np.isfinite(ts) & (ts > 0)):
+        raise ValueError(
+            f"riemann_liouville_covariance: ts must be a 1-D array of positive times, got ts={ts}."
+        )
     a = hurst - 0.5
     cov = np.empty((ts.size, ts.size))
     for i, s in enumerate(ts):
@@ -130,7 +180,13 @@ def ma_fbm_error(hurst, gammas, horizon: float = 1.0, weights=None) -> Float[Arr
 
     **Returns:** a scalar (at the optimum: `∫ Var B_H - b·ω`).
     """
+    _check_hurst("ma_fbm_error", hurst)
+    gammas = _check_gammas("ma_fbm_error", gammas)
+    check_positive("ma_fbm_error", "horizon", horizon)
     hurst = jnp.asarray(hurst, gammas.dtype)
+    if weights is not None:
+        weights = check_dtype("ma_fbm_error", "weights", weights, cast_integers=True)
+        weights = check_shape("ma_fbm_error", "weights", weights, shape=gammas.shape)
     w = ma_fbm_weights(hurst, gammas, horizon) if weights is None else weights
     total = (
         horizon ** (2 * hurst + 1)
@@ -167,8 +223,8 @@ class MarkovFBM(eqx.Module):
         ratio: float = 10.0,
         horizon: float = 1.0,
     ):
-        if not 0 < hurst < 1:
-            raise ValueError(f"MarkovFBM: hurst must lie in (0, 1), got {hurst}")
+        _check_hurst("MarkovFBM", hurst)
+        check_positive("MarkovFBM", "horizon", horizon)
         self.hurst_logit = jnp.log(jnp.asarray(hurst) / (1 - jnp.asarray(hurst)))
         self.gammas = ma_fbm_gammas(n_processes, ratio)
         self.horizon = float(horizon)
@@ -198,6 +254,15 @@ class MarkovFBM(eqx.Module):
 
         **Returns:** shape `(time,)`.
         """
+        ts = check_dtype("MarkovFBM.sample", "ts", ts, cast_integers=True)
+        ts = check_shape("MarkovFBM.sample", "ts", ts, ndim=1, meaning="(time,)")
+        if _concrete(ts):
+            t = np.asarray(ts)
+            if not (np.all(np.isfinite(t)) and np.all(np.diff(np.concatenate([[0.0], t])) >= 0)):
+                raise ValueError(
+                    "MarkovFBM.sample: ts must be finite, non-negative and increasing (the "
+                    f"process starts at Y(0) = 0), got ts={t}."
+                )
         gammas = jax.lax.stop_gradient(self.gammas)
         dts = jnp.diff(jnp.concatenate([jnp.zeros((1,), ts.dtype), ts]))
         keys = jax.random.split(key, ts.shape[0])
@@ -226,6 +291,9 @@ class MarkovFBM(eqx.Module):
         loss so that a learned `H` is current (the gradient reaches `H` through the returned
         `eqx.Partial`s).
         """
+        for name, fn in (("drift", drift), ("diffusion", diffusion)):
+            if not callable(fn):
+                raise TypeError(f"MarkovFBM.augment: {name} must be callable, got {fn!r}.")
         gammas = jax.lax.stop_gradient(self.gammas)
         # the weights are computed once per call, not at every solver step; `eqx.Partial` keeps
         # them (and through them H) visible to diffrax's adjoints as pytree leaves

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Key
+from .._validation import check_dtype, check_finite, check_int, check_shape
 from ._ode import NeuralODE
 
 
@@ -35,12 +36,26 @@ def conditional_flow_matching_loss(
 
     **Returns:** `|v(t, x_t) - (x1 - (1 - σ_min) x0)|^2`, a scalar.
     """
+    if not callable(vector_field):
+        raise TypeError(
+            f"conditional_flow_matching_loss: vector_field must be callable, got {vector_field!r}."
+        )
+    x1 = check_dtype("conditional_flow_matching_loss", "x1", x1, cast_integers=True)
+    x1 = check_shape("conditional_flow_matching_loss", "x1", x1, ndim=1, meaning="(dim,)")
+    _check_sigma_min("conditional_flow_matching_loss", sigma_min)
     kt, k0 = jax.random.split(key)
     t = jax.random.uniform(kt, (), x1.dtype)
     x0 = jax.random.normal(k0, x1.shape, x1.dtype)
     xt = (1 - (1 - sigma_min) * t) * x0 + t * x1
     target = x1 - (1 - sigma_min) * x0
     return jnp.sum((vector_field(t, xt, None) - target) ** 2)
+
+
+def _check_sigma_min(where, sigma_min) -> None:
+    if isinstance(sigma_min, jax.core.Tracer):
+        return
+    if sigma_min is None or isinstance(sigma_min, bool | str) or not 0 <= float(sigma_min) < 1:
+        raise ValueError(f"{where}: sigma_min must lie in [0, 1), got sigma_min={sigma_min!r}.")
 
 
 class CNF(eqx.Module):
@@ -70,8 +85,9 @@ class CNF(eqx.Module):
         stepsize_controller=None,
         dt0: float | None = None,
     ):
-        if data_size < 1:
-            raise ValueError(f"CNF: data_size must be >= 1, got {data_size}")
+        data_size = check_int("CNF", "data_size", data_size)
+        if not callable(vector_field):
+            raise TypeError(f"CNF: vector_field must be callable, got {vector_field!r}.")
         if stepsize_controller is None:
             stepsize_controller = dfx.PIDController(rtol=1e-5, atol=1e-5)
         self.vector_field = vector_field
@@ -99,6 +115,8 @@ class CNF(eqx.Module):
         """`log p_1(x) = log N(x_0; 0, I) - ∫_0^1 tr ∂v/∂x dt`, solving backwards from `x`."""
         d = self.data_size
         v = self.vector_field
+        x = check_dtype("CNF.log_prob", "x", x, cast_integers=True)
+        x = check_shape("CNF.log_prob", "x", x, shape=(d,), meaning="(data_size,)")
 
         def backward(s, z, args):
             t = 1 - s
@@ -117,6 +135,14 @@ def flow_matching_loss(
     model: CNF, batch: Float[Array, "batch dim"], *, key: Key, sigma_min: float = 0.0
 ) -> Float[Array, ""]:
     """Mean conditional flow-matching loss over a batch of data points, for `train.fit`."""
+    batch = check_dtype("flow_matching_loss", "batch", batch, cast_integers=True)
+    batch = check_shape(
+        "flow_matching_loss", "batch", batch, shape=(None, model.data_size), meaning="(batch, dim)"
+    )
+    if batch.shape[0] == 0:
+        raise ValueError("flow_matching_loss: batch must hold at least one sample, got 0 rows.")
+    check_finite("flow_matching_loss", "batch", batch)
+    _check_sigma_min("flow_matching_loss", sigma_min)
     keys = jax.random.split(key, batch.shape[0])
     return jnp.mean(
         jax.vmap(

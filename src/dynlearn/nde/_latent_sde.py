@@ -18,9 +18,12 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 from jax.scipy.linalg import solve_triangular
 
 from .._types import Array, Float, Key
+from .._validation import check_dtype, check_int, check_option, check_positive
+from ._ode import check_times
 
 
 class _TimeMLP(eqx.Module):
@@ -105,20 +108,15 @@ class LatentSDE(eqx.Module):
         residual_posterior: bool = False,
         prior_z0_covariance: str = "full",
     ):
-        for name, v in (
-            ("data_size", data_size),
-            ("latent_size", latent_size),
-            ("context_size", context_size),
-        ):
-            if v < 1:
-                raise ValueError(f"LatentSDE: {name} must be >= 1, got {v}")
-        if dt0 <= 0:
-            raise ValueError(f"LatentSDE: dt0 must be positive, got {dt0}")
-        if prior_z0_covariance not in ("full", "diagonal"):
-            raise ValueError(
-                "LatentSDE: prior_z0_covariance must be 'full' or 'diagonal', got "
-                f"{prior_z0_covariance!r}"
-            )
+        data_size = check_int("LatentSDE", "data_size", data_size)
+        latent_size = check_int("LatentSDE", "latent_size", latent_size)
+        context_size = check_int("LatentSDE", "context_size", context_size)
+        width = check_int("LatentSDE", "width", width)
+        depth = check_int("LatentSDE", "depth", depth, minimum=0)
+        check_positive("LatentSDE", "dt0", dt0)
+        check_positive("LatentSDE", "obs_std", obs_std)
+        max_steps = check_int("LatentSDE", "max_steps", max_steps)
+        check_option("LatentSDE", "prior_z0_covariance", prior_z0_covariance, ("full", "diagonal"))
         k = jax.random.split(key, 6)
         self.encoder = _BackwardGRU(
             eqx.nn.GRUCell(2 * data_size + 1, context_size, key=k[0]),
@@ -225,11 +223,7 @@ class LatentSDE(eqx.Module):
 
         **Returns:** `(elbo, aux)`, with `aux` holding `loglik`, `kl_z0` and `kl_path`.
         """
-        ts, xs = jnp.asarray(ts), jnp.asarray(xs)
-        if ts.ndim != 1 or xs.ndim != 2 or xs.shape[0] != ts.shape[0]:
-            raise ValueError(
-                f"LatentSDE: expected ts (time,) and xs (time, data); got {ts.shape}, {xs.shape}"
-            )
+        ts, xs = self._check_series("LatentSDE.elbo", ts, xs)
         k0, k1 = jax.random.split(key)
         z0, mean, logstd, posterior = self._encode(ts, xs, k0)
         zs, kl_path = self._solve(ts, z0, posterior, k1, True)
@@ -237,6 +231,24 @@ class LatentSDE(eqx.Module):
         kl_z0 = self.kl_z0(mean, logstd)
         elbo = loglik - kl_weight * (kl_z0 + kl_path)
         return elbo, {"loglik": loglik, "kl_z0": kl_z0, "kl_path": kl_path}
+
+    def _check_series(self, where, ts, xs):
+        ts = check_times(where, ts)
+        xs = check_dtype(where, "xs", xs, cast_integers=True)
+        data = getattr(self.decoder, "out_features", None)  # a user's decoder may be any callable
+        data = xs.shape[-1] if data is None and xs.ndim else data
+        if xs.ndim != 2 or xs.shape != (ts.shape[0], data):
+            raise ValueError(
+                f"{where}: expected ts (time,) and xs (time, {data}) with matching time; got ts of "
+                f"shape {tuple(ts.shape)} and xs of shape {tuple(xs.shape)}."
+            )
+        if not isinstance(xs, jax.core.Tracer) and np.isinf(np.asarray(xs)).any():
+            first = tuple(int(i) for i in np.argwhere(np.isinf(np.asarray(xs)))[0])
+            raise ValueError(
+                f"{where}: xs contains inf (first at index {first}); NaN marks a missing value, "
+                "inf is not allowed."
+            )
+        return ts, xs
 
     def log_likelihood(
         self, zs: Float[Array, "time latent"], xs: Float[Array, "time data"]
@@ -250,6 +262,7 @@ class LatentSDE(eqx.Module):
 
     def sample_prior(self, ts: Array, *, key: Key) -> tuple[Array, Array]:
         """A path of the prior: `(zs, xs_mean)` at `ts`, shapes `(time, latent)`, `(time, data)`."""
+        ts = check_times("LatentSDE.sample_prior", ts)
         k0, k1 = jax.random.split(key)
         z0 = self.prior_z0_mean + self.prior_z0_scale() @ jax.random.normal(
             k0, self.prior_z0_mean.shape, self.prior_z0_mean.dtype
@@ -259,6 +272,7 @@ class LatentSDE(eqx.Module):
 
     def reconstruct(self, ts: Array, xs: Array, *, key: Key) -> tuple[Array, Array]:
         """A posterior path given data: `(zs, xs_mean)` at `ts`."""
+        ts, xs = self._check_series("LatentSDE.reconstruct", ts, xs)
         k0, k1 = jax.random.split(key)
         z0, _, _, posterior = self._encode(ts, xs, k0)
         zs, _ = self._solve(ts, z0, posterior, k1, False)
@@ -272,7 +286,14 @@ def latent_sde_loss(
 
     **Returns:** `(loss, aux)` with the batch means of `loglik`, `kl_z0` and `kl_path`.
     """
-    keys = jax.random.split(key, batch["xs"].shape[0])
+    if not isinstance(batch, dict) or not {"ts", "xs"} <= set(batch):
+        got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(
+            f"latent_sde_loss: batch must be a dict with keys 'ts' (B, time) and 'xs' "
+            f"(B, time, data), got {got}."
+        )
+    check_positive("latent_sde_loss", "kl_weight", kl_weight, allow_zero=True)
+    keys = jax.random.split(key, jnp.shape(batch["xs"])[0])
     elbo, aux = jax.vmap(lambda t, x, k: model.elbo(t, x, key=k, kl_weight=kl_weight))(
         batch["ts"], batch["xs"], keys
     )

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Key
+from .._validation import check_dtype, check_finite, check_int
 from ._latent_sde import _TimeMLP
 from ._ode import NeuralODE
 
@@ -33,6 +34,10 @@ class SetEncoder(eqx.Module):
     def __init__(
         self, data_size: int, embed_size: int, *, width: int = 64, depth: int = 2, key: Key
     ):
+        data_size = check_int("SetEncoder", "data_size", data_size)
+        embed_size = check_int("SetEncoder", "embed_size", embed_size)
+        width = check_int("SetEncoder", "width", width)
+        depth = check_int("SetEncoder", "depth", depth, minimum=0)
         k1, k2 = jax.random.split(key)
         self.psi = eqx.nn.MLP(data_size, width, width, depth, activation=jax.nn.gelu, key=k1)
         self.rho = eqx.nn.MLP(width, embed_size, width, 1, activation=jax.nn.gelu, key=k2)
@@ -74,11 +79,10 @@ class MetaFlowMatching(eqx.Module):
         solver=None,
         stepsize_controller=None,
     ):
-        if data_size < 1 or embed_size < 1:
-            raise ValueError(
-                "MetaFlowMatching: data_size and embed_size must be >= 1, got "
-                f"{data_size}, {embed_size}"
-            )
+        data_size = check_int("MetaFlowMatching", "data_size", data_size)
+        embed_size = check_int("MetaFlowMatching", "embed_size", embed_size)
+        width = check_int("MetaFlowMatching", "width", width)
+        depth = check_int("MetaFlowMatching", "depth", depth, minimum=0)
         k1, k2 = jax.random.split(key)
         self.encoder = SetEncoder(data_size, embed_size, width=width, depth=depth, key=k1)
         # v(t, x, e) = MLP([t, x, e])
@@ -96,12 +100,13 @@ class MetaFlowMatching(eqx.Module):
 
     def push(self, population: Array) -> Float[Array, "n dim"]:
         """Transport each sample of `population` (shape `(n, dim)`) from `t = 0` to `t = 1`."""
-        population = jnp.asarray(population)
-        if population.ndim != 2 or population.shape[1] != self.data_size:
+        population = check_dtype("MetaFlowMatching.push", "population", population)
+        if population.ndim != 2 or population.shape[1] != self.data_size or not population.shape[0]:
             raise ValueError(
-                f"MetaFlowMatching.push: population must have shape (n, {self.data_size}), got "
-                f"{population.shape}"
+                f"MetaFlowMatching.push: population must have shape (n >= 1, {self.data_size}), "
+                f"got shape {tuple(population.shape)}."
             )
+        check_finite("MetaFlowMatching.push", "population", population)
         embedding = self.encoder(population)
         ode = NeuralODE(
             self.vector_field, solver=self.solver, stepsize_controller=self.stepsize_controller
@@ -124,7 +129,15 @@ def meta_flow_matching_loss(model: MetaFlowMatching, batch: dict, *, key: Key) -
     **Returns:** the mean over populations and samples of `|v(t, x_t, e) - (x1 - x0)|^2`, with
     `e = encoder(x0 population)` and `x_t = (1 - t) x0 + t x1`, `t ~ U(0, 1)` per sample.
     """
-    x0s, x1s = batch["x0"], batch["x1"]
+    if not isinstance(batch, dict) or not {"x0", "x1"} <= set(batch):
+        got = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
+        raise ValueError(
+            "meta_flow_matching_loss: batch must be a dict with keys 'x0' and 'x1', each "
+            f"(populations, samples, dim), got {got}."
+        )
+    x0s = check_dtype("meta_flow_matching_loss", "x0", batch["x0"], cast_integers=True)
+    x1s = check_dtype("meta_flow_matching_loss", "x1", batch["x1"], cast_integers=True)
+    check_finite("meta_flow_matching_loss", "batch", {"x0": x0s, "x1": x1s})
     if x0s.ndim != 3 or x0s.shape != x1s.shape:
         raise ValueError(
             "meta_flow_matching_loss: x0 and x1 must both have shape (populations, samples, dim); "

@@ -14,9 +14,12 @@ from typing import Any
 
 import diffrax as dfx
 import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._types import Array, Float, Int
+from .._validation import check_dtype, check_int, check_option, check_positive, check_shape
 from ..kernels import AbstractFixedStepScheme, ButcherTableau, odeint_fixed
 
 # Vector-field evaluations (per step, once at the start). The last stage of a first-same-as-last
@@ -53,18 +56,9 @@ class FixedGrid(eqx.Module):
     steps_per_interval: int = eqx.field(static=True, default=1)
 
     def __check_init__(self):
-        if (
-            not isinstance(self.method, ButcherTableau | AbstractFixedStepScheme)
-            and self.method not in _FIXED_METHODS
-        ):
-            raise ValueError(
-                f"FixedGrid: method must be a ButcherTableau, an AbstractFixedStepScheme or one "
-                f"of {sorted(_FIXED_METHODS)}, got {self.method!r}"
-            )
-        if self.steps_per_interval < 1:
-            raise ValueError(
-                f"FixedGrid: steps_per_interval must be >= 1, got {self.steps_per_interval}"
-            )
+        if not isinstance(self.method, ButcherTableau | AbstractFixedStepScheme):
+            check_option("FixedGrid", "method", self.method, _FIXED_METHODS)
+        check_int("FixedGrid", "steps_per_interval", self.steps_per_interval)
 
     def _evaluations(self) -> tuple[int, int]:
         if isinstance(self.method, ButcherTableau):
@@ -179,18 +173,18 @@ class NeuralODE(eqx.Module):
             stepsize_controller = dfx.PIDController(rtol=1e-3, atol=1e-6)
         self.stepsize_controller = stepsize_controller
         self.adjoint = dfx.RecursiveCheckpointAdjoint() if adjoint is None else adjoint
+        if dt0 is not None:
+            check_positive("NeuralODE", "dt0", dt0)
         self.dt0 = dt0
-        self.max_steps = int(max_steps)
-        self.augment_dim = int(augment_dim)
-        self.throw = bool(throw)
+        self.max_steps = check_int("NeuralODE", "max_steps", max_steps)
+        self.augment_dim = check_int("NeuralODE", "augment_dim", augment_dim, minimum=0)
+        if not isinstance(throw, bool):
+            raise TypeError(f"NeuralODE: throw must be a bool, got throw={throw!r}.")
+        self.throw = throw
         if not isinstance(self.solver, FixedGrid | dfx.AbstractSolver):
             raise TypeError(
                 f"NeuralODE: solver must be a diffrax solver or FixedGrid, got {type(solver)}"
             )
-        if self.max_steps < 1:
-            raise ValueError(f"NeuralODE: max_steps must be >= 1, got {max_steps}")
-        if self.augment_dim < 0:
-            raise ValueError(f"NeuralODE: augment_dim must be >= 0, got {augment_dim}")
         if (
             not isinstance(self.solver, FixedGrid)
             and isinstance(self.stepsize_controller, dfx.ConstantStepSize)
@@ -198,21 +192,27 @@ class NeuralODE(eqx.Module):
         ):
             raise ValueError("NeuralODE: ConstantStepSize needs dt0 (the step size); pass dt0=...")
 
-    def _check(self, ts, y0, check_values: bool = True):
-        ts = jnp.asarray(ts)
-        y0 = jnp.asarray(y0)
-        if ts.ndim != 1 or ts.shape[0] < 2:
-            raise ValueError(f"NeuralODE: ts must be 1-D with >= 2 times, got shape {ts.shape}")
+    def _check(self, ts, y0, args, check_values: bool = True):
+        ts = check_times("NeuralODE", ts)
+        y0 = check_dtype("NeuralODE", "y0", y0, cast_integers=True)
         if y0.ndim != 1:
             raise ValueError(
-                f"NeuralODE: y0 must be one state of shape (state,), got {y0.shape}; "
+                f"NeuralODE: y0 must be one state of shape (state,), got shape {tuple(y0.shape)}; "
                 "batch with jax.vmap"
             )
         if check_values:
             y0 = eqx.branched_error_if(y0, *_bad_inputs(ts, y0), _INPUT_ERRORS)
         if self.augment_dim:
             y0 = jnp.concatenate([y0, jnp.zeros((self.augment_dim,), y0.dtype)])
+        self._check_field(ts, y0, args)
         return ts, y0
+
+    def _check_field(self, ts, y0a, args) -> None:
+        """Trace the vector field once on `y0` (no run-time cost) so that a state of the wrong
+        size is reported here, not as a matrix-product error deep inside the solver."""
+        aug = f" (with augment_dim={self.augment_dim} zeros appended)" if self.augment_dim else ""
+        field = self.vector_field
+        check_field("NeuralODE", "vector_field", field, ts[0], y0a, args, [y0a.shape], aug)
 
     def solve(self, ts: Array, y0: Array, args=None) -> ODESolution:
         """Solve from `y0` at `ts[0]` and save at every time in `ts`.
@@ -228,8 +228,8 @@ class NeuralODE(eqx.Module):
         fixed = isinstance(self.solver, FixedGrid)
         # diffrax path: the input checks join the result check after the solve (one error check
         # in all, as in raw diffrax; a NaN y0 makes the solve fail, and the NaN message wins)
-        ts, y0a = self._check(ts, y0, check_values=fixed and self.throw)
-        return self._solve(ts, y0a, args, jnp.asarray(y0).shape[0])
+        ts, y0a = self._check(ts, y0, args, check_values=fixed and self.throw)
+        return self._solve(ts, y0a, args, y0a.shape[0] - self.augment_dim)
 
     def _solve(self, ts, y0a, args, d) -> ODESolution:
         # `y0a` is the state in the vector field's space (augmented); outputs keep `d` coordinates
@@ -303,10 +303,11 @@ class NeuralODE(eqx.Module):
 
         **Returns:** shape `(state + augment_dim,)`.
         """
-        context = jnp.asarray(context)
+        context = check_dtype("NeuralODE.init_state", "context", context, cast_integers=True)
         if context.ndim != 2 or context.shape[0] < 1:
             raise ValueError(
-                f"NeuralODE: context must have shape (time >= 1, state), got {context.shape}"
+                "NeuralODE.init_state: context must have shape (time >= 1, state), got shape "
+                f"{tuple(context.shape)}."
             )
         y0 = context[-1]
         if self.augment_dim:
@@ -342,6 +343,10 @@ class NeuralODE(eqx.Module):
         del key
         if dt is None:
             raise ValueError("NeuralODE.rollout: pass dt (the sampling step)")
+        check_positive("NeuralODE.rollout", "dt", dt)
+        n_steps = check_int("NeuralODE.rollout", "n_steps", n_steps)
+        y = check_dtype("NeuralODE.rollout", "y", y, cast_integers=True)
+        y = check_shape("NeuralODE.rollout", "y", y, ndim=1, meaning="(state + augment_dim,)")
         ts = jnp.arange(n_steps + 1, dtype=y.dtype) * jnp.asarray(dt, y.dtype)
         return self._solve(ts, y, None, y.shape[0]).ys[1:]
 
@@ -349,15 +354,59 @@ class NeuralODE(eqx.Module):
 _INPUT_ERRORS = (
     "NeuralODE: y0 contains NaN or inf; clean the data (for missing values in a time series use "
     "NeuralCDE, where NaN means missing)",
-    "NeuralODE: ts must be strictly increasing",
+    "NeuralODE: ts must be finite and strictly increasing",
 )
 
 
 def _bad_inputs(ts, y0):
     """`(pred, index)` for `eqx.branched_error_if` with `_INPUT_ERRORS`: one check, two causes."""
     bad_y0 = ~jnp.all(jnp.isfinite(y0))
-    bad_ts = jnp.any(ts[1:] <= ts[:-1])
+    bad_ts = jnp.any(ts[1:] <= ts[:-1]) | ~jnp.all(jnp.isfinite(ts))
     return bad_y0 | bad_ts, jnp.where(bad_y0, 0, 1)
+
+
+def check_field(where, name, fn, t, y, args, shapes, note: str = "") -> tuple:
+    """Trace `fn(t, y, args)` once (`jax.eval_shape`: no run-time cost) and refuse a failure or
+    an output shape not in `shapes`, naming `y`'s shape: a state of the wrong size is reported
+    here rather than as a matrix-product error deep inside a solver. Returns the output shape."""
+    try:
+        out = jax.eval_shape(fn, t, y, args)
+    except Exception as err:  # the field's own error, e.g. a dot_general shape mismatch
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise ValueError(
+            f"{where}: {name}(t, y, args) fails on y0 of shape {tuple(y.shape)}{note}; is y0 the "
+            f"size the {name} expects? It raised {type(err).__name__}: {first}"
+        ) from err
+    shape = getattr(out, "shape", None)
+    if shape not in [tuple(s) for s in shapes]:
+        want = " or ".join(str(tuple(s)) for s in shapes)
+        raise ValueError(
+            f"{where}: {name}(t, y, args) must return shape {want} for y0 of shape "
+            f"{tuple(y.shape)}{note}, got {shape if shape is not None else type(out).__name__}."
+        )
+    return shape
+
+
+def check_times(where: str, ts, name: str = "ts") -> Array:
+    """`ts` as a real 1-D array of at least two times; concrete times must also be finite and
+    strictly increasing (traced ones are checked at run time where the caller can)."""
+    ts = check_dtype(where, name, ts, cast_integers=True)
+    if ts.ndim != 1 or ts.shape[0] < 2:
+        raise ValueError(
+            f"{where}: {name} must be 1-D with at least 2 times, got shape {tuple(ts.shape)}."
+        )
+    if not isinstance(ts, jax.core.Tracer):
+        t = np.asarray(ts)
+        if not np.all(np.isfinite(t)):
+            raise ValueError(f"{where}: {name} must be finite, got {name}={t}.")
+        down = np.flatnonzero(np.diff(t) <= 0)
+        if down.size:
+            i = int(down[0])
+            raise ValueError(
+                f"{where}: {name} must be strictly increasing, got {name}[{i}]={t[i]} and "
+                f"{name}[{i + 1}]={t[i + 1]}."
+            )
+    return ts
 
 
 def _stats(solver, raw) -> dict:
@@ -384,6 +433,8 @@ def trajectory_mse(model: NeuralODE, ts: Array, ys: Array, args=None) -> Float[A
 
     **Returns:** a scalar. Raises `ValueError` when `ts` and `ys` disagree in length.
     """
+    ts = check_dtype("trajectory_mse", "ts", ts, cast_integers=True)
+    ys = check_dtype("trajectory_mse", "ys", ys, cast_integers=True)
     if ys.ndim != 2 or ts.ndim != 1 or ys.shape[0] != ts.shape[0]:
         raise ValueError(
             f"trajectory_mse: ys must have shape (len(ts), state) = ({ts.shape[0]}, state); got "

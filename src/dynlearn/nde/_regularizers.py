@@ -18,7 +18,8 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Key
-from ._ode import FixedGrid, NeuralODE, ODESolution, _stats
+from .._validation import check_dtype, check_positive, check_shape
+from ._ode import FixedGrid, NeuralODE, ODESolution, _stats, check_field, check_times
 
 
 def _tolerances(model: NeuralODE) -> tuple[float, float]:
@@ -50,6 +51,12 @@ def step_error(
 
     **Returns:** a scalar, differentiable in the model, `y` and `dt`.
     """
+    if not isinstance(model, NeuralODE):
+        raise TypeError(f"step_error: model must be a NeuralODE, got {type(model).__name__}.")
+    check_positive("step_error", "dt", dt)
+    y = check_dtype("step_error", "y", y, cast_integers=True)
+    check_shape("step_error", "y", y, ndim=1, meaning="(state,)")
+    check_field("step_error", "vector_field", model.vector_field, t, y, args, [y.shape])
     rtol, atol = _tolerances(model)
     solver = _error_solver(model)
     terms = dfx.ODETerm(model.vector_field)
@@ -61,6 +68,8 @@ def step_error(
 
 
 def _solve_with_steps(model: NeuralODE, ts, y0, args, extra_ts=None):
+    if not isinstance(model, NeuralODE):
+        raise TypeError(f"model must be a NeuralODE, got {type(model).__name__}.")
     if isinstance(model.solver, FixedGrid):
         raise ValueError(
             "error-estimate regularizers need an adaptive diffrax solver, got FixedGrid"
@@ -70,7 +79,7 @@ def _solve_with_steps(model: NeuralODE, ts, y0, args, extra_ts=None):
             "error-estimate regularizers save every step, which BacksolveAdjoint does not "
             "support; use RecursiveCheckpointAdjoint"
         )
-    ts, y0a = model._check(ts, y0)
+    ts, y0a = model._check(ts, y0, args)
     subs = [dfx.SubSaveAt(ts=ts), dfx.SubSaveAt(steps=True)]
     if extra_ts is not None:
         subs.append(dfx.SubSaveAt(ts=extra_ts))
@@ -109,7 +118,8 @@ def _solve_with_steps(model: NeuralODE, ts, y0, args, extra_ts=None):
     safe_t = jnp.where(valid, starts, ts[0])
     safe_dt = jnp.where(valid, ends - starts, 1.0)
     safe_y = jnp.where(valid[:, None], ys_start, y0a[None])
-    solution = ODESolution(ts, ys[:, : y0.shape[0]], _stats(model.solver, sol.stats), sol.result)
+    d_obs = y0a.shape[0] - model.augment_dim
+    solution = ODESolution(ts, ys[:, :d_obs], _stats(model.solver, sol.stats), sol.result)
     extra = sol.ys[2] if extra_ts is not None else None
     return solution, (safe_t, safe_y, safe_dt, valid, n, ends), extra
 
@@ -145,7 +155,7 @@ def local_regularization(
 
     **Returns:** `(solution, penalty)`, the `ODESolution` and a scalar.
     """
-    ts = jnp.asarray(ts)
+    ts = check_times("local_regularization", ts)
     t_s = jax.lax.stop_gradient(
         jax.random.uniform(key, (1,), dtype=ts.dtype, minval=ts[0], maxval=ts[-1])
     )
@@ -203,9 +213,14 @@ def kinetic_jacobian_regularization(
 
     **Returns:** `(solution, kinetic, jacobian)`.
     """
-    ts = jnp.asarray(ts)
-    _, y0a = model._check(ts, y0)
+    if not isinstance(model, NeuralODE):
+        raise TypeError(
+            f"kinetic_jacobian_regularization: model must be a NeuralODE, got "
+            f"{type(model).__name__}."
+        )
+    ts, y0a = model._check(ts, y0, args)
     d = y0a.shape[0]
+    d_obs = d - model.augment_dim
     probe = None if key is None else jax.random.normal(key, (d,), y0a.dtype)
     f = model.vector_field
 
@@ -230,5 +245,5 @@ def kinetic_jacobian_regularization(
     )
     # The inner solve sees the augmented state; the original dims are the first `y0.shape[0]`.
     sol = inner.solve(ts, jnp.concatenate([y0a, jnp.zeros((2,), y0a.dtype)]), args)
-    solution = ODESolution(ts, sol.ys[:, : y0.shape[0]], sol.stats, sol.result)
+    solution = ODESolution(ts, sol.ys[:, :d_obs], sol.stats, sol.result)
     return solution, sol.ys[-1, d], sol.ys[-1, d + 1]

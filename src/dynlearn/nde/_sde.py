@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import lineax as lx
 
 from .._types import Array, Float, Key
+from .._validation import check_dtype, check_int, check_option, check_positive
+from ._ode import check_field, check_times
 
 _INTERPRETATIONS = ("ito", "stratonovich")
 _NOISES = ("diagonal", "general")
@@ -32,6 +34,10 @@ def ito_stratonovich_correction(diffusion: Callable, t, y, args, diagonal: bool)
 
     **Returns:** shape `(state,)`.
     """
+    if not callable(diffusion):
+        raise TypeError(
+            f"ito_stratonovich_correction: diffusion must be callable, got {diffusion!r}."
+        )
     g = lambda yy: diffusion(t, yy, args)  # noqa: E731
     gy = g(y)
     if diagonal:
@@ -90,17 +96,19 @@ class NeuralSDE(eqx.Module):
         adjoint=None,
         max_steps: int = 16384,
     ):
-        if noise not in _NOISES:
-            raise ValueError(f"NeuralSDE: noise must be one of {_NOISES}, got {noise!r}")
-        if interpretation not in _INTERPRETATIONS:
-            raise ValueError(
-                f"NeuralSDE: interpretation must be one of {_INTERPRETATIONS}, got "
-                f"{interpretation!r}"
-            )
-        if noise == "general" and (noise_size is None or noise_size < 1):
-            raise ValueError(f"NeuralSDE: general noise needs noise_size >= 1, got {noise_size}")
-        if dt0 <= 0:
-            raise ValueError(f"NeuralSDE: dt0 must be positive, got {dt0}")
+        for name, fn in (("drift", drift), ("diffusion", diffusion)):
+            if not callable(fn):
+                raise TypeError(f"NeuralSDE: {name} must be callable f(t, y, args), got {fn!r}.")
+        check_option("NeuralSDE", "noise", noise, _NOISES)
+        check_option("NeuralSDE", "interpretation", interpretation, _INTERPRETATIONS)
+        if noise == "general":
+            if noise_size is None:
+                raise ValueError("NeuralSDE: general noise needs noise_size, got noise_size=None.")
+            noise_size = check_int("NeuralSDE", "noise_size", noise_size)
+        check_positive("NeuralSDE", "dt0", dt0)
+        if brownian_tol is not None:
+            check_positive("NeuralSDE", "brownian_tol", brownian_tol)
+        max_steps = check_int("NeuralSDE", "max_steps", max_steps)
         self.drift = drift
         self.diffusion = diffusion
         self.noise = noise
@@ -150,11 +158,18 @@ class NeuralSDE(eqx.Module):
 
         **Returns:** shape `(time, state)`.
         """
-        ts = jnp.asarray(ts)
-        if ts.ndim != 1 or ts.shape[0] < 2 or y0.ndim != 1:
+        ts = check_times("NeuralSDE", ts)
+        y0 = check_dtype("NeuralSDE", "y0", y0, cast_integers=True)
+        if y0.ndim != 1:
             raise ValueError(
-                f"NeuralSDE: need ts (time>=2,) and y0 (state,), got {ts.shape} and {y0.shape}"
+                f"NeuralSDE: y0 must be one state of shape (state,), got shape {tuple(y0.shape)}; "
+                "batch with jax.vmap"
             )
+        if key is None:
+            raise TypeError("NeuralSDE: key must be a PRNG key (one sample path), got None.")
+        check_field("NeuralSDE", "drift", self.drift, ts[0], y0, args, [y0.shape])
+        g_shape = [y0.shape] if self.noise == "diagonal" else [(y0.shape[0], self.noise_size)]
+        check_field("NeuralSDE", "diffusion", self.diffusion, ts[0], y0, args, g_shape)
         y0 = eqx.error_if(y0, ~jnp.all(jnp.isfinite(y0)), "NeuralSDE: y0 contains NaN or inf")
         terms = self.terms(ts[0], ts[-1], y0, key=key)
         sol = dfx.diffeqsolve(
@@ -191,10 +206,11 @@ class NeuralSDE(eqx.Module):
 
         **Returns:** `context[-1]`.
         """
-        context = jnp.asarray(context)
+        context = check_dtype("NeuralSDE.init_state", "context", context, cast_integers=True)
         if context.ndim != 2 or context.shape[0] < 1:
             raise ValueError(
-                f"NeuralSDE: context must have shape (time >= 1, state), got {context.shape}"
+                "NeuralSDE.init_state: context must have shape (time >= 1, state), got shape "
+                f"{tuple(context.shape)}."
             )
         return context[-1]
 
@@ -224,6 +240,9 @@ class NeuralSDE(eqx.Module):
             raise ValueError("NeuralSDE: a forecast is one sample path; pass key=")
         if dt is None:
             raise ValueError("NeuralSDE.rollout: pass dt (the sampling step)")
+        check_positive("NeuralSDE.rollout", "dt", dt)
+        n_steps = check_int("NeuralSDE.rollout", "n_steps", n_steps)
+        y = check_dtype("NeuralSDE.rollout", "y", y, cast_integers=True)
         dt = jnp.asarray(dt, y.dtype)
 
         def interval(state, i):
