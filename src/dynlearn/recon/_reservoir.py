@@ -281,9 +281,9 @@ class EchoStateNetwork(eqx.Module):
         context of the wrong shape, or `n_steps < 1`.
         """
         n_steps = check_int("EchoStateNetwork.forecast", "n_steps", n_steps)
+        jax.eval_shape(self.init_state, context)  # the context's checks, before compiling
         if not isinstance(self.w_out, jax.core.Tracer):
             _check_fitted(self, "EchoStateNetwork", self.w_out)
-        jax.eval_shape(self.init_state, context)  # shape and fitted checks, before compiling
         return _closed_loop(self, context, n_steps)
 
 
@@ -393,9 +393,9 @@ class NVAR(eqx.Module):
         context of the wrong shape or shorter than the delay window, or `n_steps < 1`.
         """
         n_steps = check_int("NVAR.forecast", "n_steps", n_steps)
+        jax.eval_shape(self.init_state, context)  # the context's checks, before compiling
         if not isinstance(self.w_out, jax.core.Tracer):
             _check_fitted(self, "NVAR", self.w_out)
-        jax.eval_shape(self.init_state, context)  # shape and fitted checks, before compiling
         return _closed_loop(self, context, n_steps)
 
 
