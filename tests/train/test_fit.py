@@ -471,3 +471,22 @@ def test_a_failed_check_inside_the_loss_hands_back_the_state_before_the_dispatch
     assert float(error.model[0]) > 1.0 and bool(jnp.all(error.model == before))
     assert error.opt_state is not None
     assert any("attached to this error as `.model`" in note for note in error.__notes__)
+
+
+def test_sample_batch_draws_distinct_uniform_subsets():
+    """Each batch is a subset (no repeats) and every sample is equally likely: over 2000 keys the
+    inclusion counts of n = 50 samples in batches of 10 match n * p = 400 within a chi-square
+    bound (49 degrees of freedom: 99.9% quantile ~ 85.4)."""
+    from dynlearn.train import sample_batch
+
+    n, batch_size, draws = 50, 10, 2000
+    data = jnp.arange(n)
+    batches = jax.vmap(lambda k: sample_batch(data, k, batch_size, n))(
+        jax.random.split(jax.random.key(3), draws)
+    )
+    batches = np.asarray(batches)
+    assert all(len(set(row)) == batch_size for row in batches)
+    counts = np.bincount(batches.ravel(), minlength=n)
+    expected = draws * batch_size / n
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 85.4, chi2

@@ -64,5 +64,8 @@ def sample_batch(data, key, batch_size: int, n: int):
     if batch_size == n:
         idx = jax.random.permutation(key, n)
     else:
-        idx = jax.random.choice(key, n, (batch_size,), replace=False)
+        # The indices of the `batch_size` largest of `n` i.i.d. uniforms: a uniformly random
+        # subset, as `jax.random.choice(..., replace=False)` draws, but without its full sort
+        # of `n` keys (108 ms against 2.8 ms per step for n = 115,200, batch 100, on 2 CPUs).
+        idx = jax.lax.top_k(jax.random.uniform(key, (n,)), batch_size)[1]
     return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)
