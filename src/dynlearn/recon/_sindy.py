@@ -15,8 +15,8 @@ import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Float, Key
 from .._validation import check_dtype, check_finite, check_int, check_positive, check_shape
+from ..kernels import odeint_fixed
 from ._derivatives import AbstractDerivative, FiniteDifference
-from ._integrate import odeint_rk4
 from ._sindy_library import AbstractLibrary, PolynomialLibrary
 from ._sindy_optimizers import STLSQ, AbstractSparseOptimizer, Ensemble
 
@@ -136,7 +136,9 @@ class SINDy(eqx.Module):
 
 @eqx.filter_jit
 def _simulate(model, y0, ts, steps_per_interval):
-    return odeint_rk4(model.vector_field, y0, ts, None, steps_per_interval=steps_per_interval)
+    return odeint_fixed(
+        model.vector_field, ts, y0, None, method="rk4", steps_per_interval=steps_per_interval
+    )
 
 
 def fit_sindy(
