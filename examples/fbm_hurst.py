@@ -31,11 +31,8 @@ import jax
 jax.config.update("jax_enable_x64", True)  # the weights' linear system is badly conditioned
 import equinox as eqx
 import jax.numpy as jnp
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import optax
 
 from dynlearn._ledger import Reproduction

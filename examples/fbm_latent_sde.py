@@ -62,11 +62,8 @@ jax.config.update("jax_enable_x64", True)  # the weights' linear system is badly
 import diffrax as dfx
 import equinox as eqx
 import jax.numpy as jnp
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import optax
 
 from dynlearn._ledger import Reproduction

@@ -14,16 +14,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 
-# Examples that other engineers are editing (issues 18 and 19) and that do not follow the
-# pattern yet; remove a name here once its example does (the test then passes for it).
-NOT_YET = {
-    "associative_recall_state_size",
-    "fbm_hurst",
-    "fbm_latent_sde",
-    "hamiltonian_energy",
-}
-
-
 def _calls(tree: ast.AST) -> list[str]:
     """Every call as a dotted name (`matplotlib.use`; `(...).parse_args` for `f().parse_args()`)."""
     names = []
@@ -56,19 +46,7 @@ def pattern_problems(path: Path) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            p,
-            id=p.stem,
-            marks=pytest.mark.xfail(reason="being edited for issue 19/18", strict=False)
-            if p.stem in NOT_YET
-            else (),
-        )
-        for p in EXAMPLES
-    ],
-)
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_follows_the_notebook_pattern(path):
     pytest.importorskip("jupytext")
     assert not pattern_problems(path), f"{path.name}: {pattern_problems(path)}"
