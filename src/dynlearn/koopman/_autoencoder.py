@@ -14,7 +14,19 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float, Key
+from .._validation import check_dtype, check_finite, check_int, check_positive
 from ._latent import AbstractLatentOperator, DenseOperator
+
+
+def _vector(where: str, name: str, x, size: int):
+    """`x` as one real vector of shape `(size,)`, or an error naming it."""
+    x = check_dtype(f"KoopmanAutoencoder.{where}", name, x, cast_integers=True)
+    if x.shape != (size,):
+        raise ValueError(
+            f"KoopmanAutoencoder.{where}: {name} must have shape ({size},), got shape "
+            f"{tuple(x.shape)}."
+        )
+    return x
 
 
 class KoopmanAutoencoder(eqx.Module):
@@ -46,29 +58,37 @@ class KoopmanAutoencoder(eqx.Module):
         activation=jax.nn.gelu,
         key: Key,
     ):
-        if min(data_size, latent_size, width) < 1 or depth < 0:
-            raise ValueError(
-                "KoopmanAutoencoder: need positive data_size, latent_size and width, depth >= 0; "
-                f"got {data_size}, {latent_size}, {width}, {depth}"
+        data_size = check_int("KoopmanAutoencoder", "data_size", data_size)
+        latent_size = check_int("KoopmanAutoencoder", "latent_size", latent_size)
+        width = check_int("KoopmanAutoencoder", "width", width)
+        depth = check_int("KoopmanAutoencoder", "depth", depth, minimum=0)
+        if operator is not None and not isinstance(operator, AbstractLatentOperator):
+            raise TypeError(
+                "KoopmanAutoencoder: operator must be an AbstractLatentOperator (DenseOperator, "
+                f"StableOperator, UnitaryOperator), got {type(operator).__name__}."
             )
         ekey, dkey, okey = jax.random.split(key, 3)
         self.encoder = eqx.nn.MLP(data_size, latent_size, width, depth, activation, key=ekey)
         self.decoder = eqx.nn.MLP(latent_size, data_size, width, depth, activation, key=dkey)
         self.operator = DenseOperator(latent_size, key=okey) if operator is None else operator
-        probe = self.operator(jnp.zeros(latent_size))
-        if probe.shape != (latent_size,):
+        try:
+            probe = jax.eval_shape(self.operator, jnp.zeros(latent_size))
+        except Exception:
+            probe = None
+        if probe is None or probe.shape != (latent_size,):
             raise ValueError(
-                f"KoopmanAutoencoder: operator maps a latent of size {latent_size} to shape "
-                f"{probe.shape}; build it with latent_size={latent_size}"
+                f"KoopmanAutoencoder: operator does not map a latent of size {latent_size} to "
+                f"itself (it gives {None if probe is None else probe.shape}); build it with "
+                f"latent_size={latent_size}."
             )
 
     def encode(self, x: Float[Array, " state"]) -> Float[Array, " latent"]:
         """Latent observables of one state."""
-        return self.encoder(x)
+        return self.encoder(_vector("encode", "x", x, self.encoder.in_size))
 
     def decode(self, z: Float[Array, " latent"]) -> Float[Array, " state"]:
         """State read back from latent observables."""
-        return self.decoder(z)
+        return self.decoder(_vector("decode", "z", z, self.decoder.in_size))
 
     def __call__(self, x: Float[Array, " state"]) -> Float[Array, " state"]:
         """One step of the learned map: `decode(K encode(x))`."""
@@ -84,17 +104,19 @@ class KoopmanAutoencoder(eqx.Module):
 
         **Returns:** shape `(latent,)`.
         """
-        context = jnp.asarray(context)
-        if context.ndim != 2 or context.shape[0] < 1:
+        where = "KoopmanAutoencoder.init_state"
+        context = check_dtype(where, "context", context, cast_integers=True)
+        state = self.encoder.in_size
+        if context.ndim != 2 or context.shape[0] < 1 or context.shape[1] != state:
             raise ValueError(
-                f"KoopmanAutoencoder: context must have shape (time >= 1, state), got "
-                f"{tuple(context.shape)}"
+                f"KoopmanAutoencoder.init_state: context must have shape (time >= 1, {state}), "
+                f"got shape {tuple(context.shape)}."
             )
         return self.encode(context[-1])
 
     def step(self, z: Float[Array, " latent"]) -> Float[Array, " latent"]:
         """One step of the latent linear map, `z -> K z`."""
-        return self.operator(z)
+        return self.operator(_vector("step", "z", z, self.decoder.in_size))
 
     def observe(self, z: Float[Array, " latent"]) -> Float[Array, " state"]:
         """The observation of a latent state: `decode(z)`."""
@@ -104,6 +126,8 @@ class KoopmanAutoencoder(eqx.Module):
         self, z0: Float[Array, " latent"], n_steps: int
     ) -> Float[Array, "time latent"]:
         """`K^k z0` for `k = 0..n_steps`, shape `(n_steps + 1, latent)`."""
+        z0 = _vector("latent_rollout", "z0", z0, self.decoder.in_size)
+        n_steps = check_int("KoopmanAutoencoder.latent_rollout", "n_steps", n_steps, minimum=0)
         k = self.operator.matrix().astype(z0.dtype)
 
         def advance(z, _):
@@ -115,6 +139,8 @@ class KoopmanAutoencoder(eqx.Module):
 
     def predict(self, x0: Float[Array, " state"], n_steps: int) -> Float[Array, "time state"]:
         """Forecast `decode(K^k encode(x0))` for `k = 0..n_steps`, `(n_steps + 1, state)`."""
+        x0 = _vector("predict", "x0", x0, self.encoder.in_size)
+        n_steps = check_int("KoopmanAutoencoder.predict", "n_steps", n_steps, minimum=0)
         return jax.vmap(self.decode)(self.latent_rollout(self.encode(x0), n_steps))
 
 
@@ -144,10 +170,21 @@ def koopman_autoencoder_loss(
     **Returns:** `(loss, {"reconstruction", "prediction", "linearity"})`.
     """
     del key
-    if batch.ndim != 3 or batch.shape[1] < 2:
+    where = "koopman_autoencoder_loss"
+    batch = check_dtype(where, "batch", batch, cast_integers=True)
+    state = model.encoder.in_size
+    if batch.ndim != 3 or batch.shape[1] < 2 or batch.shape[2] != state:
         raise ValueError(
-            f"koopman_autoencoder_loss: batch must be (batch, time >= 2, state), got {batch.shape}"
+            f"{where}: batch must have shape (batch, time >= 2, {state}), got shape "
+            f"{tuple(batch.shape)}."
         )
+    check_finite(where, "batch", batch)
+    for name, w in (
+        ("reconstruction_weight", reconstruction_weight),
+        ("prediction_weight", prediction_weight),
+        ("linearity_weight", linearity_weight),
+    ):
+        check_positive(where, name, w, allow_zero=True)
     steps = batch.shape[1] - 1
 
     def one(trajectory):

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Array, ArrayLike, Complex, Float
+from .._validation import as_array, check_dtype, check_positive
 from ._dictionaries import AbstractDictionary
 
 
@@ -56,8 +57,19 @@ class KoopmanDecomposition(eqx.Module):
 
         **Returns:** the complex values, shape `(modes,)`.
         """
-        psi = self.dictionary(jnp.asarray(x))
+        x = self._check_state("eigenfunctions", "x", x)
+        psi = self.dictionary(x)
         return psi.astype(self.eigenvectors.dtype) @ self.eigenvectors
+
+    def _check_state(self, where: str, name: str, x) -> Array:
+        x = check_dtype(f"KoopmanDecomposition.{where}", name, x, cast_integers=True)
+        state = self.modes.shape[1]
+        if x.shape != (state,):
+            raise ValueError(
+                f"KoopmanDecomposition.{where}: {name} must be one state of shape ({state},) (the "
+                f"state size of the fitted data), got shape {tuple(x.shape)}."
+            )
+        return x
 
     def predict(self, x0: Float[ArrayLike, " state"], n_steps) -> Float[Array, "time state"]:
         """Forecast from `x0` with the Koopman mode decomposition.
@@ -72,9 +84,10 @@ class KoopmanDecomposition(eqx.Module):
         `k = 0..n_steps` (shape `(n_steps + 1, state)`), or of
         `sum_j exp(lambda_j t) phi_j(x0) xi_j` for every `t`.
         """
+        x0 = self._check_state("predict", "x0", x0)
         phi0 = self.eigenfunctions(x0)
         if self.continuous:
-            times = jnp.asarray(n_steps)
+            times = as_array("KoopmanDecomposition.predict", "n_steps (times)", n_steps)
             if times.ndim != 1:
                 raise ValueError(
                     f"predict: a generator needs a 1-D array of times, got {times.shape}"
@@ -83,7 +96,8 @@ class KoopmanDecomposition(eqx.Module):
         else:
             if not isinstance(n_steps, int | np.integer) or n_steps < 0:
                 raise ValueError(
-                    f"predict: n_steps must be a non-negative int number of steps, got {n_steps!r}"
+                    "KoopmanDecomposition.predict: n_steps must be a non-negative int number of "
+                    f"steps, got n_steps={n_steps!r}."
                 )
             lam = jnp.broadcast_to(self.eigenvalues, (int(n_steps), self.eigenvalues.shape[0]))
             ones = jnp.ones((1, self.eigenvalues.shape[0]), self.eigenvalues.dtype)
@@ -103,6 +117,7 @@ class KoopmanDecomposition(eqx.Module):
             raise ValueError(
                 "step: a generator decomposition has no time step; use predict(x0, times)"
             )
+        x = self._check_state("step", "x", x)
         return jnp.real((self.eigenvalues * self.eigenfunctions(x)) @ self.modes)
 
     def select(self, keep) -> KoopmanDecomposition:
@@ -114,13 +129,25 @@ class KoopmanDecomposition(eqx.Module):
 
         **Returns:** a new `KoopmanDecomposition` with only those eigenpairs.
         """
+        if keep is None:
+            raise TypeError("select: keep must be a boolean mask or integer indices, got None.")
         keep = np.asarray(keep)
+        n = self.eigenvalues.shape[0]
         if keep.dtype == bool:
             if keep.shape != self.eigenvalues.shape:
                 raise ValueError(
-                    f"select: mask shape {keep.shape} != eigenvalues {self.eigenvalues.shape}"
+                    f"select: keep (a mask) must have shape ({n},), got shape {keep.shape}."
                 )
             keep = np.flatnonzero(keep)
+        elif not np.issubdtype(keep.dtype, np.integer):
+            raise TypeError(
+                f"select: keep must be a boolean mask or integer indices, got dtype {keep.dtype}."
+            )
+        elif keep.size and (keep.min() < -n or keep.max() >= n):
+            raise ValueError(
+                f"select: keep holds indices out of range for {n} eigenpairs, got "
+                f"{keep.min()}..{keep.max()}."
+            )
         return KoopmanDecomposition(
             eigenvalues=self.eigenvalues[keep],
             eigenvectors=self.eigenvectors[:, keep],
@@ -145,6 +172,7 @@ class KoopmanDecomposition(eqx.Module):
                 "filter: this decomposition has no residuals; compute it with "
                 "resdmd(dictionary, X, Y).decomposition()"
             )
+        check_positive("filter", "max_residual", max_residual, allow_zero=True)
         return self.select(np.asarray(self.residuals) <= max_residual)
 
 

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Array, Float, Key
+from .._validation import check_dtype, check_int, check_positive
 
 
 def multi_indices(data_size: int, degree: int) -> np.ndarray:
@@ -53,12 +54,21 @@ def _tensor_product(table: Array, exponents: np.ndarray) -> Array:
     return jnp.prod(table[exponents, columns], axis=1)
 
 
-def _check_state(x: Array, name: str) -> None:
-    if x.ndim != 1:
+def _check_state(x: Array, name: str, size: int | None = None) -> None:
+    if getattr(x, "ndim", None) != 1 or (size is not None and x.shape[0] != size):
+        want = f"({size},)" if size is not None else "(state,)"
         raise ValueError(
-            f"{name}: expects one state of shape (state,), got shape {x.shape}; "
+            f"{name}: x must be one state of shape {want}, got "
+            f"{'shape ' + str(tuple(x.shape)) if hasattr(x, 'shape') else repr(x)}; "
             "use jax.vmap (or dictionary.evaluate) for a batch of snapshots."
         )
+
+
+def _check_centers(name: str, centers, scale_name: str, scale) -> None:
+    if not hasattr(centers, "ndim") or centers.ndim != 2:
+        got = f"shape {tuple(centers.shape)}" if hasattr(centers, "shape") else repr(centers)
+        raise ValueError(f"{name}: centers must be an array of shape (features, state), got {got}.")
+    check_positive(name, scale_name, scale)
 
 
 class AbstractDictionary(eqx.Module):
@@ -80,11 +90,19 @@ class AbstractDictionary(eqx.Module):
 
         **Returns:** the feature matrix `Psi` of shape `(samples, features)`.
         """
+        xs = check_dtype(f"{type(self).__name__}.evaluate", "xs", xs, cast_integers=True)
         if xs.ndim != 2:
             raise ValueError(
-                f"{type(self).__name__}.evaluate: expects snapshots of shape (samples, state), "
-                f"got shape {xs.shape}"
+                f"{type(self).__name__}.evaluate: xs must be snapshots of shape (samples, state), "
+                f"got shape {tuple(xs.shape)}."
             )
+        try:
+            jax.eval_shape(self, xs[0]) if xs.shape[0] else None
+        except ValueError as err:
+            raise ValueError(
+                f"{type(self).__name__}.evaluate: xs of shape {tuple(xs.shape)} does not fit this "
+                f"dictionary: {err}"
+            ) from err
         return jax.vmap(self)(xs)
 
 
@@ -112,8 +130,7 @@ class Monomials(AbstractDictionary):
     include_constant: bool = eqx.field(static=True, default=True)
 
     def __check_init__(self):
-        if self.degree < 1:
-            raise ValueError(f"Monomials: degree must be >= 1, got {self.degree}")
+        check_int("Monomials", "degree", self.degree)
 
     def __call__(self, x: Float[Array, " state"]) -> Float[Array, " features"]:
         _check_state(x, "Monomials")
@@ -244,14 +261,10 @@ class GaussianRBF(AbstractDictionary):
     lengthscale: float = eqx.field(static=True, default=1.0)
 
     def __check_init__(self):
-        if self.centers.ndim != 2 or self.lengthscale <= 0:
-            raise ValueError(
-                f"GaussianRBF: centers must be (features, state) and lengthscale > 0, got shape "
-                f"{self.centers.shape} and {self.lengthscale}"
-            )
+        _check_centers("GaussianRBF", self.centers, "lengthscale", self.lengthscale)
 
     def __call__(self, x: Float[Array, " state"]) -> Float[Array, " features"]:
-        _check_state(x, "GaussianRBF")
+        _check_state(x, "GaussianRBF", self.centers.shape[1])
         sq = jnp.sum((x[None, :] - self.centers.astype(x.dtype)) ** 2, axis=1)
         return jnp.exp(-sq / (2 * self.lengthscale**2))
 
@@ -269,14 +282,10 @@ class ThinPlateRBF(AbstractDictionary):
     scale: float = eqx.field(static=True, default=1.0)
 
     def __check_init__(self):
-        if self.centers.ndim != 2 or self.scale <= 0:
-            raise ValueError(
-                f"ThinPlateRBF: centers must be (features, state) and scale > 0, got shape "
-                f"{self.centers.shape} and {self.scale}"
-            )
+        _check_centers("ThinPlateRBF", self.centers, "scale", self.scale)
 
     def __call__(self, x: Float[Array, " state"]) -> Float[Array, " features"]:
-        _check_state(x, "ThinPlateRBF")
+        _check_state(x, "ThinPlateRBF", self.centers.shape[1])
         sq = jnp.sum((x[None, :] - self.centers.astype(x.dtype)) ** 2, axis=1) / self.scale**2
         safe = jnp.where(sq > 0, sq, jnp.ones_like(sq))  # r^2 log r -> 0 at r = 0, finite gradient
         return jnp.where(sq > 0, 0.5 * sq * jnp.log(safe), jnp.zeros_like(sq))
@@ -301,17 +310,15 @@ class RandomFourierFeatures(AbstractDictionary):
     offsets: Float[Array, " features"]
 
     def __init__(self, data_size: int, n_features: int, lengthscale: float = 1.0, *, key: Key):
-        if data_size < 1 or n_features < 1 or lengthscale <= 0:
-            raise ValueError(
-                "RandomFourierFeatures: need data_size >= 1, n_features >= 1, lengthscale > 0; "
-                f"got {data_size}, {n_features}, {lengthscale}"
-            )
+        data_size = check_int("RandomFourierFeatures", "data_size", data_size)
+        n_features = check_int("RandomFourierFeatures", "n_features", n_features)
+        check_positive("RandomFourierFeatures", "lengthscale", lengthscale)
         wkey, bkey = jax.random.split(key)
         self.weights = jax.random.normal(wkey, (n_features, data_size)) / lengthscale
         self.offsets = jax.random.uniform(bkey, (n_features,), maxval=2 * math.pi)
 
     def __call__(self, x: Float[Array, " state"]) -> Float[Array, " features"]:
-        _check_state(x, "RandomFourierFeatures")
+        _check_state(x, "RandomFourierFeatures", self.weights.shape[1])
         w = self.weights.astype(x.dtype)
         b = self.offsets.astype(x.dtype)
         scale = jnp.asarray(math.sqrt(2.0 / w.shape[0]), x.dtype)
@@ -363,7 +370,8 @@ def delay_embed(
     **Returns:** the delay vectors, shape `(time - d, (d + 1) * state)`; consecutive rows are
     consecutive times, so `snapshot_pairs` applies.
     """
-    trajectory = jnp.asarray(trajectory)
+    trajectory = check_dtype("delay_embed", "trajectory", trajectory, cast_integers=True)
+    num_delays = check_int("delay_embed", "num_delays", num_delays, minimum=0)
     if trajectory.ndim != 2:
         raise ValueError(
             f"delay_embed: trajectory must be (time, state), got shape {trajectory.shape}"
@@ -392,6 +400,10 @@ class Learned(AbstractDictionary):
     include_state: bool = eqx.field(static=True, default=True)
     include_constant: bool = eqx.field(static=True, default=True)
 
+    def __check_init__(self):
+        if not callable(self.module):
+            raise TypeError(f"Learned: module must be a callable eqx.Module, got {self.module!r}.")
+
     def __call__(self, x: Float[Array, " state"]) -> Float[Array, " features"]:
         _check_state(x, "Learned")
         parts = []
@@ -401,6 +413,18 @@ class Learned(AbstractDictionary):
             parts.append(x)
         parts.append(self.module(x).astype(x.dtype))
         return jnp.concatenate(parts)
+
+
+def _check_dictionaries(name: str, dictionaries) -> None:
+    if not isinstance(dictionaries, tuple | list) or len(dictionaries) == 0:
+        raise ValueError(
+            f"{name}: dictionaries must be a non-empty tuple of dictionaries, got {dictionaries!r}."
+        )
+    for i, d in enumerate(dictionaries):
+        if not isinstance(d, AbstractDictionary):
+            raise TypeError(
+                f"{name}: dictionaries[{i}] must be an AbstractDictionary, got {type(d).__name__}."
+            )
 
 
 class Concatenation(AbstractDictionary):
@@ -414,8 +438,7 @@ class Concatenation(AbstractDictionary):
     dictionaries: tuple[AbstractDictionary, ...]
 
     def __check_init__(self):
-        if len(self.dictionaries) == 0:
-            raise ValueError("Concatenation: needs at least one dictionary")
+        _check_dictionaries("Concatenation", self.dictionaries)
 
     def __call__(self, x: Float[Array, " state"]) -> Float[Array, " features"]:
         _check_state(x, "Concatenation")
@@ -438,9 +461,10 @@ class TensorProduct(AbstractDictionary):
     coordinates: tuple[tuple[int, ...], ...] = eqx.field(static=True)
 
     def __check_init__(self):
-        if len(self.dictionaries) == 0 or len(self.dictionaries) != len(self.coordinates):
+        _check_dictionaries("TensorProduct", self.dictionaries)
+        if len(self.dictionaries) != len(self.coordinates):
             raise ValueError(
-                f"TensorProduct: need one coordinate tuple per dictionary, got "
+                f"TensorProduct: coordinates must hold one coordinate tuple per dictionary, got "
                 f"{len(self.dictionaries)} dictionaries and {len(self.coordinates)} coordinate"
                 " tuples"
             )
@@ -450,7 +474,8 @@ class TensorProduct(AbstractDictionary):
         used = [i for coords in self.coordinates for i in coords]
         if used and max(used) >= x.shape[0]:
             raise ValueError(
-                f"TensorProduct: coordinates {self.coordinates} out of range for state {x.shape}"
+                f"TensorProduct: coordinates {self.coordinates} out of range for x of shape "
+                f"{tuple(x.shape)}"
             )
         out = jnp.ones((1,), x.dtype)
         for dictionary, coords in zip(self.dictionaries, self.coordinates):

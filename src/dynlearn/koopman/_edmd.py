@@ -15,7 +15,6 @@ Least squares go through lineax (QR by default); everything is differentiable.
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
@@ -23,7 +22,7 @@ import lineax as lx
 from .._types import Array, ArrayLike, Float
 from ._decomposition import KoopmanDecomposition, eigenpairs, sort_eigenpairs
 from ._dictionaries import AbstractDictionary, Identity
-from ._snapshots import as_snapshots, lstsq, sqrt_weights
+from ._snapshots import as_snapshots, lstsq, sqrt_weights, validated_fit
 
 
 def _decompose(
@@ -50,7 +49,7 @@ def _decompose(
     return KoopmanDecomposition(eigenvalues, eigenvectors, modes, dictionary, continuous=continuous)
 
 
-@eqx.filter_jit
+@validated_fit("edmd_operator")
 def edmd_operator(
     dictionary: AbstractDictionary,
     X: Float[ArrayLike, "samples state"],
@@ -85,7 +84,7 @@ def edmd_operator(
     return lstsq("edmd", psi_x, psi_y, solver)
 
 
-@eqx.filter_jit
+@validated_fit("edmd")
 def edmd(
     dictionary: AbstractDictionary,
     X: Float[ArrayLike, "samples state"],
@@ -118,7 +117,7 @@ def edmd(
     )
 
 
-@eqx.filter_jit
+@validated_fit("generator_edmd", second="dX")
 def generator_edmd(
     dictionary: AbstractDictionary,
     X: Float[ArrayLike, "samples state"],
@@ -154,7 +153,7 @@ def generator_edmd(
     )
 
 
-@eqx.filter_jit
+@validated_fit("dmd", first=None)
 def dmd(
     X: Float[ArrayLike, "samples state"],
     Y: Float[ArrayLike, "_samples _state"],

@@ -9,7 +9,6 @@ EDMD with the kernel's (possibly infinite) feature map, restricted to the data's
 
 from __future__ import annotations
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
@@ -18,7 +17,7 @@ from .._types import Array, ArrayLike, Float
 from ._decomposition import KoopmanDecomposition, eigenpairs, sort_eigenpairs
 from ._dictionaries import AbstractDictionary, _check_state
 from ._kernels import AbstractKernel
-from ._snapshots import as_snapshots, sqrt_weights
+from ._snapshots import as_snapshots, sqrt_weights, validated_fit
 
 
 class KernelDictionary(AbstractDictionary):
@@ -44,7 +43,7 @@ class KernelDictionary(AbstractDictionary):
         return row @ self.coefficients.astype(x.dtype)
 
 
-@eqx.filter_jit
+@validated_fit("kernel_edmd", first="kernel")
 def kernel_edmd(
     kernel: AbstractKernel,
     X: Float[ArrayLike, "samples state"],

@@ -14,6 +14,23 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, Float
+from .._validation import check_int
+
+
+def check_gram_inputs(kernel, xs, ys) -> None:
+    """Refuse Gram-matrix inputs that are not two snapshot matrices of one state size."""
+    name = f"{type(kernel).__name__}.gram"
+    for label, v in (("xs", xs), ("ys", ys)):
+        if getattr(v, "ndim", None) != 2:
+            raise ValueError(
+                f"{name}: {label} must be snapshots of shape (samples, state), got "
+                f"{'shape ' + str(tuple(v.shape)) if hasattr(v, 'shape') else repr(v)}."
+            )
+    if xs.shape[1] != ys.shape[1]:
+        raise ValueError(
+            f"{name}: xs and ys must have the same state size, got xs of shape {tuple(xs.shape)} "
+            f"and ys of shape {tuple(ys.shape)}."
+        )
 
 
 class AbstractKernel(eqx.Module):
@@ -32,6 +49,7 @@ class AbstractKernel(eqx.Module):
 
         **Returns:** the matrix of shape `(len(xs), len(ys))`.
         """
+        check_gram_inputs(self, xs, ys)
         return jax.vmap(lambda x: jax.vmap(lambda y: self(x, y))(ys))(xs)
 
 
@@ -55,6 +73,7 @@ class GaussianKernel(AbstractKernel):
         return jnp.exp(-jnp.sum((x - y) ** 2) / (2 * self.lengthscale**2))
 
     def gram(self, xs: Float[Array, "m state"], ys: Float[Array, "n state"]) -> Float[Array, "m n"]:
+        check_gram_inputs(self, xs, ys)
         # |x|^2 + |y|^2 - 2 x.y as one matrix product; clipped at 0 against round-off.
         sq = jnp.sum(xs**2, axis=1)[:, None] + jnp.sum(ys**2, axis=1)[None, :] - 2 * (xs @ ys.T)
         return jnp.exp(-jnp.maximum(sq, 0) / (2 * self.lengthscale**2))
@@ -78,13 +97,13 @@ class PolynomialKernel(AbstractKernel):
     scale: float = eqx.field(static=True, default=1.0)
 
     def __check_init__(self):
-        if self.degree < 1:
-            raise ValueError(f"PolynomialKernel: degree must be >= 1, got {self.degree}")
+        check_int("PolynomialKernel", "degree", self.degree)
 
     def __call__(self, x: Float[Array, " state"], y: Float[Array, " state"]) -> Float[Array, ""]:
         return (self.scale * jnp.dot(x, y) + self.offset) ** self.degree
 
     def gram(self, xs: Float[Array, "m state"], ys: Float[Array, "n state"]) -> Float[Array, "m n"]:
+        check_gram_inputs(self, xs, ys)
         return (self.scale * (xs @ ys.T) + self.offset) ** self.degree
 
 

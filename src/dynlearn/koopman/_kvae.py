@@ -17,9 +17,26 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._types import Array, Float, Key
+from .._validation import check_dtype, check_finite, check_int, check_positive
 from ._latent import AbstractLatentOperator, DenseOperator, StableOperator
+
+
+def _times(where: str, name: str, ts, length: int | None = None) -> Array:
+    """`ts` as real, 1-D times (of `length` when given); concrete ones strictly increasing."""
+    ts = check_dtype(where, name, ts, cast_integers=True)
+    if ts.ndim != 1 or ts.shape[0] < 1 or (length is not None and ts.shape[0] != length):
+        want = f"({length},)" if length is not None else "(time >= 1,)"
+        raise ValueError(f"{where}: {name} must have shape {want}, got shape {tuple(ts.shape)}.")
+    if not isinstance(ts, jax.core.Tracer):
+        t = np.asarray(ts)
+        if not (np.all(np.isfinite(t)) and np.all(np.diff(t) > 0)):
+            raise ValueError(
+                f"{where}: {name} must be finite and strictly increasing, got {name}={t}."
+            )
+    return ts
 
 
 def _gaps(ts: Array) -> Array:
@@ -57,10 +74,15 @@ class KoopmanVAE(eqx.Module):
         operator: AbstractLatentOperator | None = None,
         key: Key,
     ):
-        if min(data_size, latent_size, hidden_size, width) < 1:
-            raise ValueError(
-                "KoopmanVAE: dimensions must be positive, got "
-                f"{data_size}, {latent_size}, {hidden_size}, {width}"
+        data_size = check_int("KoopmanVAE", "data_size", data_size)
+        latent_size = check_int("KoopmanVAE", "latent_size", latent_size)
+        hidden_size = check_int("KoopmanVAE", "hidden_size", hidden_size)
+        width = check_int("KoopmanVAE", "width", width)
+        depth = check_int("KoopmanVAE", "depth", depth, minimum=0)
+        if operator is not None and not isinstance(operator, AbstractLatentOperator):
+            raise TypeError(
+                "KoopmanVAE: operator must be an AbstractLatentOperator, got "
+                f"{type(operator).__name__}."
             )
         ckey, pkey, dkey, okey = jax.random.split(key, 4)
         self.cell = eqx.nn.GRUCell(data_size + 1, hidden_size, key=ckey)
@@ -83,6 +105,7 @@ class KoopmanVAE(eqx.Module):
         self, xs: Float[Array, "time state"], ts: Float[Array, " time"]
     ) -> tuple[Float[Array, "time latent"], Float[Array, "time latent"]]:
         """Posterior means and log standard deviations, each `(time, latent)`."""
+        xs, ts = self._series("KoopmanVAE.encode", xs, ts)
         inputs = jnp.concatenate([xs, _gaps(ts)[:, None].astype(xs.dtype)], axis=1)
 
         def step(h, u):
@@ -93,6 +116,16 @@ class KoopmanVAE(eqx.Module):
         _, hidden = jax.lax.scan(step, h0, inputs, reverse=True)
         out = jax.vmap(self.posterior)(hidden)
         return out[:, : self.latent_size], jnp.clip(out[:, self.latent_size :], -8.0, 4.0)
+
+    def _series(self, where: str, xs, ts):
+        data = self.decoder.out_size
+        xs = check_dtype(where, "xs", xs, cast_integers=True)
+        if xs.ndim != 2 or xs.shape[0] < 1 or xs.shape[1] != data:
+            raise ValueError(
+                f"{where}: xs must have shape (time >= 1, {data}), got shape {tuple(xs.shape)}."
+            )
+        check_finite(where, "xs", xs)
+        return xs, _times(where, "ts", ts, xs.shape[0])
 
     def decode(self, zs: Float[Array, "time latent"]) -> Float[Array, "time state"]:
         """Decode every latent state."""
@@ -108,11 +141,11 @@ class KoopmanVAE(eqx.Module):
 
         **Returns:** shape `(latent,)`.
         """
-        context = jnp.asarray(context)
-        if context.ndim != 2 or context.shape[0] < 1:
+        context = check_dtype("KoopmanVAE.init_state", "context", context, cast_integers=True)
+        if context.ndim != 2:
             raise ValueError(
-                f"KoopmanVAE: context must have shape (time >= 1, state), got "
-                f"{tuple(context.shape)}"
+                "KoopmanVAE.init_state: context must have shape (time >= 1, state), got shape "
+                f"{tuple(context.shape)}."
             )
         mean, _ = self.encode(context, jnp.arange(context.shape[0], dtype=context.dtype))
         return mean[-1]
@@ -139,7 +172,7 @@ class KoopmanVAE(eqx.Module):
 
         **Returns:** the generated series, `(time, state)`.
         """
-        ts = jnp.asarray(ts)
+        ts = _times("KoopmanVAE.sample", "ts", ts)
         maps = self._transitions(ts)
         noise = jax.random.normal(key, (ts.shape[0], self.latent_size), ts.dtype)
         scales = jnp.exp(self.log_prior_scale).astype(ts.dtype)
@@ -168,6 +201,17 @@ class KoopmanVAE(eqx.Module):
         """Forecast at the times `future_ts` by advancing the last posterior mean with the prior's
         `K`."""
         mean, _ = self.encode(xs, ts)
+        ts = jnp.asarray(ts)
+        future_ts = check_dtype("KoopmanVAE.forecast", "future_ts", future_ts, cast_integers=True)
+        if future_ts.ndim != 1 or future_ts.shape[0] < 1:
+            raise ValueError(
+                "KoopmanVAE.forecast: future_ts must have shape (horizon >= 1,), got shape "
+                f"{tuple(future_ts.shape)}."
+            )
+        if not isinstance(future_ts, jax.core.Tracer) and not isinstance(ts, jax.core.Tracer):
+            _times("KoopmanVAE.forecast", "concat(ts[-1:], future_ts)", jnp.concatenate(
+                [ts[-1:], future_ts.astype(ts.dtype)]
+            ))
         gaps = jnp.diff(jnp.concatenate([ts[-1:], future_ts]))
 
         def step(z, gap):
@@ -204,16 +248,36 @@ def kvae_loss(
 
     **Returns:** `(loss, {"reconstruction", "kl", "predictive", "spectral"})`, per time step.
     """
-    if isinstance(batch, tuple):
-        xs, ts = batch
+    if isinstance(batch, tuple | list):
+        if len(batch) != 2:
+            raise ValueError(
+                f"kvae_loss: batch must be series (batch, time, state) or a pair (series, ts), "
+                f"got a sequence of length {len(batch)}."
+            )
+        xs = check_dtype("kvae_loss", "batch series", batch[0], cast_integers=True)
+        ts = check_dtype("kvae_loss", "batch ts", batch[1], cast_integers=True)
     else:
-        xs = batch
+        xs = check_dtype("kvae_loss", "batch", batch, cast_integers=True)
+        if xs.ndim != 3:
+            raise ValueError(
+                f"kvae_loss: batch must have shape (batch, time, state), got shape "
+                f"{tuple(xs.shape)}."
+            )
         ts = jnp.broadcast_to(jnp.arange(xs.shape[1], dtype=xs.dtype)[None, :], xs.shape[:2])
-    if xs.ndim != 3 or ts.shape != xs.shape[:2]:
+    data = model.decoder.out_size
+    if xs.ndim != 3 or xs.shape[2] != data or ts.shape != xs.shape[:2]:
         raise ValueError(
-            f"kvae_loss: need series (batch, time, state) and ts (batch, time); got "
-            f"{xs.shape} and {ts.shape}"
+            f"kvae_loss: batch must be series (batch, time, {data}) and ts (batch, time); got "
+            f"shapes {tuple(xs.shape)} and {tuple(ts.shape)}."
         )
+    check_finite("kvae_loss", "batch", xs)
+    for name, w in (
+        ("kl_weight", kl_weight),
+        ("predictive_weight", predictive_weight),
+        ("spectral_weight", spectral_weight),
+    ):
+        check_positive("kvae_loss", name, w, allow_zero=True)
+    check_positive("kvae_loss", "observation_scale", observation_scale)
     keys = jax.random.split(key, xs.shape[0])
     prior_var = jnp.exp(2 * model.log_prior_scale).astype(xs.dtype)
 

@@ -182,6 +182,8 @@ class UnitaryOperator(_BlockOperator):
     def __init__(self, latent_size: int, max_angle: float = 0.5, *, key: Key):
         if latent_size < 1:
             raise ValueError(f"UnitaryOperator: latent_size must be >= 1, got {latent_size}")
+        if not max_angle > 0:
+            raise ValueError(f"UnitaryOperator: max_angle must be > 0, got max_angle={max_angle}.")
         self.latent_size = latent_size
         self.angles = _init_angles(latent_size, max_angle, key)
 

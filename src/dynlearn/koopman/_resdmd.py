@@ -28,9 +28,10 @@ import jax.numpy as jnp
 import lineax as lx
 
 from .._types import Array, ArrayLike, Float, Inexact
+from .._validation import as_array, check_int
 from ._decomposition import KoopmanDecomposition, eigenpairs, sort_eigenpairs
 from ._dictionaries import AbstractDictionary
-from ._snapshots import as_snapshots, sqrt_weights
+from ._snapshots import as_snapshots, check_dictionary, check_snapshot_data, sqrt_weights
 
 
 def require_float64(name: str) -> None:
@@ -95,8 +96,8 @@ class ResDMD(eqx.Module):
         **Returns:** the residuals, shape `(pairs,)`.
         """
         ctype = jnp.complex128
-        eigenvalues = jnp.asarray(eigenvalues).astype(ctype)
-        coefficients = jnp.asarray(coefficients).astype(ctype)
+        eigenvalues = as_array("residuals", "eigenvalues", eigenvalues).astype(ctype)
+        coefficients = as_array("residuals", "coefficients", coefficients).astype(ctype)
         n = self.triangular.shape[0]
         if (
             coefficients.ndim != 2
@@ -139,7 +140,10 @@ class ResDMD(eqx.Module):
 
         **Returns:** the values, same shape as `grid`.
         """
-        grid = jnp.asarray(grid).astype(jnp.complex128)
+        grid = as_array("pseudospectrum", "grid", grid).astype(jnp.complex128)
+        iterations = check_int("pseudospectrum", "iterations", iterations)
+        block_size = check_int("pseudospectrum", "block_size", block_size)
+        batch_size = check_int("pseudospectrum", "batch_size", batch_size)
         a = self.operator.astype(jnp.complex128)
         r2 = self.remainder.astype(jnp.complex128)
         n = a.shape[0]
@@ -256,6 +260,8 @@ def resdmd(
     mismatched shapes or fewer snapshots than features.
     """
     require_float64("resdmd")
+    X, Y, weights = check_snapshot_data("resdmd", X, Y, weights)
+    check_dictionary("resdmd", dictionary, X)
     X, Y = as_snapshots("resdmd", X, Y, dtype=jnp.float64)
     samples = X.shape[0]
     sw = sqrt_weights("resdmd", weights, samples, X.dtype)

@@ -7,11 +7,17 @@ weights `1 / M` give the usual ergodic average. Least-squares problems go throug
 
 from __future__ import annotations
 
+import functools
+import inspect
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 
 from .._types import Array, ArrayLike, Float
+from .._validation import check_dtype, check_finite, check_int
 
 
 def snapshot_pairs(trajectories: Float[ArrayLike, "*batch time state"]) -> tuple[Array, Array]:
@@ -23,14 +29,15 @@ def snapshot_pairs(trajectories: Float[ArrayLike, "*batch time state"]) -> tuple
 
     **Returns:** `X` and `Y`, each `(pairs, state)`, trajectories concatenated.
     """
-    traj = jnp.asarray(trajectories)
+    traj = check_dtype("snapshot_pairs", "trajectories", trajectories, cast_integers=True)
     if traj.ndim == 2:
         traj = traj[None]
     if traj.ndim != 3 or traj.shape[1] < 2:
         raise ValueError(
-            "snapshot_pairs: need (time, state) or (batch, time, state) with time >= 2, "
-            f"got {traj.shape}"
+            "snapshot_pairs: trajectories must have shape (time, state) or (batch, time, state) "
+            f"with time >= 2, got shape {tuple(jnp.shape(trajectories))}."
         )
+    check_finite("snapshot_pairs", "trajectories", traj)
     state = traj.shape[-1]
     return traj[:, :-1].reshape(-1, state), traj[:, 1:].reshape(-1, state)
 
@@ -82,3 +89,125 @@ def lstsq(name: str, a: Array, b: Array, solver: lx.AbstractLinearSolver) -> Arr
     operator = lx.MatrixLinearOperator(a)
     solve = lambda column: lx.linear_solve(operator, column, solver).value
     return jax.vmap(solve, in_axes=1, out_axes=1)(b)
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err)
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def check_snapshot_data(where: str, X, Y, weights=None, *, second: str = "Y"):
+    """Eager checks of a fit's data, before the jitted fit: real floating `X` and `Y` (complex
+    is refused, not dropped) of one shape `(samples >= 1, state)`, finite values (concrete data),
+    and `weights` of shape `(samples,)`, finite and non-negative. Errors name the argument.
+
+    **Returns:** `(X, Y, weights)` as arrays (integers cast to float).
+    """
+    X = check_dtype(where, "X", X, cast_integers=True)
+    Y = check_dtype(where, second, Y, cast_integers=True)
+    if X.ndim != 2 or X.shape[0] < 1:
+        raise ValueError(
+            f"{where}: X must be a snapshot matrix of shape (samples >= 1, state), one snapshot "
+            f"per row; got shape {tuple(X.shape)}."
+        )
+    if Y.shape != X.shape:
+        raise ValueError(
+            f"{where}: X and {second} must have the same shape (samples, state), one snapshot "
+            f"per row; got X of shape {tuple(X.shape)} and {second} of shape {tuple(Y.shape)}."
+        )
+    check_finite(where, "X", X)
+    check_finite(where, second, Y)
+    if weights is not None:
+        weights = check_dtype(where, "weights", weights, cast_integers=True)
+        if weights.shape != (X.shape[0],):
+            raise ValueError(
+                f"{where}: weights must have shape ({X.shape[0]},) (one per snapshot), got shape "
+                f"{tuple(weights.shape)}."
+            )
+        if not isinstance(weights, jax.core.Tracer):
+            w = np.asarray(weights)
+            if not np.all(np.isfinite(w) & (w >= 0)):
+                bad = int(np.flatnonzero(~(np.isfinite(w) & (w >= 0)))[0])
+                raise ValueError(
+                    f"{where}: weights must be finite and non-negative (quadrature weights), got "
+                    f"weights[{bad}]={w[bad]}."
+                )
+    return X, Y, weights
+
+
+def check_dictionary(where: str, dictionary, X, *, name: str = "dictionary") -> None:
+    """Refuse a non-dictionary, or one that cannot be evaluated on states of `X`'s size."""
+    from ._dictionaries import AbstractDictionary
+
+    if not isinstance(dictionary, AbstractDictionary):
+        raise TypeError(
+            f"{where}: {name} must be a dynlearn.koopman.AbstractDictionary (e.g. Monomials(2)), "
+            f"got {type(dictionary).__name__}."
+        )
+    try:
+        jax.eval_shape(dictionary.evaluate, X)
+    except Exception as err:
+        raise ValueError(
+            f"{where}: the {name} {type(dictionary).__name__} cannot be evaluated on states of X "
+            f"(shape {tuple(X.shape)}, state size {X.shape[1]}); it raised {_first_line(err)}"
+        ) from err
+
+
+def check_solver(where: str, solver) -> None:
+    """Refuse a solver that is not a lineax linear solver (or None)."""
+    if solver is not None and not isinstance(solver, lx.AbstractLinearSolver):
+        raise TypeError(
+            f"{where}: solver must be a lineax linear solver (e.g. lineax.QR(), lineax.SVD()) or "
+            f"None, got solver={solver!r}."
+        )
+
+
+def check_rank(where: str, rank, full: int) -> None:
+    """Refuse a truncation rank that is not an int in `[1, full]` (None passes)."""
+    if rank is None:
+        return
+    rank = check_int(where, "rank", rank)
+    if rank > full:
+        raise ValueError(f"{where}: rank must be in [1, {full}], got rank={rank}.")
+
+
+def validated_fit(where: str, *, second: str = "Y", first: str | None = "dictionary"):
+    """Decorator: `equinox.filter_jit` the fit, with the eager checks above run first (at the
+    Python entry, where data are concrete: NaN, inf and negative weights are refused here rather
+    than inside the compiled fit). `first` names the dictionary or kernel argument, if any."""
+
+    def wrap(fn):
+        jitted = eqx.filter_jit(fn)
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def public(*args, **kwargs):
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as err:
+                raise TypeError(f"{where}: {err}") from None
+            bound.apply_defaults()
+            a = bound.arguments
+            a["X"], a[second], a["weights"] = check_snapshot_data(
+                where, a["X"], a[second], a.get("weights"), second=second
+            )
+            if first == "dictionary":
+                check_dictionary(where, a["dictionary"], a["X"])
+            elif first == "kernel":
+                from ._kernels import AbstractKernel
+
+                if not isinstance(a["kernel"], AbstractKernel):
+                    raise TypeError(
+                        f"{where}: kernel must be a dynlearn.koopman.AbstractKernel (e.g. "
+                        f"GaussianKernel()), got {type(a['kernel']).__name__}."
+                    )
+            if "solver" in a:
+                check_solver(where, a["solver"])
+            if "rank" in a:
+                full = a["X"].shape[0] if first == "kernel" else min(a["X"].shape)
+                check_rank(where, a["rank"], full)
+            return jitted(*bound.args, **bound.kwargs)
+
+        return public
+
+    return wrap

@@ -20,16 +20,17 @@ import jax
 import jax.numpy as jnp
 
 from .._types import Array, ArrayLike, Float, Inexact
+from .._validation import check_dtype, check_finite, check_int
 
 
 def fejer_filter(x: Float[Array, " n"]) -> Float[Array, " n"]:
     """The Fejer (hat) filter `1 - |x|`: a positive density, first-order accurate."""
-    return 1.0 - jnp.abs(x)
+    return 1.0 - jnp.abs(check_dtype("fejer_filter", "x", x, cast_integers=True))
 
 
 def cosine_filter(x: Float[Array, " n"]) -> Float[Array, " n"]:
     """The raised-cosine filter `(1 + cos(pi x)) / 2`: smoother, second-order accurate."""
-    return 0.5 * (1.0 + jnp.cos(math.pi * x))
+    return 0.5 * (1.0 + jnp.cos(math.pi * check_dtype("cosine_filter", "x", x, cast_integers=True)))
 
 
 def autocorrelations(values: Inexact[ArrayLike, " time"], max_lag: int) -> Inexact[Array, " lags"]:
@@ -43,7 +44,9 @@ def autocorrelations(values: Inexact[ArrayLike, " time"], max_lag: int) -> Inexa
     **Returns:** `c_n = mean_t g(x_{t+n}) conj(g(x_t))` over the first `time - max_lag` times,
     shape `(max_lag + 1,)`.
     """
-    values = jnp.asarray(values)
+    values = check_dtype("autocorrelations", "values", values, complex_ok=True, cast_integers=True)
+    check_finite("autocorrelations", "values", values)
+    max_lag = check_int("autocorrelations", "max_lag", max_lag, minimum=0)
     if values.ndim != 1 or not 0 <= max_lag < values.shape[0]:
         raise ValueError(
             f"autocorrelations: need values of shape (time,) and 0 <= max_lag < time; got shape "
@@ -73,8 +76,10 @@ def spectral_measure(
     **Returns:** the density `nu_g^N(theta)` (w.r.t. `d theta`), shape `(points,)`; it
     integrates to `<g, g>` over the circle.
     """
-    c = jnp.asarray(correlations)
-    angles = jnp.asarray(angles)
+    c = check_dtype("spectral_measure", "correlations", correlations, complex_ok=True)
+    angles = check_dtype("spectral_measure", "angles", angles, cast_integers=True)
+    if not callable(filter_fn):
+        raise TypeError(f"spectral_measure: filter_fn must be callable, got {filter_fn!r}.")
     if c.ndim != 1 or c.shape[0] < 2 or angles.ndim != 1:
         raise ValueError(
             f"spectral_measure: need correlations (lags >= 2,) and angles (points,); got "
