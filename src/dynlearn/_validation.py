@@ -175,7 +175,7 @@ def check_finite(where: str | None, name: str, x) -> None:
             label = f"{name}{jax.tree_util.keystr(path)}"
             raise ValueError(
                 f"{_prefix(where)}{label} contains {int(bad.sum())} NaN or inf value(s) (first at "
-                f"index {first}); remove or impute them before fitting."
+                f"index {first}); pass finite values (remove or impute the missing ones)."
             )
 
 
