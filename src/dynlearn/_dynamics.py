@@ -221,7 +221,8 @@ def resolve_dynamics(
             "parameters); pass kind='flow' for vector_field(t, y, args) or kind='map' for step(x)"
         )
     raise TypeError(
-        f"{caller}: expected a callable vector_field(t, y, args) / step(x) or an object with a "
-        f"`.vector_field` or `.step` attribute, got {type(system).__name__}"
+        f"{caller}: system must be a callable vector_field(t, y, args) / step(x) or an object "
+        f"with a `.vector_field` or `.step` attribute, got system={system!r:.80} of type "
+        f"{type(system).__name__}"
         + (f" (kind={kind!r} asked for the missing attribute)" if kind is not None else "")
     )
