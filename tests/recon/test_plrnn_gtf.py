@@ -200,7 +200,7 @@ def _reference_fit_gtf(model, windows, optimizer, *, steps, batch_size, key, alp
     losses, alphas = [], []
     for step in range(steps):
         batch = sample_batch(
-            windows, jax.random.fold_in(data_key, step), batch_size, windows.shape[0]
+            windows, batch_size, windows.shape[0], key=jax.random.fold_in(data_key, step)
         )
         if adaptive and step % every == 0:
             est = estimate_forcing_alpha(eqx.combine(params, static), batch, alpha=a)

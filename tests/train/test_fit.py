@@ -481,7 +481,7 @@ def test_sample_batch_draws_distinct_uniform_subsets():
 
     n, batch_size, draws = 50, 10, 2000
     data = jnp.arange(n)
-    batches = jax.vmap(lambda k: sample_batch(data, k, batch_size, n))(
+    batches = jax.vmap(lambda k: sample_batch(data, batch_size, n, key=k))(
         jax.random.split(jax.random.key(3), draws)
     )
     batches = np.asarray(batches)

@@ -55,7 +55,7 @@ def check_data(data, batch_size: int, *, name: str = "data") -> int:
     return n
 
 
-def sample_batch(data, key, batch_size: int, n: int):
+def sample_batch(data, batch_size: int, n: int, *, key):
     """Draw `batch_size` distinct samples of `data` (leading axis length `n`) with `key`.
 
     The draw depends only on `key`, which the trainer derives from the run key and the step

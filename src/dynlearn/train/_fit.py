@@ -178,7 +178,7 @@ class _Run(eqx.Module):
 
 def _one_step(run: _Run, frozen, data, data_key, loss_key, carry, step):
     p, o = carry
-    batch = sample_batch(data, jax.random.fold_in(data_key, step), run.batch_size, run.n)
+    batch = sample_batch(data, run.batch_size, run.n, key=jax.random.fold_in(data_key, step))
     if run.mesh is not None:
         batch = jax.lax.with_sharding_constraint(batch, batch_sharding(run.mesh))
     (loss, aux), grads = jax.value_and_grad(run.loss_of, has_aux=True)(
@@ -311,7 +311,7 @@ def fit(
         checkpoint_path = check_writable(checkpoint_path, where="fit")
 
     data_key, loss_key, val_key = jax.random.split(key, 3)
-    probe_batch = sample_batch(data, data_key, batch_size, n)
+    probe_batch = sample_batch(data, batch_size, n, key=data_key)
     _check_loss_output(loss_fn, model, probe_batch, loss_key)
 
     params, static = eqx.partition(model, trainable)
