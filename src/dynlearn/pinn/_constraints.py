@@ -21,8 +21,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
+import numpy as np
 import optimistix as optx
 from jaxtyping import Array, Float, PyTree
+
+from .._validation import check_callable, check_int, check_positive
 
 
 class HardConstraint(eqx.Module):
@@ -43,6 +46,10 @@ class HardConstraint(eqx.Module):
     particular: Callable = eqx.field(static=True)
     distance: Callable = eqx.field(static=True)
 
+    def __check_init__(self):
+        for name in ("network", "particular", "distance"):
+            check_callable("HardConstraint", name, getattr(self, name))
+
     @property
     def in_size(self):
         return getattr(self.network, "in_size", None)
@@ -62,6 +69,18 @@ class ExpertField(eqx.Module):
 
     layer: MixtureOfExpertsLSQ
     coefficients: Float[Array, "experts basis"]
+
+    def __check_init__(self):
+        if not isinstance(self.layer, MixtureOfExpertsLSQ):
+            raise TypeError(
+                f"ExpertField: layer must be a MixtureOfExpertsLSQ, got {type(self.layer).__name__}"
+            )
+        shape = jnp.shape(self.coefficients)
+        if len(shape) != 2 or shape[0] != self.layer.n_experts:
+            raise ValueError(
+                f"ExpertField: coefficients must have shape ({self.layer.n_experts}, n_basis) "
+                f"(one row per expert), got shape {shape}"
+            )
 
     @property
     def in_size(self):
@@ -128,9 +147,26 @@ class MixtureOfExpertsLSQ(eqx.Module):
         ridge: float = 0.0,
         throw: bool = True,
     ):
+        check_callable("MixtureOfExpertsLSQ", "basis", basis)
+        check_callable("MixtureOfExpertsLSQ", "equations", equations)
         edges = tuple(float(e) for e in edges)
-        if len(edges) < 2 or any(b <= a for a, b in zip(edges[:-1], edges[1:])):
-            raise ValueError(f"MixtureOfExpertsLSQ: edges must increase, got {edges}")
+        if (
+            len(edges) < 2
+            or not all(np.isfinite(e) for e in edges)
+            or any(b <= a for a, b in zip(edges[:-1], edges[1:]))
+        ):
+            raise ValueError(
+                f"MixtureOfExpertsLSQ: edges must be at least 2 finite, strictly increasing "
+                f"values, got edges={edges}"
+            )
+        check_int("MixtureOfExpertsLSQ", "coordinate", coordinate, minimum=0)
+        check_int("MixtureOfExpertsLSQ", "max_steps", max_steps)
+        check_positive("MixtureOfExpertsLSQ", "ridge", ridge, allow_zero=True)
+        if solver is not None and not isinstance(solver, optx.AbstractLeastSquaresSolver):
+            raise TypeError(
+                f"MixtureOfExpertsLSQ: solver must be an optimistix least-squares solver or "
+                f"None, got solver={solver!r}"
+            )
         self.basis, self.equations, self.edges = basis, equations, edges
         self.coordinate = coordinate
         self.solver = optx.LevenbergMarquardt(rtol=1e-6, atol=1e-6) if solver is None else solver

@@ -29,41 +29,88 @@ import numpy as np
 from jax.experimental import jet
 from jaxtyping import Array, ArrayLike
 
+from .._validation import as_array, check_callable, check_dtype, check_finite, check_option
+
 Mode = Literal["taylor", "forward"]
 
 
-def check_points(name: str, field: Callable, x: ArrayLike) -> Array:
-    """Validate collocation points: 1-D (one point) or 2-D (a batch), finite, right dimension.
+def check_points(name: str, field: Callable, x, *, arg: str = "x") -> Array:
+    """Validate collocation points: 1-D (one point) or 2-D (a batch), real, finite, right size.
 
-    The dimension is checked against `field.in_size` when the field has that attribute.
+    The dimension is checked against `field.in_size` when the field has that attribute, and the
+    field must be callable.
 
     **Arguments:**
 
     - `name`: the caller's name, used in error messages.
     - `field`: the field the points are for.
     - `x`: one point `(d,)` or points `(n, d)`.
+    - `arg`: the argument's name in the caller, used in error messages (default `"x"`).
 
     **Returns:** `x` as a floating-point array.
 
-    **Raises:** `ValueError` naming the offending shape or values.
+    **Raises:** `TypeError` for a non-callable field, None, non-numeric, integer or complex
+    points; `ValueError` naming the offending shape or the count of non-finite values.
     """
-    x = jnp.asarray(x)
+    check_callable(name, "field", field)
+    x = as_array(name, arg, x)
     if x.ndim not in (1, 2):
         raise ValueError(
-            f"{name}: collocation points must have shape (d,) or (n, d); got shape {x.shape}"
+            f"{name}: {arg} (collocation points) must have shape (d,) or (n, d); got shape "
+            f"{x.shape}"
         )
     if not jnp.issubdtype(x.dtype, jnp.floating):
-        raise ValueError(f"{name}: collocation points must be floating point, got {x.dtype}")
+        raise TypeError(
+            f"{name}: {arg} (collocation points) must be real floating point, got dtype "
+            f"{x.dtype}; cast it, e.g. {arg}.astype(float)"
+        )
     d = getattr(field, "in_size", None)
     if isinstance(d, int) and x.shape[-1] != d:
         raise ValueError(
-            f"{name}: collocation points have dimension {x.shape[-1]} (shape {x.shape}) but "
-            f"the field takes {d} coordinates"
+            f"{name}: {arg} (collocation points) has dimension {x.shape[-1]} (shape {x.shape}) "
+            f"but the field takes {d} coordinates"
         )
     if not isinstance(x, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(x))):
         bad = int(np.sum(~np.isfinite(np.asarray(x))))
-        raise ValueError(f"{name}: collocation points contain {bad} non-finite values")
+        raise ValueError(
+            f"{name}: {arg} (collocation points) contains {bad} non-finite values (NaN or inf)"
+        )
     return x
+
+
+def check_coordinates(name: str, coordinates, d: int) -> list[int] | None:
+    """`coordinates` as a list of distinct ints in `[0, d)`, or None (meaning all).
+
+    **Arguments:**
+
+    - `name`: the caller's name, used in error messages.
+    - `coordinates`: indices of coordinates, or None.
+    - `d`: the number of coordinates of the points.
+
+    **Returns:** the indices as a list, or None.
+
+    **Raises:** `TypeError` for non-integer indices, `ValueError` for indices outside `[0, d)`,
+    repeated or no indices.
+    """
+    if coordinates is None:
+        return None
+    if isinstance(coordinates, str) or not isinstance(coordinates, Sequence | np.ndarray):
+        raise TypeError(
+            f"{name}: coordinates must be a sequence of ints, got coordinates={coordinates!r}"
+        )
+    idx = list(coordinates)
+    if any(isinstance(i, bool) or not isinstance(i, int | np.integer) for i in idx):
+        raise TypeError(f"{name}: coordinates must be ints, got coordinates={coordinates!r}")
+    if not idx or any(not 0 <= i < d for i in idx) or len(set(idx)) != len(idx):
+        raise ValueError(
+            f"{name}: coordinates must be distinct indices in [0, {d}) for points of dimension "
+            f"{d}, got coordinates={tuple(int(i) for i in idx)}"
+        )
+    return [int(i) for i in idx]
+
+
+def _check_mode(name: str, mode) -> str:
+    return check_option(name, "mode", mode, ("forward", "taylor"))
 
 
 def _pointwise(name: str, op: Callable[[Array], Array], field, x) -> Array:
@@ -108,12 +155,22 @@ def _unit(d: int, i: int, dtype) -> Array:
     return jnp.zeros(d, dtype=dtype).at[i].set(1)
 
 
-def _check_orders(orders: Sequence[int], d: int) -> tuple[int, ...]:
+def _check_orders(orders, d: int) -> tuple[int, ...]:
+    if isinstance(orders, str) or not isinstance(orders, Sequence | np.ndarray):
+        raise TypeError(
+            f"partial_derivative: orders must be a sequence of ints, one per coordinate ({d}), "
+            f"got orders={orders!r}"
+        )
+    if any(isinstance(o, bool) or not isinstance(o, int | np.integer) for o in orders):
+        raise TypeError(
+            f"partial_derivative: orders must be ints (one non-negative order per coordinate), "
+            f"got orders={tuple(orders)!r}"
+        )
     orders = tuple(int(o) for o in orders)
     if len(orders) != d or any(o < 0 for o in orders):
         raise ValueError(
             f"partial_derivative: orders must give one non-negative order per coordinate "
-            f"({d}), got {orders}"
+            f"({d}), got orders={orders}"
         )
     return orders
 
@@ -138,6 +195,7 @@ def partial_derivative(
     """
     x = check_points("partial_derivative", field, x)
     orders = _check_orders(orders, x.shape[-1])
+    _check_mode("partial_derivative", mode)
 
     def along(h, i, n):
         return lambda y: _pure(h, y, _unit(y.shape[0], i, y.dtype), n, mode)
@@ -164,6 +222,9 @@ def gradient(field: Callable, x: ArrayLike, *, coordinates: Sequence[int] | None
     **Returns:** `(*u.shape, k)` for `k` coordinates (with a leading `n` for a batch).
     """
 
+    x = check_points("gradient", field, x)
+    coordinates = check_coordinates("gradient", coordinates, x.shape[-1])
+
     def op(p):
         idx = range(p.shape[0]) if coordinates is None else coordinates
         dirs = jnp.stack([_unit(p.shape[0], i, p.dtype) for i in idx])
@@ -184,6 +245,9 @@ def divergence(field: Callable, x: ArrayLike, *, coordinates: Sequence[int] | No
 
     **Returns:** a scalar per point.
     """
+
+    x = check_points("divergence", field, x)
+    coordinates = check_coordinates("divergence", coordinates, x.shape[-1])
 
     def op(p):
         idx = list(range(p.shape[0]) if coordinates is None else coordinates)
@@ -221,6 +285,10 @@ def laplacian(
     **Returns:** shaped like `u(x)` (with a leading `n` for a batch).
     """
 
+    x = check_points("laplacian", field, x)
+    coordinates = check_coordinates("laplacian", coordinates, x.shape[-1])
+    _check_mode("laplacian", mode)
+
     def op(p):
         idx = range(p.shape[0]) if coordinates is None else coordinates
         dirs = jnp.stack([_unit(p.shape[0], i, p.dtype) for i in idx])
@@ -244,17 +312,20 @@ def directional_derivatives(
 
     **Returns:** shape `(order + 1, *u.shape)` (with a leading `n` for a batch).
     """
-    if mode not in ("taylor", "forward"):
-        raise ValueError(f"derivative mode must be 'taylor' or 'forward', got {mode!r}")
-    if int(order) != order or order < 0:
-        raise ValueError(f"directional_derivatives: order must be a non-negative int, got {order}")
+    _check_mode("directional_derivatives", mode)
+    if isinstance(order, bool) or not isinstance(order, int | np.integer) or order < 0:
+        raise ValueError(
+            f"directional_derivatives: order must be a non-negative int, got order={order!r}"
+        )
     order = int(order)
-    v = jnp.asarray(direction)
+    v = check_dtype("directional_derivatives", "direction", direction, cast_integers=True)
+    check_finite("directional_derivatives", "direction", v)
 
     def op(p):
         if v.shape != p.shape:
             raise ValueError(
-                f"directional_derivatives: direction has shape {v.shape}, points have {p.shape}"
+                f"directional_derivatives: direction has shape {v.shape}, points have {p.shape}; "
+                f"give one entry per coordinate"
             )
         vv = v.astype(p.dtype)
         if mode == "taylor" and order > 0:

@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float
 
+from .._validation import check_callable, check_dtype, check_finite
+
 
 class FieldWithCoefficients(eqx.Module):
     """A field `u(x)` bundled with trainable PDE coefficients.
@@ -35,12 +37,22 @@ class FieldWithCoefficients(eqx.Module):
     coefficients: dict[str, Float[Array, "..."]]
 
     def __init__(self, field: Callable, coefficients: dict[str, float | Array]):
+        check_callable("FieldWithCoefficients", "field", field)
+        if not isinstance(coefficients, dict):
+            raise TypeError(
+                f"FieldWithCoefficients: coefficients must be a dict from names to initial "
+                f"values, got {type(coefficients).__name__}"
+            )
         if not coefficients:
             raise ValueError("FieldWithCoefficients: give at least one coefficient")
+        values = {}
+        for k, v in coefficients.items():
+            name = f"coefficients[{k!r}]"
+            v = check_dtype("FieldWithCoefficients", name, v, cast_integers=True)
+            check_finite("FieldWithCoefficients", name, v)
+            values[k] = v.astype(jnp.result_type(float))
         self.field = field
-        self.coefficients = {
-            k: jnp.asarray(v, dtype=jnp.result_type(float)) for k, v in coefficients.items()
-        }
+        self.coefficients = values
 
     @property
     def in_size(self):
@@ -69,6 +81,16 @@ def coefficient_optimizer(
     **Returns:** an `optax.multi_transform` usable with `dynlearn.train.fit` and the model (or
     its trainable partition) as parameters.
     """
+
+    for name, opt in (
+        ("field_optimizer", field_optimizer),
+        ("coefficient_optimizer", coefficient_optimizer),
+    ):
+        if not (callable(getattr(opt, "init", None)) and callable(getattr(opt, "update", None))):
+            raise TypeError(
+                f"coefficient_optimizer: {name} must be an optax.GradientTransformation, got "
+                f"{name}={opt!r}"
+            )
 
     def labels(params):
         if not isinstance(params, FieldWithCoefficients):

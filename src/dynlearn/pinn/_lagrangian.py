@@ -17,8 +17,10 @@ from collections.abc import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from .._validation import check_callable, check_dtype, check_finite, check_positive, check_shape
 from ._derivatives import check_points
 
 
@@ -38,6 +40,16 @@ class LagrangianPINN(eqx.Module):
     characteristic: Callable
     speed_scale: float = eqx.field(default=1.0, static=True)
     in_size: int = eqx.field(default=2, static=True)
+
+    def __check_init__(self):
+        check_callable("LagrangianPINN", "state", self.state)
+        check_callable("LagrangianPINN", "characteristic", self.characteristic)
+        check_positive("LagrangianPINN", "speed_scale", self.speed_scale)
+        if self.in_size != 2:
+            raise ValueError(
+                f"LagrangianPINN: in_size must be 2 (coordinates (xi, t)), got "
+                f"in_size={self.in_size!r}"
+            )
 
     def position(self, p: Float[Array, " 2"]) -> Array:
         """`x(xi, t)` for `p = (xi, t)`."""
@@ -64,6 +76,23 @@ def lagrangian_convection_diffusion(
 
     **Returns:** both residuals, shape `(2,)`.
     """
+    if not isinstance(model, LagrangianPINN):
+        raise TypeError(
+            f"lagrangian_convection_diffusion: model must be a LagrangianPINN, got "
+            f"{type(model).__name__}"
+        )
+    p = check_shape(
+        "lagrangian_convection_diffusion",
+        "p",
+        check_dtype("lagrangian_convection_diffusion", "p", p),
+        shape=(2,),
+        meaning="(xi, t)",
+    )
+    if not isinstance(velocity, jax.core.Tracer) and not np.all(np.isfinite(velocity)):
+        raise ValueError(
+            f"lagrangian_convection_diffusion: velocity must be finite, got velocity={velocity!r}"
+        )
+    check_positive("lagrangian_convection_diffusion", "diffusion", diffusion, allow_zero=True)
     e_xi = jnp.zeros_like(p).at[0].set(1)
     e_t = jnp.zeros_like(p).at[1].set(1)
     x_t = jax.jvp(model.position, (p,), (e_t,))[1]
@@ -101,9 +130,22 @@ def lagrangian_to_eulerian(
 
     **Returns:** `u(x, t)`, shape `(n,)`.
     """
-    xi = jnp.asarray(xi_grid)
+    where = "lagrangian_to_eulerian"
+    xi = check_shape(where, "xi_grid", check_dtype(where, "xi_grid", xi_grid), ndim=1)
+    check_finite(where, "xi_grid", xi)
+    if xi.shape[0] < 2 or not bool(jnp.all(jnp.diff(xi) > 0)):
+        raise ValueError(
+            f"{where}: xi_grid must be at least 2 strictly increasing values, got shape "
+            f"{xi.shape}" + ("" if xi.shape[0] < 2 else " with a non-increasing step")
+        )
+    if isinstance(t, bool) or not np.isfinite(t):
+        raise ValueError(f"{where}: t must be a finite time, got t={t!r}")
+    if period is not None:
+        check_positive(where, "period", period)
+    x = check_dtype(where, "x", x, cast_integers=True)
+    check_finite(where, "x", x)
     pts = jnp.stack([xi, jnp.full_like(xi, t)], axis=-1)
-    check_points("lagrangian_to_eulerian", model, pts)
+    check_points("lagrangian_to_eulerian", model, pts, arg="(xi_grid, t)")
     xs = jax.vmap(model.position)(pts)
     us = jax.vmap(model.state)(pts)
     x = jnp.asarray(x)

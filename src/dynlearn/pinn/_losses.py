@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from .._validation import check_callable, check_dtype, check_int, check_positive, refuse_if
 from ._derivatives import check_points, directional_derivatives, gradient
 from ._weighting import AbstractWeighting, CausalWeights, FixedWeights
 
@@ -46,8 +47,11 @@ class Residual(AbstractTerm):
 
     equation: Callable
 
+    def __check_init__(self):
+        check_callable("Residual", "equation", self.equation)
+
     def __call__(self, field, points):
-        x = check_points("Residual", field, points)
+        x = check_points("Residual", field, points, arg="points")
         x = x if x.ndim == 2 else x[None]
         return _as_columns(jax.vmap(lambda p: self.equation(field, p))(x), x.shape[0])
 
@@ -55,9 +59,20 @@ class Residual(AbstractTerm):
 class _ValueTerm(AbstractTerm):
     value: eqx.AbstractVar[Callable]
 
+    def __check_init__(self):
+        check_callable(type(self).__name__, "value", self.value)
+
     def __call__(self, field, points):
-        x = check_points(type(self).__name__, field, points)
+        name = type(self).__name__
+        x = check_points(name, field, points, arg="points")
         x = x if x.ndim == 2 else x[None]
+        got = jax.eval_shape(field, x[0]).shape
+        want = jax.eval_shape(self.value, x[0]).shape
+        if got != want and want != ():
+            raise ValueError(
+                f"{name}: value returns shape {want} at one point but the field returns shape "
+                f"{got}; they must match (or value may return a scalar)"
+            )
         diff = jax.vmap(lambda p: field(p) - self.value(p))(x)
         return _as_columns(diff, x.shape[0])
 
@@ -96,8 +111,12 @@ class Neumann(AbstractTerm):
     normal: Callable
     value: Callable = lambda p: jnp.zeros((), p.dtype)
 
+    def __check_init__(self):
+        check_callable("Neumann", "normal", self.normal)
+        check_callable("Neumann", "value", self.value)
+
     def __call__(self, field, points):
-        x = check_points("Neumann", field, points)
+        x = check_points("Neumann", field, points, arg="points")
         x = x if x.ndim == 2 else x[None]
 
         def one(p):
@@ -122,9 +141,19 @@ class Periodic(AbstractTerm):
     period: float
     derivatives: int = eqx.field(default=1, static=True)
 
+    def __check_init__(self):
+        check_int("Periodic", "coordinate", self.coordinate, minimum=0)
+        check_positive("Periodic", "period", self.period)
+        check_int("Periodic", "derivatives", self.derivatives, minimum=0)
+
     def __call__(self, field, points):
-        x = check_points("Periodic", field, points)
+        x = check_points("Periodic", field, points, arg="points")
         x = x if x.ndim == 2 else x[None]
+        if self.coordinate >= x.shape[-1]:
+            raise ValueError(
+                f"Periodic: coordinate must be an index in [0, {x.shape[-1]}) for points of "
+                f"dimension {x.shape[-1]}, got coordinate={self.coordinate}"
+            )
         e = jnp.zeros(x.shape[-1], x.dtype).at[self.coordinate].set(1)
         shift = jnp.asarray(self.period, x.dtype) * e
 
@@ -146,8 +175,8 @@ class Observations(AbstractTerm):
         if not (isinstance(points, tuple | list) and len(points) == 2):
             raise ValueError("Observations: the batch entry must be a pair (points, values)")
         x, values = points
-        x = check_points("Observations", field, x)
-        values = jnp.asarray(values)
+        x = check_points("Observations", field, x, arg="points")
+        values = check_dtype("Observations", "values", values, cast_integers=True)
         if not isinstance(values, jax.core.Tracer) and not np.all(np.isfinite(np.asarray(values))):
             raise ValueError(
                 f"Observations: data contain {int(np.sum(~np.isfinite(np.asarray(values))))} "
@@ -189,8 +218,21 @@ class PINNLoss(eqx.Module):
         weighting: AbstractWeighting | None = None,
         causal: CausalWeights | None = None,
     ):
+        if not isinstance(terms, dict):
+            raise TypeError(
+                f"PINNLoss: terms must be a dict from names to terms, got {type(terms).__name__}"
+            )
         if not terms:
-            raise ValueError("PINNLoss: give at least one term")
+            raise ValueError("PINNLoss: terms is empty; give at least one term")
+        if weighting is not None and not isinstance(weighting, AbstractWeighting):
+            raise TypeError(
+                f"PINNLoss: weighting must be an AbstractWeighting (FixedWeights, "
+                f"GradNormWeights, NTKWeights) or None, got weighting={weighting!r}"
+            )
+        if causal is not None and not isinstance(causal, CausalWeights):
+            raise TypeError(
+                f"PINNLoss: causal must be a CausalWeights or None, got causal={causal!r}"
+            )
         for name, term in terms.items():
             if not isinstance(term, AbstractTerm):
                 raise TypeError(f"PINNLoss: term {name!r} is a {type(term).__name__}, not a term")
@@ -249,7 +291,20 @@ def relative_l2(prediction: ArrayLike, reference: ArrayLike) -> Array:
 
     **Returns:** a scalar.
     """
-    p, r = jnp.asarray(prediction), jnp.asarray(reference)
+    p = check_dtype("relative_l2", "prediction", prediction, cast_integers=True)
+    r = check_dtype("relative_l2", "reference", reference, cast_integers=True)
     if p.shape != r.shape:
-        raise ValueError(f"relative_l2: shapes differ: {p.shape} and {r.shape}")
-    return jnp.linalg.norm((p - r).ravel()) / jnp.linalg.norm(r.ravel())
+        raise ValueError(
+            f"relative_l2: prediction and reference must have the same shape, got prediction "
+            f"{p.shape} and reference {r.shape}"
+        )
+    if r.size == 0:
+        raise ValueError(f"relative_l2: reference is empty (shape {r.shape})")
+    norm = jnp.linalg.norm(r.ravel())
+    norm = refuse_if(
+        norm,
+        norm == 0,
+        "relative_l2: reference is all zeros, so the relative error is undefined; use an "
+        "absolute error",
+    )
+    return jnp.linalg.norm((p - r).ravel()) / norm

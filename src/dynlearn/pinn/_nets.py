@@ -23,6 +23,21 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validation import check_callable, check_in_range, check_int, check_positive
+
+
+def _check_factorization(name, factorization):
+    if factorization is None:
+        return
+    if not isinstance(factorization, tuple | list) or len(factorization) != 2:
+        raise TypeError(
+            f"{name}: factorization must be None or a pair (mu, sigma), got "
+            f"factorization={factorization!r}"
+        )
+    mu, sigma = factorization
+    check_in_range(name, "factorization[0] (mu)", mu, -1e3, 1e3)
+    check_positive(name, "factorization[1] (sigma)", sigma, allow_zero=True)
+
 
 def _glorot(key, shape, dtype):
     fan_in, fan_out = shape[1], shape[0]
@@ -55,6 +70,9 @@ class DenseLayer(eqx.Module):
         factorization: tuple[float, float] | None = None,
         key: PRNGKeyArray,
     ):
+        check_int("DenseLayer", "in_size", in_size)
+        check_int("DenseLayer", "out_size", out_size)
+        _check_factorization("DenseLayer", factorization)
         wkey, skey = jax.random.split(key)
         dtype = jnp.result_type(float)
         w = _glorot(wkey, (out_size, in_size), dtype)
@@ -90,6 +108,9 @@ class FourierFeatures(eqx.Module):
     out_size: int = eqx.field(static=True)
 
     def __init__(self, in_size: int, n_features: int, scale: float = 1.0, *, key: PRNGKeyArray):
+        check_int("FourierFeatures", "in_size", in_size)
+        check_int("FourierFeatures", "n_features", n_features)
+        check_positive("FourierFeatures", "scale", scale)
         dtype = jnp.result_type(float)
         self.frequencies = scale * jax.random.normal(key, (n_features, in_size), dtype)
         self.in_size, self.out_size = in_size, 2 * n_features
@@ -119,6 +140,16 @@ class PeriodicEmbedding(eqx.Module):
     out_size: int = eqx.field(static=True)
 
     def __init__(self, in_size: int, periods: Sequence[float | None], harmonics: int = 1):
+        check_int("PeriodicEmbedding", "in_size", in_size)
+        check_int("PeriodicEmbedding", "harmonics", harmonics)
+        if isinstance(periods, str) or not isinstance(periods, Sequence):
+            raise TypeError(
+                f"PeriodicEmbedding: periods must be a sequence (a period or None per "
+                f"coordinate), got periods={periods!r}"
+            )
+        for i, p in enumerate(periods):
+            if p is not None:
+                check_positive("PeriodicEmbedding", f"periods[{i}]", p)
         periods = tuple(None if p is None else float(p) for p in periods)
         if len(periods) != in_size:
             raise ValueError(
@@ -142,9 +173,21 @@ class PeriodicEmbedding(eqx.Module):
         return jnp.concatenate(feats + plain)
 
 
+def _check_sizes(name, in_size, width, depth, activation):
+    check_int(name, "in_size", in_size)
+    check_int(name, "width", width)
+    check_int(name, "depth", depth, minimum=0)
+    check_callable(name, "activation", activation)
+
+
 def _embed_size(in_size, embedding) -> int:
     if embedding is None:
         return in_size
+    if not callable(embedding) or not isinstance(getattr(embedding, "out_size", None), int):
+        raise TypeError(
+            f"embedding must be a module with an int out_size (FourierFeatures, "
+            f"PeriodicEmbedding) or None, got embedding={embedding!r}"
+        )
     if getattr(embedding, "in_size", in_size) != in_size:
         raise ValueError(
             f"embedding takes in_size={embedding.in_size} but the network has in_size={in_size}"
@@ -153,6 +196,8 @@ def _embed_size(in_size, embedding) -> int:
 
 
 def _check_input(name, in_size, x):
+    if getattr(x, "shape", None) is None:
+        raise TypeError(f"{name}: x must be one point, an array of shape ({in_size},), got {x!r}")
     if x.shape != (in_size,):
         raise ValueError(
             f"{name}: expected one point of shape ({in_size},), got shape {x.shape}; "
@@ -194,6 +239,7 @@ class MLP(eqx.Module):
     ):
         if out_size != "scalar" and not (isinstance(out_size, int) and out_size > 0):
             raise ValueError(f"MLP: out_size must be a positive int or 'scalar', got {out_size!r}")
+        _check_sizes("MLP", in_size, width, depth, activation)
         sizes = [_embed_size(in_size, embedding)] + [width] * depth
         sizes.append(1 if out_size == "scalar" else out_size)
         keys = jax.random.split(key, len(sizes) - 1)
@@ -246,6 +292,7 @@ class ModifiedMLP(eqx.Module):
             raise ValueError(
                 f"ModifiedMLP: out_size must be a positive int or 'scalar', got {out_size!r}"
             )
+        _check_sizes("ModifiedMLP", in_size, width, depth, activation)
         d = _embed_size(in_size, embedding)
         ukey, vkey, key = jax.random.split(key, 3)
         f = factorization

@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._validation import check_dtype, check_finite, check_int
+
 
 def uniform_points(
     n_points: int, lower: Sequence[float], upper: Sequence[float], *, key: PRNGKeyArray
@@ -30,8 +32,14 @@ def uniform_points(
 
     **Returns:** points of shape `(n_points, d)`.
     """
-    lo = jnp.asarray(lower, dtype=jnp.result_type(float))
-    hi = jnp.asarray(upper, dtype=jnp.result_type(float))
+    n_points = check_int("uniform_points", "n_points", n_points)
+    lo = check_dtype("uniform_points", "lower", lower, cast_integers=True)
+    hi = check_dtype("uniform_points", "upper", upper, cast_integers=True)
+    lo, hi = lo.astype(jnp.result_type(float)), hi.astype(jnp.result_type(float))
+    check_finite("uniform_points", "lower", lo)
+    check_finite("uniform_points", "upper", hi)
+    if key is None:
+        raise TypeError("uniform_points: key must be a PRNG key, got key=None")
     if lo.ndim != 1 or lo.shape != hi.shape:
         raise ValueError(
             f"uniform_points: lower and upper must be 1-D of equal length, got {lo.shape} and "
@@ -51,9 +59,18 @@ def grid_points(*axes: Sequence[float] | Array) -> Float[Array, "n d"]:
 
     **Returns:** points of shape `(prod(len(a)), len(axes))`.
     """
-    arrays = [jnp.asarray(a, dtype=jnp.result_type(float)) for a in axes]
+    if not axes:
+        raise ValueError("grid_points: give at least one axis (a 1-D array per coordinate)")
+    arrays = []
+    for i, a in enumerate(axes):
+        a = check_dtype("grid_points", f"axes[{i}]", a, cast_integers=True)
+        arrays.append(a.astype(jnp.result_type(float)))
     if any(a.ndim != 1 for a in arrays):
         raise ValueError(f"grid_points: axes must be 1-D, got shapes {[a.shape for a in arrays]}")
+    for i, a in enumerate(arrays):
+        if a.shape[0] == 0:
+            raise ValueError(f"grid_points: axes[{i}] is empty; every axis needs at least 1 value")
+        check_finite("grid_points", f"axes[{i}]", a)
     mesh = jnp.meshgrid(*arrays, indexing="ij")
     return jnp.stack([m.ravel() for m in mesh], axis=-1)
 
@@ -75,6 +92,13 @@ def collocation_data(**sets) -> dict:
     lengths = {}
     for name, item in sets.items():
         leaves = jax.tree_util.tree_leaves(item)
+        if not leaves:
+            raise TypeError(
+                f"collocation_data: set {name!r} must be points (n, d) or a pair (points, values), "
+                f"got {item!r}"
+            )
+        for leaf in leaves:
+            check_dtype("collocation_data", f"set {name!r}", leaf, cast_integers=True)
         ns = {int(np.shape(leaf)[0]) for leaf in leaves}
         if len(ns) != 1 or 0 in ns:
             raise ValueError(f"collocation_data: set {name!r} has inconsistent lengths {ns}")

@@ -16,9 +16,17 @@ from collections.abc import Callable, Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jaxtyping import Array, PRNGKeyArray
 
+from .._validation import (
+    check_callable,
+    check_finite,
+    check_in_range,
+    check_int,
+    check_positive,
+)
 from ..train import History, fit
 from ._losses import PINNLoss
 
@@ -53,8 +61,26 @@ def fit_causal(
 
     **Returns:** `(field, history)`; each record carries the `eps` it was trained with.
     """
+    if not isinstance(loss, PINNLoss):
+        raise TypeError(f"fit_causal: loss must be a PINNLoss, got {type(loss).__name__}")
     if loss.causal is None:
         raise ValueError("fit_causal: the loss has no causal weighting (pass causal=...)")
+    check_int("fit_causal", "steps_per_eps", steps_per_eps)
+    check_int("fit_causal", "batch_size", batch_size)
+    if isinstance(eps_schedule, str) or not isinstance(eps_schedule, Sequence | np.ndarray):
+        raise TypeError(
+            f"fit_causal: eps_schedule must be a sequence of numbers, got {eps_schedule!r}"
+        )
+    if len(eps_schedule) == 0:
+        raise ValueError("fit_causal: eps_schedule is empty; give at least one eps")
+    for i, eps in enumerate(eps_schedule):
+        check_positive("fit_causal", f"eps_schedule[{i}]", eps, allow_zero=True)
+    if any(b <= a for a, b in zip(eps_schedule[:-1], eps_schedule[1:])):
+        raise ValueError(
+            f"fit_causal: eps_schedule must increase, got eps_schedule={tuple(eps_schedule)}"
+        )
+    check_in_range("fit_causal", "delta", delta, 0.0, 1.0)
+    check_finite("fit_causal", "data", data)
     user_callbacks = tuple(fit_kwargs.pop("callbacks", ()))
     history = History()
 
@@ -107,8 +133,14 @@ def lbfgs(
 
     **Returns:** `(model, history)` with the loss of every iteration.
     """
-    if steps <= 0:
-        raise ValueError(f"lbfgs: steps must be positive, got {steps}")
+    check_int("lbfgs", "steps", steps)
+    check_int("lbfgs", "memory_size", memory_size)
+    check_int("lbfgs", "steps_per_dispatch", steps_per_dispatch)
+    check_callable("lbfgs", "loss_fn", loss_fn)
+    check_callable("lbfgs", "trainable", trainable)
+    if jax.tree_util.tree_leaves(data) == []:
+        raise ValueError("lbfgs: data is empty (no arrays); give the full training batch")
+    check_finite("lbfgs", "data", data)
     key = jax.random.key(0) if key is None else key
     params, static = eqx.partition(model, trainable)
     data = jax.tree_util.tree_map(jnp.asarray, data)
@@ -164,6 +196,13 @@ class TimeWindow(eqx.Module):
     time_index: int = eqx.field(default=-1, static=True)
 
     def __check_init__(self):
+        check_callable("TimeWindow", "network", self.network)
+        for name in ("t0", "t1"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not np.isfinite(value):
+                raise ValueError(
+                    f"TimeWindow: {name} must be a finite number, got {name}={value!r}"
+                )
         if not self.t1 > self.t0:
             raise ValueError(f"TimeWindow: need t1 > t0, got [{self.t0}, {self.t1}]")
 
@@ -191,6 +230,18 @@ class WindowedField(eqx.Module):
     time_index: int = eqx.field(default=-1, static=True)
 
     def __check_init__(self):
+        if not self.fields:
+            raise ValueError("WindowedField: fields is empty; give one field per window")
+        for i, f in enumerate(self.fields):
+            check_callable("WindowedField", f"fields[{i}]", f)
+        edges = self.boundaries
+        if not all(np.isfinite(b) for b in edges) or any(
+            b <= a for a, b in zip(edges[:-1], edges[1:])
+        ):
+            raise ValueError(
+                f"WindowedField: boundaries must be finite and strictly increasing, got "
+                f"boundaries={tuple(edges)}"
+            )
         if len(self.boundaries) != len(self.fields) + 1:
             raise ValueError(
                 f"WindowedField: {len(self.fields)} fields need {len(self.fields) + 1} "
@@ -223,11 +274,24 @@ def time_marching(
 
     **Returns:** a `WindowedField` over all windows.
     """
+    check_callable("time_marching", "train_window", train_window)
     edges = tuple(float(b) for b in boundaries)
-    if len(edges) < 2 or any(b <= a for a, b in zip(edges[:-1], edges[1:])):
-        raise ValueError(f"time_marching: boundaries must increase, got {edges}")
+    if (
+        len(edges) < 2
+        or not all(np.isfinite(b) for b in edges)
+        or any(b <= a for a, b in zip(edges[:-1], edges[1:]))
+    ):
+        raise ValueError(
+            f"time_marching: boundaries must be at least 2 finite, strictly increasing values, "
+            f"got boundaries={edges}"
+        )
     fields, previous = [], None
     for k in range(len(edges) - 1):
         previous = train_window(k, edges[k], edges[k + 1], previous)
+        if not callable(previous):
+            raise TypeError(
+                f"time_marching: train_window must return a field (a callable), returned "
+                f"{type(previous).__name__} for window {k}"
+            )
         fields.append(previous)
     return WindowedField(tuple(fields), edges, time_index)

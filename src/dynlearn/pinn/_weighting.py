@@ -20,7 +20,10 @@ import abc
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
+
+from .._validation import check_dtype, check_int, check_positive, check_shape
 
 
 class AbstractWeighting(eqx.Module):
@@ -42,6 +45,13 @@ class FixedWeights(AbstractWeighting):
     weights: dict[str, float]
 
     def __init__(self, weights: dict[str, float] | None = None):
+        if weights is not None and not isinstance(weights, dict):
+            raise TypeError(
+                f"FixedWeights: weights must be a dict from term names to weights, got "
+                f"{type(weights).__name__}"
+            )
+        for name, w in (weights or {}).items():
+            check_positive("FixedWeights", f"weights[{name!r}]", w, allow_zero=True)
         self.weights = dict(weights or {})
 
     def __call__(self, loss, field, batch, losses):
@@ -72,6 +82,9 @@ class GradNormWeights(AbstractWeighting):
 
     max_weight: float = 1e6
 
+    def __check_init__(self):
+        check_positive("GradNormWeights", "max_weight", self.max_weight)
+
     def __call__(self, loss, field, batch, losses):
         params, static = eqx.partition(field, eqx.is_inexact_array)
         grads = jax.jacrev(lambda p: loss.term_losses(eqx.combine(p, static), batch)[0])(params)
@@ -98,6 +111,10 @@ class NTKWeights(AbstractWeighting):
 
     max_points: int = eqx.field(default=32, static=True)
     max_weight: float = 1e6
+
+    def __check_init__(self):
+        check_int("NTKWeights", "max_points", self.max_points)
+        check_positive("NTKWeights", "max_weight", self.max_weight)
 
     def __call__(self, loss, field, batch, losses):
         params, static = eqx.partition(field, eqx.is_inexact_array)
@@ -135,7 +152,15 @@ def causal_weights(
 
     **Returns:** the weights, shape `(chunks,)`.
     """
-    losses = jax.lax.stop_gradient(jnp.asarray(chunk_losses))
+    check_positive("causal_weights", "eps", eps, allow_zero=True)
+    losses = check_shape(
+        "causal_weights",
+        "chunk_losses",
+        check_dtype("causal_weights", "chunk_losses", chunk_losses, cast_integers=True),
+        ndim=1,
+        meaning="(chunks,)",
+    )
+    losses = jax.lax.stop_gradient(losses)
     exclusive = jnp.cumsum(losses) - losses
     return jax.lax.stop_gradient(jnp.exp(-eps * exclusive))
 
@@ -171,8 +196,16 @@ class CausalWeights(eqx.Module):
     initial_weight: float = 1.0
 
     def __check_init__(self):
-        if self.n_chunks < 1:
-            raise ValueError(f"CausalWeights: n_chunks must be >= 1, got {self.n_chunks}")
+        check_int("CausalWeights", "n_chunks", self.n_chunks)
+        check_positive("CausalWeights", "eps", self.eps, allow_zero=True)
+        if not isinstance(self.t_range, tuple | list) or len(self.t_range) != 2:
+            raise TypeError(f"CausalWeights: t_range must be a pair (t0, t1), got {self.t_range!r}")
+        for i, t in enumerate(self.t_range):
+            if not np.isfinite(t):
+                raise ValueError(f"CausalWeights: t_range[{i}] must be finite, got {t!r}")
+        if not isinstance(self.term, str):
+            raise TypeError(f"CausalWeights: term must be a term name, got term={self.term!r}")
+        check_int("CausalWeights", "time_index", self.time_index, minimum=-(2**31))
         if not self.t_range[1] > self.t_range[0]:
             raise ValueError(f"CausalWeights: t_range must be increasing, got {self.t_range}")
         if isinstance(self.initial_weight, (int, float)) and not self.initial_weight >= 0:
