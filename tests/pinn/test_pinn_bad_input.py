@@ -118,7 +118,7 @@ def test_sampling_arguments_are_named():
             lambda: up(3, None, [1, 1]))
     _raises(TypeError, ["uniform_points", "upper must be real floating point"],
             lambda: up(3, [0, 0], [1j, 1]))
-    _raises(ValueError, ["grid_points", "at least one axis"], lambda: U.grid_points())
+    _raises(ValueError, ["grid_points", "axes is empty"], lambda: U.grid_points())
     _raises(ValueError, ["grid_points", "axes[0] is empty"],
             lambda: U.grid_points(jnp.ones(0), jnp.ones(3)))
     _raises(TypeError, ["grid_points", "axes[1] must be an array, got None"],

@@ -60,7 +60,9 @@ def grid_points(*axes: Sequence[float] | Array) -> Float[Array, "n d"]:
     **Returns:** points of shape `(prod(len(a)), len(axes))`.
     """
     if not axes:
-        raise ValueError("grid_points: give at least one axis (a 1-D array per coordinate)")
+        raise ValueError(
+            "grid_points: axes is empty; give at least one axis (a 1-D array per coordinate)"
+        )
     arrays = []
     for i, a in enumerate(axes):
         a = check_dtype("grid_points", f"axes[{i}]", a, cast_integers=True)
