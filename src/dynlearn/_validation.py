@@ -204,6 +204,20 @@ def check_int(where: str | None, name: str, value, *, minimum: int = 1) -> int:
     return int(value)
 
 
+def _real_scalar(where: str | None, name: str, value) -> float | None:
+    """`value` as a Python float, or None for a tracer; TypeError unless a real scalar."""
+    if value is None or isinstance(value, bool | str):
+        raise TypeError(f"{_prefix(where)}{name} must be a real number, got {name}={value!r}.")
+    if _is_tracer(value):
+        return None
+    arr = np.asarray(value)
+    if arr.shape != () or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"{_prefix(where)}{name} must be a real scalar, got {name}={_show(value)}.")
+    return float(arr)
+
+
 def check_positive(
     where: str | None, name: str, value, *, allow_zero: bool = False
 ) -> Any:
@@ -222,16 +236,9 @@ def check_positive(
     **Raises:** `TypeError` for non-numbers and complex values, `ValueError` for out-of-range,
     NaN or inf values.
     """
-    if value is None or isinstance(value, bool | str):
-        raise TypeError(f"{_prefix(where)}{name} must be a real number, got {name}={value!r}.")
-    if _is_tracer(value):
+    x = _real_scalar(where, name, value)
+    if x is None:  # a tracer: checked by the caller's own runtime checks, if any
         return value
-    arr = np.asarray(value)
-    if arr.shape != () or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise TypeError(f"{_prefix(where)}{name} must be a real scalar, got {name}={_show(value)}.")
-    x = float(arr)
     ok = np.isfinite(x) and (x >= 0 if allow_zero else x > 0)
     if not ok:
         want = "non-negative" if allow_zero else "positive"
@@ -346,16 +353,9 @@ def check_in_range(
 
     **Raises:** `TypeError` for non-numbers, `ValueError` for out-of-range or NaN values.
     """
-    if value is None or isinstance(value, bool | str):
-        raise TypeError(f"{_prefix(where)}{name} must be a real number, got {name}={value!r}.")
-    if _is_tracer(value):
+    x = _real_scalar(where, name, value)
+    if x is None:  # a tracer: checked by the caller's own runtime checks, if any
         return value
-    arr = np.asarray(value)
-    if arr.shape != () or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise TypeError(f"{_prefix(where)}{name} must be a real scalar, got {name}={_show(value)}.")
-    x = float(arr)
     ok = (low < x if open_low else low <= x) and x <= high
     if not ok:
         interval = f"{'(' if open_low else '['}{low:g}, {high:g}]"
