@@ -99,6 +99,10 @@ def test_models_name_their_arguments():
         dk.koopman_autoencoder_loss(ae, jnp.ones((2, 5, 2)).at[0, 0, 0].set(jnp.nan))
     with pytest.raises(ValueError, match="operator does not map a latent of size 4"):
         dk.KoopmanAutoencoder(2, 4, operator=dk.DenseOperator(3, key=KEY), key=KEY)
+    with pytest.raises(ValueError, match=r"KoopmanVAE: operator does not map a latent of size 4"):
+        dk.KoopmanVAE(2, 4, operator=dk.StableOperator(6, key=KEY), key=KEY)
+    with pytest.raises(TypeError, match="KoopmanVAE: operator must be an AbstractLatentOperator"):
+        dk.KoopmanVAE(2, 4, operator=jnp.eye(4), key=KEY)
     vae = dk.KoopmanVAE(2, 4, 8, 8, 1, key=KEY)
     ts = jnp.linspace(0.0, 1.0, 6)
     xs = jax.random.normal(KEY, (6, 2))

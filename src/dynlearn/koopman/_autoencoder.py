@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from .._types import Array, Float, Key
 from .._validation import check_dtype, check_finite, check_int, check_positive
-from ._latent import AbstractLatentOperator, DenseOperator
+from ._latent import AbstractLatentOperator, DenseOperator, check_latent_operator
 
 
 def _vector(where: str, name: str, x, size: int):
@@ -62,25 +62,12 @@ class KoopmanAutoencoder(eqx.Module):
         latent_size = check_int("KoopmanAutoencoder", "latent_size", latent_size)
         width = check_int("KoopmanAutoencoder", "width", width)
         depth = check_int("KoopmanAutoencoder", "depth", depth, minimum=0)
-        if operator is not None and not isinstance(operator, AbstractLatentOperator):
-            raise TypeError(
-                "KoopmanAutoencoder: operator must be an AbstractLatentOperator (DenseOperator, "
-                f"StableOperator, UnitaryOperator), got {type(operator).__name__}."
-            )
+        if operator is not None:
+            check_latent_operator("KoopmanAutoencoder", operator, latent_size)
         ekey, dkey, okey = jax.random.split(key, 3)
         self.encoder = eqx.nn.MLP(data_size, latent_size, width, depth, activation, key=ekey)
         self.decoder = eqx.nn.MLP(latent_size, data_size, width, depth, activation, key=dkey)
         self.operator = DenseOperator(latent_size, key=okey) if operator is None else operator
-        try:
-            probe = jax.eval_shape(self.operator, jnp.zeros(latent_size))
-        except Exception:
-            probe = None
-        if probe is None or probe.shape != (latent_size,):
-            raise ValueError(
-                f"KoopmanAutoencoder: operator does not map a latent of size {latent_size} to "
-                f"itself (it gives {None if probe is None else probe.shape}); build it with "
-                f"latent_size={latent_size}."
-            )
 
     def encode(self, x: Float[Array, " state"]) -> Float[Array, " latent"]:
         """Latent observables of one state."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from .._types import Array, Float, Key
 from .._validation import check_dtype, check_finite, check_int, check_positive
-from ._latent import AbstractLatentOperator, DenseOperator, StableOperator
+from ._latent import AbstractLatentOperator, DenseOperator, StableOperator, check_latent_operator
 
 
 def _times(where: str, name: str, ts, length: int | None = None) -> Array:
@@ -79,11 +79,8 @@ class KoopmanVAE(eqx.Module):
         hidden_size = check_int("KoopmanVAE", "hidden_size", hidden_size)
         width = check_int("KoopmanVAE", "width", width)
         depth = check_int("KoopmanVAE", "depth", depth, minimum=0)
-        if operator is not None and not isinstance(operator, AbstractLatentOperator):
-            raise TypeError(
-                "KoopmanVAE: operator must be an AbstractLatentOperator, got "
-                f"{type(operator).__name__}."
-            )
+        if operator is not None:
+            check_latent_operator("KoopmanVAE", operator, latent_size)
         ckey, pkey, dkey, okey = jax.random.split(key, 4)
         self.cell = eqx.nn.GRUCell(data_size + 1, hidden_size, key=ckey)
         self.posterior = eqx.nn.Linear(hidden_size, 2 * latent_size, key=pkey)

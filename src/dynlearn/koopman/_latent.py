@@ -45,6 +45,26 @@ class AbstractLatentOperator(eqx.Module):
         )
 
 
+def check_latent_operator(where: str, operator, latent_size: int) -> None:
+    """Raise unless `operator` is an `AbstractLatentOperator` mapping a latent of `latent_size`
+    to itself (a model's constructor calls this on a user-given operator)."""
+    if not isinstance(operator, AbstractLatentOperator):
+        raise TypeError(
+            f"{where}: operator must be an AbstractLatentOperator (DenseOperator, "
+            f"StableOperator, UnitaryOperator), got {type(operator).__name__}."
+        )
+    try:
+        probe = jax.eval_shape(operator, jnp.zeros(latent_size))
+    except Exception:  # noqa: BLE001 - any failure means the sizes do not fit
+        probe = None
+    if probe is None or probe.shape != (latent_size,):
+        got = "applying it fails" if probe is None else f"it gives shape {probe.shape}"
+        raise ValueError(
+            f"{where}: operator does not map a latent of size {latent_size} to itself ({got}); "
+            f"build it with latent_size={latent_size}."
+        )
+
+
 class DenseOperator(AbstractLatentOperator):
     """An unconstrained matrix `K`, initialised near `init_scale * I`.
 
