@@ -8,13 +8,18 @@ untimed call of the same function, so none pays for its predecessor's freed memo
 are reported, and ratios are anchor_time / dynlearn_time (> 1 means dynlearn is faster). Writes
 a markdown table to benchmarks/results/kernels.md.
 
-Cases (issue 3):
-- selective_scan forward+backward, B=4 L=2048 D=128 N=16 float32, against a plain lax.scan
-  implementation, a lax.associative_scan implementation and mambapy's PyTorch parallel scan;
-  peak memory from XLA's memory analysis of the compiled programs.
-- linear_scan at T=65536, D=256 float32: bytes moved per second (read a and b, write h) as a
-  fraction of the bandwidth of the fastest elementwise kernel moving the same bytes (XLA and
-  numpy h = a + b, timed in the same round-robin), against a plain lax.scan.
+Cases (issues 3 and 23):
+- selective_scan at B=4 L=2048 D=128 N=16 float32, under jit(vmap(...)):
+  forward only (the inference path: no derivative taken) against a plain lax.scan, and
+  forward+backward against a plain lax.scan, a lax.associative_scan implementation and
+  mambapy's PyTorch parallel scan; peak memory from XLA's memory analysis of the compiled
+  programs. Both sections time the "exp floor" beside them: the B*L*D*N exponentials
+  exp(delta_t A) every implementation computes at least once (summed over N in one fusion, so
+  that no (B, L, D, N) array is written), and jnp.exp of a materialized (B, L, D, N) array.
+- linear_scan at T=65536, D=256 float32, forward only and forward+backward against a plain
+  lax.scan; bytes moved per second (read a and b, write h) as a fraction of the bandwidth of the
+  fastest elementwise kernel moving the same bytes (XLA and numpy h = a + b, timed in the same
+  round-robin), and the ratio to XLA's elementwise floor (h = a + b) alone.
 - odeint_fixed Tsit5 against diffrax Tsit5 with ConstantStepSize on a neural ODE (MLP 4-32-32-4,
   batch 64, 1000 steps), forward+gradient: run time and compile time.
 """
@@ -143,15 +148,67 @@ def torch_selective(inputs):
     return run
 
 
+def exp_floor_fns(delta, A):
+    """The exp floor: jnp.exp over B*L*D*N float32 elements, two ways.
+
+    "exp floor": the exponentials exp(delta_t A) of the scan, generated from delta (B, L, D)
+    and A (D, N) and summed over N in the same fusion, so only B*L*D values are written: the
+    arithmetic cost of the exponentials every implementation computes at least once.
+    "exp, materialized": jnp.exp of a (B, L, D, N) array into a fresh (B, L, D, N) output, which
+    adds 2 * 4 * B*L*D*N bytes of memory traffic and page faults of the new buffer.
+    """
+    shape = (*delta.shape, A.shape[-1])
+    x = jnp.asarray(np.random.default_rng(2).uniform(-1.0, 0.0, shape).astype(np.float32))
+    fused = jax.jit(lambda d, A: jnp.sum(jnp.exp(d[..., None] * A), axis=-1))
+    fused = fused.lower(delta, A).compile()
+    materialized = jax.jit(jnp.exp).lower(x).compile()
+    return {
+        "exp floor": lambda: block(fused(delta, A)),
+        "exp, materialized": lambda: block(materialized(x)),
+    }
+
+
+def forward_only(single):
+    return jax.vmap(single, (0, 0, None, 0, 0, None))
+
+
 def bench_selective(quick: bool, rows: list):
     batch, length, channels, state = 4, 2048, 128, 16
-    print(f"\nselective_scan forward+backward, B={batch} L={length} D={channels} N={state} float32")
+    size = f"B={batch} L={length} D={channels} N={state} float32"
     inputs = selective_inputs(batch, length, channels, state)
     args = [jnp.asarray(inputs[k]) for k in ("u", "delta", "A", "B", "C", "D")]
-    args.append(jnp.ones_like(args[0]))
+    exp_floors = exp_floor_fns(args[1], args[2])
+    ours_name, plain_name, floor_name = "dynlearn selective_scan", "plain lax.scan", "exp floor"
+    repeats = 3 if quick else 9
+
+    # Forward only: the inference path (nothing differentiated), against the plain loop.
+    print(f"\nselective_scan forward only (inference), {size}")
+    fns, compile_s = {}, {}
+    for name, single in ((ours_name, selective_dynlearn), (plain_name, selective_plain_scan)):
+        compiled, seconds, _ = compile_jax(forward_only(single), *args)
+        fns[name] = lambda c=compiled: block(c(*args))
+        compile_s[name] = seconds
+    fns.update(exp_floors)
+    medians = side_by_side(fns, repeats)
+    ours, floor = medians[ours_name], medians[floor_name]
+    for name, seconds in medians.items():
+        ratio = seconds / ours
+        comp = f"{compile_s[name]:.2f} s" if name in compile_s else "n/a"
+        print(
+            f"  {name:26s} {fmt_ms(seconds):>10s}  x{ratio:5.2f}  "
+            f"exp floor / time {floor / seconds:4.2f}  compile {comp:>7s}"
+        )
+        rows.append(("selective_scan forward", name, fmt_ms(seconds), f"{ratio:.2f}", comp, ""))
+    print(
+        f"  inference vs plain lax.scan: x{medians[plain_name] / ours:.2f} (target >= 1); "
+        f"vs the exp floor: {floor / ours:.2f}"
+    )
+
+    print(f"\nselective_scan forward+backward, {size}")
+    args = [*args, jnp.ones_like(args[0])]
     impls = {
-        "dynlearn selective_scan": selective_dynlearn,
-        "plain lax.scan": selective_plain_scan,
+        ours_name: selective_dynlearn,
+        plain_name: selective_plain_scan,
         "lax.associative_scan": selective_associative,
     }
     fns, compile_s, peaks = {}, {}, {}
@@ -159,14 +216,13 @@ def bench_selective(quick: bool, rows: list):
         compiled, seconds, peak = compile_jax(forward_backward(single), *args)
         fns[name] = lambda c=compiled: block(c(*args))
         compile_s[name], peaks[name] = seconds, peak
+    fns.update(exp_floors)
     peer = torch_selective(inputs)
     if peer is not None:
         fns["mambapy pscan (torch)"] = peer
     # The heavy anchors (the associative scan's ~1 GB of temporaries, torch's worker threads)
     # are slow; each is timed in its own round-robin against dynlearn; its ratio is to
     # dynlearn's median in that round, its time rescaled to the main round.
-    repeats = 3 if quick else 9
-    ours_name = "dynlearn selective_scan"
     heavy = {
         name: fns.pop(name)
         for name in ("lax.associative_scan", "mambapy pscan (torch)")
@@ -176,18 +232,23 @@ def bench_selective(quick: bool, rows: list):
     for name, fn in heavy.items():
         pair = side_by_side({"ours": fns[ours_name], name: fn}, repeats)
         medians[name] = pair[name] * medians[ours_name] / pair["ours"]
-    ours = medians[ours_name]
+    ours, floor = medians[ours_name], medians[floor_name]
     for name, seconds in medians.items():
         ratio = seconds / ours
         mem = peaks.get(name)
         mem_s = f"{mem / 2**20:.0f} MiB" if mem else "n/a"
         comp = f"{compile_s[name]:.2f} s" if name in compile_s else "n/a"
         print(
-            f"  {name:26s} {fmt_ms(seconds):>10s}  x{ratio:5.2f}  compile {comp:>7s}  peak {mem_s}"
+            f"  {name:26s} {fmt_ms(seconds):>10s}  x{ratio:5.2f}  "
+            f"exp floor / time {floor / seconds:4.2f}  compile {comp:>7s}  peak {mem_s}"
         )
         rows.append(("selective_scan fwd+bwd", name, fmt_ms(seconds), f"{ratio:.2f}", comp, mem_s))
-    if peaks.get("lax.associative_scan") and peaks.get("dynlearn selective_scan"):
-        frac = peaks["dynlearn selective_scan"] / peaks["lax.associative_scan"]
+    print(
+        f"  fwd+bwd vs plain lax.scan: x{medians[plain_name] / ours:.2f}; "
+        f"vs the exp floor: {floor / ours:.2f}"
+    )
+    if peaks.get("lax.associative_scan") and peaks.get(ours_name):
+        frac = peaks[ours_name] / peaks["lax.associative_scan"]
         print(f"  peak memory dynlearn / associative_scan = {frac:.3f} (target <= 0.25)")
 
 
@@ -240,6 +301,12 @@ def bench_linear(quick: bool, rows: list):
         f"  copy bandwidth (fastest probe): {bandwidth / 1e9:.1f} GB/s "
         f"(read a, b; write h: {nbytes / 1e6:.0f} MB)"
     )
+    xla_floor, auto = medians[probes[0]], medians["dynlearn auto"]
+    print(
+        f"  forward: XLA elementwise floor (h = a + b) / dynlearn auto = {xla_floor / auto:.2f} "
+        f"(target >= 0.90); plain lax.scan / dynlearn auto = "
+        f"x{medians['plain lax.scan'] / auto:.2f}"
+    )
     ours = medians["dynlearn auto"]
     for name, seconds in medians.items():
         frac = nbytes / seconds / bandwidth
@@ -258,6 +325,43 @@ def bench_linear(quick: bool, rows: list):
                 f"{100 * frac:.1f}% of copy bw",
             )
         )
+
+
+def bench_linear_backward(quick: bool, rows: list):
+    length, width = 65536, 256
+    print(f"\nlinear_scan forward+backward T={length} D={width} float32")
+    rng = np.random.default_rng(1)
+    a = jnp.asarray(rng.uniform(0.5, 1.0, (length, width)).astype(np.float32))
+    b = jnp.asarray(rng.normal(size=(length, width)).astype(np.float32))
+    cot = jnp.asarray(rng.normal(size=(length, width)).astype(np.float32))
+
+    def plain(a, b):
+        def step(h, ab):
+            h = ab[0] * h + ab[1]
+            return h, h
+
+        return jax.lax.scan(step, jnp.zeros(a.shape[1:], a.dtype), (a, b))[1]
+
+    def grads(fn):
+        return jax.grad(lambda a, b: jnp.sum(fn(a, b) * cot), argnums=(0, 1))
+
+    impls = {"dynlearn auto": linear_scan, "plain lax.scan": plain}
+    fns, compile_s = {}, {}
+    for name, fn in impls.items():
+        compiled, seconds, _ = compile_jax(grads(fn), a, b)
+        fns[name] = lambda c=compiled: block(c(a, b))
+        compile_s[name] = seconds
+    floor = jax.jit(lambda a, b: a + b).lower(a, b).compile()
+    fns["XLA floor h = a + b"] = lambda: block(floor(a, b))
+    medians = side_by_side(fns, 5 if quick else 11)
+    ours = medians["dynlearn auto"]
+    for name, seconds in medians.items():
+        comp = f"{compile_s[name]:.2f} s" if name in compile_s else "n/a"
+        print(f"  {name:26s} {fmt_ms(seconds):>10s}  x{seconds / ours:5.2f}  compile {comp}")
+        rows.append(
+            ("linear_scan fwd+bwd", name, fmt_ms(seconds), f"{seconds / ours:.2f}", comp, "")
+        )
+    print(f"  fwd+bwd vs plain lax.scan: x{medians['plain lax.scan'] / ours:.2f}")
 
 
 # --- fixed-step neural ODE -----------------------------------------------------------------
@@ -369,12 +473,19 @@ def bench_odeint(quick: bool, rows: list):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--only", choices=["selective", "linear", "odeint"], default=None)
+    parser.add_argument(
+        "--only", choices=["selective", "linear", "linear_backward", "odeint"], default=None
+    )
     options = parser.parse_args()
     print(f"jax {jax.__version__} on {jax.default_backend()}, {os.cpu_count()} CPUs")
     print("ratio = anchor time / dynlearn time (> 1: dynlearn faster); medians, side by side")
     rows: list = []
-    cases = {"selective": bench_selective, "linear": bench_linear, "odeint": bench_odeint}
+    cases = {
+        "selective": bench_selective,
+        "linear": bench_linear,
+        "linear_backward": bench_linear_backward,
+        "odeint": bench_odeint,
+    }
     for key, case in cases.items():
         if options.only in (None, key):
             case(options.quick, rows)

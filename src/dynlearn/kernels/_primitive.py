@@ -18,6 +18,12 @@ the primal inputs) differentiate the pure-JAX implementations directly. Batching
 primitive with an op whose rules are vmapped, so `vmap` never falls back to the plain
 implementation and later `grad`s still reach the fused backward pass.
 
+Inference pays nothing for the backward pass: an op may give a residual-free `inference`
+forward (its outputs without the trailing `residuals`, computed however is fastest). `fused_call`
+then binds a fourth primitive, `inference(inputs) -> outputs`, which lowers to that function when
+no derivative is taken; its JVP rule binds the residual-producing `forward` and `tangent`, so
+`grad`, `jvp` and `vmap` of it reach exactly the rules above.
+
 Each implementation is an ordinary pure-JAX function of arrays, which keeps the public kernels
 backend-neutral: a native kernel (XLA FFI on CPU, Pallas on GPU) can later replace any of them.
 """
@@ -60,6 +66,12 @@ class FusedOp:
     All take and return tuples of arrays and are pure JAX. `outputs` are the forward outputs,
     handed to the derivative rules so that they need not be recomputed; an op may return
     residuals (e.g. chunk-boundary states) as extra outputs for its backward pass to use.
+
+    `residuals` is the number of trailing outputs of `forward` that are residuals only:
+    `fused_call` does not return them. `inference(*inputs)`, if given, returns the other
+    outputs (the same values) without computing residuals; it runs whenever no derivative of
+    the call is taken (plain evaluation, `jit`, `vmap`), and differentiation switches to
+    `forward` with the rules above.
     """
 
     name: str
@@ -69,6 +81,8 @@ class FusedOp:
     abstract: Callable[..., Sequence[Any]] | None = None
     masked_backward: bool = False
     batch: Callable[[Arrays, Sequence[Any]], Any] | None = None
+    inference: Callable[..., Arrays] | None = None
+    residuals: int = 0
 
     def run_backward(self, inputs: Arrays, outputs: Arrays, cotangents: Arrays, needs) -> Arrays:
         if self.masked_backward:
@@ -223,7 +237,22 @@ def _batched(op: FusedOp) -> FusedOp:
                     jax.ShapeDtypeStruct((size, *s.shape), s.dtype) for s in op.abstract(*unbatched)
                 ]
 
-        batched = FusedOp(f"vmap({op.name})", forward, backward, tangent, abstract, True)
+        inference = None
+        if op.inference is not None:
+
+            def inference(*inputs):
+                return jax.vmap(op.inference)(*inputs)
+
+        batched = FusedOp(
+            f"vmap({op.name})",
+            forward,
+            backward,
+            tangent,
+            abstract,
+            True,
+            inference=inference,
+            residuals=op.residuals,
+        )
         object.__setattr__(op, "_batched", batched)
     return batched
 
@@ -240,11 +269,12 @@ def batch_first(x, dim, size: int):
 
 def _make_batch_rule(primitive):
     def rule(args, dims, *, op, **params):
-        if primitive is _forward_p and op.batch is not None:
+        if primitive in (_forward_p, _inference_p) and op.batch is not None:
             custom = op.batch(args, dims)
             if custom is not None:
                 new_op, new_args, out_dims = custom
-                return primitive.bind(*new_args, op=new_op, **params), list(out_dims)
+                out = primitive.bind(*new_args, op=new_op, **params)
+                return out, list(out_dims)[: len(out)]
         # Every input gets a leading batch axis (unbatched ones are broadcast), so all
         # cotangents come back batched and JAX's transpose of the broadcast sums them.
         size = batch_size(args, dims)
@@ -282,6 +312,47 @@ _backward_p = _primitive(
 )
 
 
+# --- inference: inputs -> outputs without residuals, the forward pass nothing differentiates --
+
+
+def _inference_impl(*inputs, op):
+    return list(op.inference(*inputs))
+
+
+def _inference_abstract(*inputs, op):
+    if op.abstract is not None:
+        structs = op.abstract(*_avals(inputs))
+        return _shaped(structs[: len(structs) - op.residuals])
+    return _shaped(jax.eval_shape(op.inference, *_avals(inputs)))
+
+
+def _inference_jvp(primals, tangents, *, op):
+    # Differentiated: the residual-producing forward pass and its rules take over.
+    outputs, output_tangents = _forward_jvp(primals, tangents, op=op)
+    kept = len(outputs) - op.residuals
+    return list(outputs[:kept]), list(output_tangents[:kept])
+
+
+def _inference_transpose(cts, *inputs, op):
+    raise NotImplementedError(f"{op.name} is not linear; it has no transpose.")
+
+
+_inference_p = _primitive(
+    "dynlearn_fused_inference",
+    _inference_impl,
+    _inference_abstract,
+    _inference_jvp,
+    _inference_transpose,
+)
+
+
 def fused_call(op: FusedOp, *inputs) -> Arrays:
-    """Apply `op.forward` to array `inputs` with `op`'s derivative rules; returns a tuple."""
-    return tuple(_forward_p.bind(*inputs, op=op))
+    """Apply `op.forward` to array `inputs` with `op`'s derivative rules; returns a tuple.
+
+    The trailing `op.residuals` outputs are left out. With `op.inference` given, a call that
+    is not differentiated runs `op.inference` instead of `op.forward`.
+    """
+    if op.inference is not None:
+        return tuple(_inference_p.bind(*inputs, op=op))
+    outputs = _forward_p.bind(*inputs, op=op)
+    return tuple(outputs[: len(outputs) - op.residuals])

@@ -38,7 +38,21 @@ def _op(chunk: int, implementation: str) -> FusedOp:
     def backward(inputs, outputs, cotangents):
         return _selective_scan_xla.backward(inputs, outputs, cotangents, chunk=chunk)
 
-    return FusedOp(f"selective_scan[chunk={chunk}, {implementation}]", forward, backward)
+    # Undifferentiated calls skip the chunk-entry states (the one residual output): the XLA path
+    # runs its residual-free scan, the Pallas path its kernel with the residual dropped.
+    if implementation == "pallas":
+
+        def inference(u, delta, A, B, C, h0):
+            return forward(u, delta, A, B, C, h0)[:2]
+    else:
+        inference = _selective_scan_xla.inference
+    return FusedOp(
+        f"selective_scan[chunk={chunk}, {implementation}]",
+        forward,
+        backward,
+        inference=inference,
+        residuals=1,
+    )
 
 
 def _expect_shape(name: str, x, shape, context: str):
@@ -75,8 +89,10 @@ def selective_scan(
     the state is complex and `y_t = 2 Re(C_t . h_t) + D u_t`, as in the reference (conjugate
     pairs). Batch with `jax.vmap`.
 
-    The forward pass works chunk by chunk and keeps only the chunk-entry states; the backward
-    pass recomputes the states inside each chunk and runs the adjoint recurrence backwards.
+    Differentiated, the forward pass works chunk by chunk and keeps only the chunk-entry states;
+    the backward pass recomputes the states inside each chunk and runs the adjoint recurrence
+    backwards. When no derivative is taken (inference under `jit` or `vmap`), a residual-free
+    scan runs instead, with the same values.
     `h0` and `return_last_state=True` allow stateful, chunk-by-chunk inference: scanning two
     halves in turn, passing the first half's last state as `h0`, equals scanning the whole.
 
@@ -165,7 +181,7 @@ def selective_scan(
         y = jnp.zeros((0, channels), real_dtype)
         h_last = h0.astype(state_dtype)
     else:
-        y, h_last, _ = fused_call(
+        y, h_last = fused_call(
             _op(int(chunk), implementation),
             u,
             delta,

@@ -18,6 +18,13 @@ chunk-wide contractions beat computing the gradients (and the outputs y) step by
 the loops (fewer small kernels per step), and keeping exp(delta A) beat recomputing it in the
 reverse loop.
 
+When nothing is differentiated, `inference` runs instead: one step-by-step scan with no
+residuals, the state held as (N, D) (channels along the minor, vectorized axis, so exp, the
+update and the contraction with C_t, a sum over the major axis, all run across channels), and
+y_t computed inside the step. Measured on CPUs, B=4 L=2048 D=128 N=16 float32 under vmap: about
+2.3x the same loop with the state held as (D, N), whose contraction with C_t reduces along the
+minor axis; the chunked forward with residuals runs at the speed of that (D, N) loop.
+
 Private: `dynlearn.kernels.selective_scan` validates inputs and adds D, z and delta_bias.
 """
 
@@ -71,6 +78,25 @@ def forward(u, delta, A, B, C, h0, *, chunk: int = DEFAULT_CHUNK):
 
     h_last, (y, entries) = lax.scan(chunk_step, h0, xs)
     return y.reshape(num_chunks * chunk, -1)[:length], h_last, entries
+
+
+def inference(u, delta, A, B, C, h0):
+    """Returns (y, last state): `forward`'s values without the chunk-entry states."""
+    state_dtype = h0.dtype
+    is_complex = jnp.issubdtype(state_dtype, jnp.complexfloating)
+    A_t = A.T  # (N, D): channels minor
+
+    def step(h, x):
+        u_t, d_t, B_t, C_t = x
+        dA = jnp.exp(d_t.astype(state_dtype)[None, :] * A_t)
+        h = dA * h + B_t[:, None] * (d_t * u_t).astype(state_dtype)[None, :]
+        y_t = jnp.sum(h * C_t[:, None], axis=0)
+        if is_complex:
+            y_t = 2 * y_t.real
+        return h, y_t.astype(u.dtype)
+
+    h_last, y = lax.scan(step, h0.T, (u, delta, B, C))
+    return y, h_last.T
 
 
 def _real_like(x, like):
