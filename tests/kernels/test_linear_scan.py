@@ -82,8 +82,10 @@ def test_vjp_and_jvp_equal_autodiff_of_loop(x64, method, reverse, complex_):
     slow = lambda a, b, h0: loop_reference(a, b, h0, reverse)
     cot = jnp.asarray(_draw(rng, b.shape, complex_))
     tangents = tuple(jnp.asarray(_draw(rng, x.shape, complex_)) for x in args)
-    check = jax.jit(_vjp_jvp, static_argnums=0)
-    (got_vjp, got_jvp), (want_vjp, want_jvp) = (check(f, args, cot, tangents) for f in (fast, slow))
+    # The kernel under jit; the unrolled loop eagerly (compiling its derivatives takes longer
+    # than running them op by op).
+    got_vjp, got_jvp = jax.jit(_vjp_jvp, static_argnums=0)(fast, args, cot, tangents)
+    want_vjp, want_jvp = _vjp_jvp(slow, args, cot, tangents)
     for g, w in zip(got_vjp, want_vjp):
         assert rel_err(g, w) < 1e-12
     assert rel_err(got_jvp, want_jvp) < 1e-12
@@ -94,7 +96,7 @@ def test_transforms(x64, method):
     rng = np.random.default_rng(2)
     a, b, h0 = (jnp.asarray(x) for x in _problem(rng, 40, (2,), False, "full"))
     fast = lambda a, b, h0: linear_scan(a, b, h0, method=method)
-    reference = jax.jit(loop_reference)
+    reference = loop_reference  # eager: the unrolled loop is not worth compiling
     loss = lambda f: lambda a, b, h0: jnp.sum(jnp.sin(f(a, b, h0)))
     batch = lambda x: jnp.stack([x, 0.5 * x, -x])
 
@@ -116,8 +118,8 @@ def test_transforms(x64, method):
 
     # jvp of grad (forward over reverse) against the same on the loop.
     tangents = (b, a, h0)
-    jvp_of_grad = jax.jit(lambda g, x, t: jax.jvp(g, x, t)[1], static_argnums=0)
-    got = jvp_of_grad(g_fast, (a, b, h0), tangents)
+    jvp_of_grad = lambda g, x, t: jax.jvp(g, x, t)[1]
+    got = jax.jit(jvp_of_grad, static_argnums=0)(g_fast, (a, b, h0), tangents)
     want = jvp_of_grad(g_slow, (a, b, h0), tangents)
     assert all(rel_err(g, w) < 1e-11 for g, w in zip(got, want))
 
@@ -182,5 +184,5 @@ def test_grad_of_vmap_with_shared_multipliers(x64):
     for method in ["sequential", "chunked"]:
         fast = lambda a, b, h0, method=method: linear_scan(a, b, h0, method=method)
         got = jax.jit(jax.grad(total(fast)))(a, bs)
-        want = jax.jit(jax.grad(total(loop_reference)))(a, bs)
+        want = jax.grad(total(loop_reference))(a, bs)  # eager: no compile of the unrolled loop
         assert rel_err(got, want) < 1e-12
