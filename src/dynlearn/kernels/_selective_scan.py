@@ -32,7 +32,9 @@ _IMPLEMENTATIONS = ("auto", "xla", "pallas")
 def _op(chunk: int, implementation: str) -> FusedOp:
     def forward(u, delta, A, B, C, h0):
         if implementation == "pallas":
-            return _pallas.selective_scan_forward(u, delta, A, B, C, h0, chunk=chunk)
+            # The XLA backward pass takes the chunk-entry states as (num_chunks, N, D).
+            y, h_last, entries = _pallas.selective_scan_forward(u, delta, A, B, C, h0, chunk=chunk)
+            return y, h_last, jnp.swapaxes(entries, -1, -2)
         return _selective_scan_xla.forward(u, delta, A, B, C, h0, chunk=chunk)
 
     def backward(inputs, outputs, cotangents):
