@@ -391,15 +391,20 @@ def test_vmap_solves_the_batched_state_with_shared_parameters(x64):
 
     for in_axes in [(0, None, None), (0, 0, None), (None, 0, None)]:
         args = (y0s if in_axes[0] == 0 else y0s[0], omegas if in_axes[1] == 0 else omegas[0])
-        got = jax.vmap(fast, in_axes)(*args, damping)
+        got = jax.jit(jax.vmap(fast, in_axes))(*args, damping)
         want = jax.vmap(slow, in_axes)(*args, damping)
         assert rel_err(got, want) < 1e-12
+    # The kernel under jit (one compile per transform instead of one per eager scan), the loop
+    # reference eagerly.
     total = lambda f: lambda y0s, w, d: jnp.sum(jax.vmap(f, (0, 0, None))(y0s, w, d))
-    grads = [jax.grad(total(f), argnums=(0, 1, 2))(y0s, omegas, damping) for f in (fast, slow)]
+    grad_total = lambda f: jax.grad(total(f), argnums=(0, 1, 2))
+    call = (y0s, omegas, damping)
+    grads = [jax.jit(grad_total(fast))(*call), grad_total(slow)(*call)]
     assert tree_allclose(grads[0], grads[1], rtol=1e-11, atol=1e-13)
+    per_sample_grad = lambda f: jax.vmap(jax.grad(f, argnums=(0, 2)), (0, 0, None))
     per_sample = [
-        jax.vmap(jax.grad(f, argnums=(0, 2)), (0, 0, None))(y0s, omegas, damping)
-        for f in (fast, slow)
+        jax.jit(per_sample_grad(fast))(*call),
+        per_sample_grad(slow)(*call),
     ]
     assert tree_allclose(per_sample[0], per_sample[1], rtol=1e-11, atol=1e-13)
 
