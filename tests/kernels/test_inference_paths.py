@@ -18,6 +18,7 @@ from dynlearn.kernels import linear_scan, selective_scan
 from dynlearn.kernels._primitive import FusedOp, fused_call
 
 from tests.helpers import rel_err
+from tests.kernels.test_selective_scan import _problem as selective_scan_problem
 
 
 def loop_selective(u, delta, A, B, C, h0):
@@ -36,17 +37,9 @@ def loop_selective(u, delta, A, B, C, h0):
 
 
 def _problem(rng, length, channels, state, complex_):
-    u = rng.normal(size=(length, channels))
+    """test_selective_scan's random problem, with step sizes in (0.01, 0.8) (no softplus here)."""
+    (u, _, A, B, C), _, h0 = selective_scan_problem(rng, length, channels, state, complex_)
     delta = rng.uniform(0.01, 0.8, size=(length, channels))
-    A = -np.exp(rng.normal(size=(channels, state)))
-    B = rng.normal(size=(length, state))
-    C = rng.normal(size=(length, state))
-    h0 = rng.normal(size=(channels, state))
-    if complex_:
-        A = A + 1j * rng.normal(size=A.shape)
-        B = B + 1j * rng.normal(size=B.shape)
-        C = C + 1j * rng.normal(size=C.shape)
-        h0 = h0 + 1j * rng.normal(size=h0.shape)
     return u, delta, A, B, C, h0
 
 
