@@ -57,3 +57,51 @@ def test_page_is_regenerated_when_a_results_file_changes(tmp_path, monkeypatch):
     assert after != before
     row = next(line for line in after.splitlines() if line.startswith(f"| {title} "))
     assert "**reproduced**" in row and "median 0.5" in row and "Table 2" in row
+
+
+def test_full_timings_table_lists_each_seed(tmp_path, monkeypatch):
+    ledger = tmp_path / "reproductions"
+    ledger.mkdir()
+    (ledger / "papers.json").write_text(
+        (ROOT / "docs" / "reproductions" / "papers.json").read_text()
+    )
+    monkeypatch.setattr(sync_reproductions, "LEDGER", ledger)
+    assert "--full`)" not in sync_reproductions.render()  # no longer versions timed: no table
+    timing = {
+        "wall_time_s": 75.0, "command": "dynlearn reproduce demo --full --seeds 0 3",
+        "load_average_start": [1.5, 1, 1], "load_average_end": [2.25, 2, 2], "cpu_count": 2,
+        "commit": "abcdef0123456789", "date": "2026-12-07T00:00:00+00:00",
+        "source": "docs/tools/time_examples.py", "seconds_per_seed": {"3": 30.4, "0": 40.6},
+    }  # fmt: skip
+    (ledger / "timings.json").write_text(json.dumps({"examples": {}, "full": {"demo": timing}}))
+    lines = sync_reproductions.render().splitlines()
+    row = next(line for line in lines if line.startswith("| `demo` |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells == [
+        "`demo`", "seed 0: 41, seed 3: 30", "1.5-2.2",
+        "`dynlearn reproduce demo --full --seeds 0 3`", "`abcdef0123`",
+    ]  # fmt: skip
+
+
+def test_time_examples_records_the_seconds_of_each_seed(tmp_path, monkeypatch):
+    """The timing tool runs the command it records and reads each seed's time from the
+    results file the run wrote (a stand-in for `python -m dynlearn` that writes one)."""
+    import subprocess
+
+    import time_examples
+
+    seen = {}
+
+    def fake_run(cmd, cwd, **kwargs):
+        seen["cmd"] = cmd
+        folder = Path(cmd[cmd.index("--results-dir") + 1])
+        per_seed = {"0": {"wall_time_s": 12.34}, "1": {"wall_time_s": 5.0}}
+        (folder / "demo.json").write_text(json.dumps({"per_seed": per_seed}))
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setattr(time_examples.subprocess, "run", fake_run)
+    monkeypatch.setattr(time_examples, "_commit", lambda: "0" * 40)
+    record = time_examples.time_example("demo", full=True, seeds=[0, 1])
+    assert seen["cmd"][-6:-2] == ["--full", "--seeds", "0", "1"]
+    assert record["command"] == "dynlearn reproduce demo --full --seeds 0 1"
+    assert record["seconds_per_seed"] == {"0": 12.3, "1": 5.0}

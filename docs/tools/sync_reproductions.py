@@ -177,6 +177,34 @@ def _timings(results: list[dict]) -> list[str]:
     for name, wall, loads, source in sorted(rows):
         load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "?"
         lines.append(f"| `{name}` | {wall:.0f} | {load} | {_cell(source)} |")
+    return lines + [""] + _full_timings(path)
+
+
+def _full_timings(path: Path) -> list[str]:
+    """Time per seed of the longer versions (`--full`), as timed by docs/tools/time_examples.py."""
+    table = json.loads(path.read_text(encoding="utf-8")).get("full", {}) if path.exists() else {}
+    if not table:
+        return []
+    lines = [
+        "### The longer versions (`--full`)",
+        "",
+        "Time of each seed of `dynlearn reproduce NAME --full` as the example's ledger measured it "
+        "(the first seed includes start-up and compilation), timed with `python "
+        "docs/tools/time_examples.py --full --seeds 0 NAME`. What only the longer version shows "
+        "is said in the example's text; an example not listed here has no measured `--full` time.",
+        "",
+        "| example | seconds per seed | load average | command | commit |",
+        "|---|---|---|---|---|",
+    ]
+    for name, timing in sorted(table.items()):
+        per_seed = ", ".join(
+            f"seed {seed}: {secs:.0f}" for seed, secs in sorted(timing["seconds_per_seed"].items())
+        )
+        loads = [timing[k][0] for k in ("load_average_start", "load_average_end")]
+        lines.append(
+            f"| `{name}` | {per_seed} | {min(loads):.1f}-{max(loads):.1f} | "
+            f"`{timing['command']}` | `{timing['commit'][:10]}` |"
+        )
     return lines + [""]
 
 
