@@ -1,8 +1,9 @@
-"""Prototype (issue #23 item 2): the native selective-scan kernels against the XLA path.
+"""Build comparison (issue #23 item 2): the native selective-scan kernel built three ways.
 
     python native/selective_scan_ffi/bench.py [--builds native,v3,sse] [--repeats 9]
 
-Compiles `selective_scan_ffi.cc` with g++ into a temporary directory, once per build:
+Compiles the packaged kernel (`src/dynlearn/kernels/_native/selective_scan.cc`, what
+`pip install` builds with -march=x86-64-v3) with g++ into a temporary directory, once per build:
 `native` (-O3 -march=native), `v3` (-O3 -march=x86-64-v3: AVX2 and FMA, what a distributed
 x86-64 wheel could require) and `sse` (-O3, baseline x86-64, 4 lanes). Registers each build's
 forward and backward handlers with `jax.ffi.register_ffi_target`, wraps them in a
@@ -58,7 +59,7 @@ def build(name: str, out_dir: Path) -> Path:
         "-fPIC",
         *FLAGS[name],
         f"-I{jax.ffi.include_dir()}",
-        str(HERE / "selective_scan_ffi.cc"),
+        str(HERE.parents[1] / "src/dynlearn/kernels/_native/selective_scan.cc"),
         "-o",
         str(library),
     ]

@@ -1,14 +1,18 @@
-// Prototype, not built or used by dynlearn: Mamba's selective scan, forward and backward, as
-// CPU kernels called through XLA's FFI (issue #23 item 2). See docs/kernels.md for the
-// measurements and bench.py for how it is called.
+// Mamba's selective scan, forward and backward, as CPU kernels called through XLA's FFI
+// (issue #23 item 2). Built by hatch_build.py at install time (x86-64 only, -march=x86-64-v3),
+// loaded and registered by dynlearn/kernels/_native/__init__.py, called by
+// dynlearn/kernels/_selective_scan_native.py. See docs/kernels.md.
 //
-// Real float32 only. Shapes: u, delta (Bt, L, D); A (D, N); B, C (Bt, L, N); h0 (Bt, D, N);
-// D a multiple of W. Vectorized across channels: W channels per vector, with GCC's vector
-// extensions (W = 8 fills an AVX2 register; build with -march=x86-64-v3 or -march=native; a
-// baseline x86-64 build needs -DSELSCAN_W=4, SSE2).
+// Real float32 only. Shapes: u, delta (..., L, D); A (D, N) shared by the batch, or (..., D, N)
+// one per batch element (what jax.vmap's "broadcast_all" gives); B, C (..., L, N); h0 (..., D, N);
+// the leading dimensions ("...") are flattened into one batch of Bt sequences. D a multiple of
+// W: vectorized across channels, W channels per vector, with GCC's vector extensions (W = 8 fills
+// an AVX2 register; build with -march=x86-64-v3; a baseline x86-64 build needs -DSELSCAN_W=4).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "xla/ffi/api/ffi.h"
@@ -49,24 +53,61 @@ static inline vf vexp(vf x) {
   return p * (vf)bits;
 }
 
+// Sizes of a call: Bt sequences of L steps, D channels, N states; A shared or one per sequence.
+struct Sizes {
+  int64_t Bt, L, D, N;
+  bool a_batched;
+};
+
+static int64_t Count(ffi::Buffer<ffi::F32>& x) { return static_cast<int64_t>(x.element_count()); }
+
+// Reads the sizes from u (..., L, D) and A (D, N) or (..., D, N), and checks that every input
+// has the element count they imply; returns an error message, empty if the shapes fit.
+static std::string GetSizes(ffi::Buffer<ffi::F32>& u, ffi::Buffer<ffi::F32>& delta,
+                            ffi::Buffer<ffi::F32>& A, ffi::Buffer<ffi::F32>& Bm,
+                            ffi::Buffer<ffi::F32>& Cm, ffi::Buffer<ffi::F32>& h0, Sizes& s) {
+  auto ud = u.dimensions();
+  auto ad = A.dimensions();
+  if (ud.size() < 2 || ad.size() < 2) return "u and A need at least two dimensions";
+  s.L = ud[ud.size() - 2];
+  s.D = ud[ud.size() - 1];
+  s.N = ad[ad.size() - 1];
+  if (s.L < 1 || s.D < 1 || s.N < 1) return "empty sequence, channels or states";
+  s.Bt = Count(u) / (s.L * s.D);
+  s.a_batched = ad.size() > 2;
+  if (s.D % W) return "channels must be a multiple of the vector width";
+  if (Count(delta) != Count(u) || Count(A) != (s.a_batched ? s.Bt : 1) * s.D * s.N ||
+      Count(Bm) != s.Bt * s.L * s.N || Count(Cm) != Count(Bm) || Count(h0) != s.Bt * s.D * s.N)
+    return "inconsistent shapes";
+  return "";
+}
+
+// A of sequence b, (D, N) row-major, into (N, D/W) vectors.
+static void LoadA(const float* pA, const Sizes& s, int64_t b, std::vector<vf>& At) {
+  const int64_t nb = s.D / W;
+  const float* a = pA + (s.a_batched ? b * s.D * s.N : 0);
+  for (int64_t n = 0; n < s.N; ++n)
+    for (int64_t c = 0; c < nb; ++c)
+      for (int l = 0; l < W; ++l) At[n * nb + c][l] = a[(c * W + l) * s.N + n];
+}
+
 // Forward: per batch element, time outer, channel blocks inner; the (D, N) state lives in an
 // (N, D)-ordered buffer so that each (n, block) is one vector.
 ffi::Error Forward(ffi::Buffer<ffi::F32> u, ffi::Buffer<ffi::F32> delta, ffi::Buffer<ffi::F32> A,
                    ffi::Buffer<ffi::F32> Bm, ffi::Buffer<ffi::F32> Cm, ffi::Buffer<ffi::F32> h0,
                    ffi::ResultBuffer<ffi::F32> y, ffi::ResultBuffer<ffi::F32> hlast) {
-  auto ud = u.dimensions();
-  const int64_t Bt = ud[0], L = ud[1], D = ud[2], N = A.dimensions()[1];
-  if (D % W) return ffi::Error::InvalidArgument("channels must be a multiple of the vector width");
+  Sizes s;
+  std::string bad = GetSizes(u, delta, A, Bm, Cm, h0, s);
+  if (!bad.empty()) return ffi::Error::InvalidArgument("selective scan forward: " + bad);
+  const int64_t Bt = s.Bt, L = s.L, D = s.D, N = s.N;
   const float* pu = u.typed_data(); const float* pd = delta.typed_data();
   const float* pA = A.typed_data(); const float* pB = Bm.typed_data();
   const float* pC = Cm.typed_data(); const float* ph0 = h0.typed_data();
   float* py = y->typed_data(); float* phl = hlast->typed_data();
   const int64_t nb = D / W;
   std::vector<vf> At(N * nb), h(N * nb);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < nb; ++c)
-      for (int l = 0; l < W; ++l) At[n * nb + c][l] = pA[(c * W + l) * N + n];
   for (int64_t b = 0; b < Bt; ++b) {
+    if (b == 0 || s.a_batched) LoadA(pA, s, b, At);
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < nb; ++c)
         for (int l = 0; l < W; ++l) h[n * nb + c][l] = ph0[(b * D + c * W + l) * N + n];
@@ -105,9 +146,10 @@ ffi::Error Backward(ffi::Buffer<ffi::F32> u, ffi::Buffer<ffi::F32> delta, ffi::B
                     ffi::ResultBuffer<ffi::F32> gu, ffi::ResultBuffer<ffi::F32> gd,
                     ffi::ResultBuffer<ffi::F32> gA, ffi::ResultBuffer<ffi::F32> gB,
                     ffi::ResultBuffer<ffi::F32> gC, ffi::ResultBuffer<ffi::F32> gh0) {
-  auto ud = u.dimensions();
-  const int64_t Bt = ud[0], L = ud[1], D = ud[2], N = A.dimensions()[1];
-  if (D % W) return ffi::Error::InvalidArgument("channels must be a multiple of the vector width");
+  Sizes s;
+  std::string bad = GetSizes(u, delta, A, Bm, Cm, h0, s);
+  if (!bad.empty()) return ffi::Error::InvalidArgument("selective scan backward: " + bad);
+  const int64_t Bt = s.Bt, L = s.L, D = s.D, N = s.N;
   const float* pu = u.typed_data(); const float* pd = delta.typed_data();
   const float* pA = A.typed_data(); const float* pB = Bm.typed_data();
   const float* pC = Cm.typed_data(); const float* ph0 = h0.typed_data();
@@ -119,10 +161,8 @@ ffi::Error Backward(ffi::Buffer<ffi::F32> u, ffi::Buffer<ffi::F32> delta, ffi::B
   std::vector<vf> At(S), h(S), mu(S), gAv(S, splat(0.0f));
   std::vector<vf> entries(nchunks * S), hs((K + 1) * S), dAs(K * S);
   std::vector<vf> gBv(N), gCv(N);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < nb; ++c)
-      for (int l = 0; l < W; ++l) At[n * nb + c][l] = pA[(c * W + l) * N + n];
   for (int64_t b = 0; b < Bt; ++b) {
+    if (b == 0 || s.a_batched) LoadA(pA, s, b, At);
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < nb; ++c)
         for (int l = 0; l < W; ++l) {
@@ -199,10 +239,15 @@ ffi::Error Backward(ffi::Buffer<ffi::F32> u, ffi::Buffer<ffi::F32> delta, ffi::B
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < nb; ++c)
         for (int l = 0; l < W; ++l) pgh0[(b * D + c * W + l) * N + n] = mu[n * nb + c][l];
+    // A's cotangent: one per sequence if A is, else summed over the batch.
+    if (s.a_batched || b == Bt - 1) {
+      float* ga = pgA + (s.a_batched ? b * D * N : 0);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < nb; ++c)
+          for (int l = 0; l < W; ++l) ga[(c * W + l) * N + n] = gAv[n * nb + c][l];
+      std::fill(gAv.begin(), gAv.end(), splat(0.0f));
+    }
   }
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t c = 0; c < nb; ++c)
-      for (int l = 0; l < W; ++l) pgA[(c * W + l) * N + n] = gAv[n * nb + c][l];
   return ffi::Error::Success();
 }
 
@@ -234,3 +279,18 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(SelScanBackward, Backward,
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>());
 
+
+// Whether this CPU runs the instructions the library was built for (x86-64-v3: AVX2, FMA, BMI2,
+// ...). Compiled for baseline x86-64, so that calling it is safe on any x86-64 CPU; the loader
+// calls it before registering the handlers.
+extern "C" __attribute__((target("arch=x86-64"))) int dynlearn_selscan_cpu_ok() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("f16c");
+}
+
+#ifndef DYNLEARN_JAXLIB_VERSION
+#define DYNLEARN_JAXLIB_VERSION "unknown"
+#endif
+// The jaxlib version whose FFI headers built the library (set by hatch_build.py).
+extern "C" const char* dynlearn_selscan_jaxlib_version() { return DYNLEARN_JAXLIB_VERSION; }
