@@ -61,8 +61,11 @@ def _primitives(fn, *args) -> set[str]:
 
 
 def _scan(chunk):
+    # The pure-XLA path's inference mechanism (for float32, "auto" may pick the native kernel).
     def f(u, delta, A, B, C, h0):
-        return selective_scan(u, delta, A, B, C, h0=h0, chunk=chunk, return_last_state=True)
+        return selective_scan(
+            u, delta, A, B, C, h0=h0, chunk=chunk, return_last_state=True, implementation="xla"
+        )
 
     return f
 

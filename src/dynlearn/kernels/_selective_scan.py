@@ -21,11 +21,28 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Array, ArrayLike, Float
-from . import _pallas, _selective_scan_xla
+from . import _native, _pallas, _selective_scan_native, _selective_scan_xla
 from ._checks import as_inexact, common_dtype
 from ._primitive import FusedOp, fused_call
 
-_IMPLEMENTATIONS = ("auto", "xla", "pallas")
+_IMPLEMENTATIONS = ("auto", "xla", "native", "pallas")
+
+
+def _native_backward(inputs, outputs, cotangents):
+    return _selective_scan_native.backward(*inputs, *cotangents)
+
+
+def _native_abstract(u, delta, A, B, C, h0):
+    return (jax.ShapeDtypeStruct(u.shape, u.dtype), jax.ShapeDtypeStruct(h0.shape, h0.dtype))
+
+
+# The native kernel's pair: no residuals (its backward pass recomputes the chunk-entry states).
+_NATIVE_OP = FusedOp(
+    "selective_scan[native]",
+    _selective_scan_native.forward,
+    _native_backward,
+    abstract=_native_abstract,
+)
 
 
 @functools.cache
@@ -55,6 +72,28 @@ def _op(chunk: int, implementation: str) -> FusedOp:
         inference=inference,
         residuals=1,
     )
+
+
+def _choose(implementation: str, state_dtype) -> str:
+    """The implementation that runs: "auto" resolved, "native" checked to be usable."""
+    native_fits = jnp.dtype(state_dtype) == jnp.float32
+    if implementation == "native":
+        if not native_fits:
+            raise ValueError(
+                'implementation="native" runs real float32 only, got the state dtype '
+                f'{jnp.dtype(state_dtype)}; use implementation="xla".'
+            )
+        loaded, reason = _native.status()
+        if not loaded:
+            raise RuntimeError(
+                f'implementation="native": the native CPU kernel is unavailable ({reason}); '
+                'use implementation="xla" or "auto".'
+            )
+        return implementation
+    if implementation == "auto":
+        on_cpu = jax.default_backend() == "cpu"
+        return "native" if native_fits and on_cpu and _native.status()[0] else "xla"
+    return implementation
 
 
 def _expect_shape(name: str, x, shape, context: str):
@@ -112,10 +151,15 @@ def selective_scan(
     - `h0`: initial state, shape `(D, N)`; zeros if `None`.
     - `return_last_state`: also return the state after the last step.
     - `chunk`: time steps per chunk (a tuning knob; the result does not depend on it).
-    - `implementation`: `"xla"` (pure XLA loops), `"pallas"` (the forward pass as a Pallas
-      kernel, one program per block of 16 channels; compiled on GPUs, interpreted elsewhere;
-      real dtypes only; the backward pass stays XLA) or `"auto"` (currently `"xla"`
-      everywhere: the Pallas kernel has not yet been timed on a GPU).
+    - `implementation`: `"xla"` (pure XLA loops), `"native"` (the native CPU kernel through
+      XLA's FFI: forward and backward passes in C++, vectorized across channels with AVX2;
+      real float32 only; built at install time on x86-64, see `native_available`; `jvp` and
+      second derivatives run the XLA path's rules; `chunk` is ignored), `"pallas"` (the forward
+      pass as a Pallas kernel, one program per block of 16 channels; compiled on GPUs,
+      interpreted elsewhere; real dtypes only; the backward pass stays XLA) or `"auto"`:
+      `"native"` for real float32 inputs when JAX's default backend is the CPU and the native
+      kernel is available (if it is not, one notice is logged), else `"xla"` (the Pallas kernel
+      has not yet been timed on a GPU).
 
     **Returns:**
 
@@ -126,7 +170,9 @@ def selective_scan(
 
     `ValueError` naming the shapes when they do not fit together, for integer inputs, complex
     `u`, `delta`, `D`, `z` or `delta_bias`, `chunk < 1`, an unknown `implementation`, or a
-    complex state with `implementation="pallas"`.
+    complex state with `implementation="pallas"` or a dtype other than float32 with
+    `implementation="native"`; `RuntimeError` saying why for `implementation="native"` when the
+    native kernel is unavailable.
     """
     u = as_inexact("u", u)
     delta = as_inexact("delta", delta)
@@ -161,7 +207,6 @@ def selective_scan(
             f"implementation must be one of {_IMPLEMENTATIONS}, got implementation="
             f"{implementation!r}."
         )
-    implementation = "xla" if implementation == "auto" else implementation
 
     given = [x for x in (u, delta, A, B, C, D, z, delta_bias) if x is not None]
     if h0 is not None:
@@ -172,6 +217,7 @@ def selective_scan(
     if h0 is None:
         h0 = jnp.zeros((channels, state), state_dtype)
     _expect_shape("h0", h0, (channels, state), context)
+    implementation = _choose(implementation, state_dtype)
 
     u = u.astype(real_dtype)
     delta = delta.astype(real_dtype)
@@ -183,8 +229,9 @@ def selective_scan(
         y = jnp.zeros((0, channels), real_dtype)
         h_last = h0.astype(state_dtype)
     else:
+        op = _NATIVE_OP if implementation == "native" else _op(int(chunk), implementation)
         y, h_last = fused_call(
-            _op(int(chunk), implementation),
+            op,
             u,
             delta,
             A.astype(state_dtype),
