@@ -15,4 +15,6 @@ from ._checkpoint import save_model as save_model
 from ._fit import NonFiniteLossError as NonFiniteLossError
 from ._fit import fit as fit
 from ._history import History as History
+from ._precision import cast_floating as cast_floating
+from ._precision import mixed_precision as mixed_precision
 from ._sharding import data_mesh as data_mesh
