@@ -82,6 +82,9 @@ class NativeKernelHook(BuildHookInterface):
             self._tmp = tempfile.mkdtemp(prefix="dynlearn-native-")
             out_dir = Path(self._tmp)
         library = out_dir / LIBRARY
+        # Compiled under a temporary name and moved into place: a process that has the old
+        # library loaded keeps its (unlinked) copy.
+        partial = out_dir / f".{os.getpid()}.{LIBRARY}"  # *.so: git-ignored if left behind
         command = [
             *compiler.split(),
             "-O3",
@@ -93,16 +96,19 @@ class NativeKernelHook(BuildHookInterface):
             f"-I{include}",
             str(root / "src" / PACKAGE_DIR / SOURCE),
             "-o",
-            str(library),
+            str(partial),
         ]
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=300)
         except (OSError, subprocess.TimeoutExpired) as error:
+            partial.unlink(missing_ok=True)
             return self._skip(f"{compiler} could not run: {error}")
         if done.returncode != 0:
+            partial.unlink(missing_ok=True)
             errors = [line for line in done.stderr.splitlines() if "error" in line]
             first = errors[0] if errors else f"exit status {done.returncode}"
             return self._skip(f"{compiler} failed: {first}")
+        os.replace(partial, library)
         self.app.display_info(
             f"dynlearn: built the native selective-scan kernel (jaxlib {jaxlib_version} headers)."
         )

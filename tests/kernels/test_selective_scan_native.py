@@ -196,6 +196,7 @@ def test_exp_relative_error():
 @pytest.fixture
 def no_library(monkeypatch, tmp_path):
     """The native library made unavailable for one test (the loader state restored after)."""
+    monkeypatch.delenv("DYNLEARN_NO_NATIVE", raising=False)
     monkeypatch.setattr(_native, "LIBRARY", tmp_path / "missing.so")
     monkeypatch.setattr(_native, "_status", None)
     monkeypatch.setattr(_native, "_noticed", False)
