@@ -9,7 +9,8 @@ are reported, and ratios are anchor_time / dynlearn_time (> 1 means dynlearn is 
 a markdown table to benchmarks/results/kernels.md.
 
 Cases (issues 3 and 23):
-- selective_scan at B=4 L=2048 D=128 N=16 float32, under jit(vmap(...)):
+- selective_scan at B=4 L=2048 D=128 N=16 float32, under jit(vmap(...)), dynlearn's native CPU
+  kernel (where available; what implementation="auto" runs) and its pure-XLA path:
   forward only (the inference path: no derivative taken) against a plain lax.scan, and
   forward+backward against a plain lax.scan, a lax.associative_scan implementation and
   mambapy's PyTorch parallel scan; peak memory from XLA's memory analysis of the compiled
@@ -39,7 +40,7 @@ import numpy as np
 from _timing import fmt_ms
 from _timing import side_by_side as _side_by_side
 
-from dynlearn.kernels import linear_scan, odeint_fixed, selective_scan
+from dynlearn.kernels import linear_scan, native_available, odeint_fixed, selective_scan
 from dynlearn.kernels._butcher import TSIT5
 
 RESULTS = Path(__file__).parent / "results" / "kernels.md"
@@ -111,7 +112,37 @@ def selective_associative(u, delta, A, B, C, D):
 
 
 def selective_dynlearn(u, delta, A, B, C, D):
-    return selective_scan(u, delta, A, B, C, D)
+    """dynlearn's pure-XLA path (the fallback of `implementation="auto"`)."""
+    return selective_scan(u, delta, A, B, C, D, implementation="xla")
+
+
+def selective_native(u, delta, A, B, C, D):
+    """dynlearn's native CPU kernel (XLA FFI), what "auto" runs where it is available."""
+    return selective_scan(u, delta, A, B, C, D, implementation="native")
+
+
+def selective_impls() -> dict:
+    """dynlearn's selective-scan implementations to time: native (if available) and XLA."""
+    impls = {}
+    if native_available():
+        impls["dynlearn selective_scan (native)"] = selective_native
+    else:
+        print("  native kernel unavailable (see the logged notice): its rows are left out")
+    impls["dynlearn selective_scan (xla)"] = selective_dynlearn
+    return impls
+
+
+def print_summary(medians: dict, dynlearn: list, plain: str, floor: str, targets: str):
+    """Ratios of each dynlearn implementation to the plain loop, the XLA path, the exp floor."""
+    xla = "dynlearn selective_scan (xla)"
+    for name in dynlearn:
+        seconds = medians[name]
+        target = targets if "native" in name else ""
+        print(
+            f"  {name}: vs plain lax.scan x{medians[plain] / seconds:.2f}{target}"
+            f"; vs the XLA path x{medians[xla] / seconds:.2f}; exp floor / time "
+            f"{medians[floor] / seconds:.2f}"
+        )
 
 
 def forward_backward(single):
@@ -178,13 +209,16 @@ def bench_selective(quick: bool, rows: list):
     inputs = selective_inputs(batch, length, channels, state)
     args = [jnp.asarray(inputs[k]) for k in ("u", "delta", "A", "B", "C", "D")]
     exp_floors = exp_floor_fns(args[1], args[2])
-    ours_name, plain_name, floor_name = "dynlearn selective_scan", "plain lax.scan", "exp floor"
+    plain_name, floor_name = "plain lax.scan", "exp floor"
     repeats = 3 if quick else 9
+    ours_impls = selective_impls()
+    # Ratios in the table are to what `implementation="auto"` runs (native where available).
+    ours_name = next(iter(ours_impls))
 
     # Forward only: the inference path (nothing differentiated), against the plain loop.
     print(f"\nselective_scan forward only (inference), {size}")
     fns, compile_s = {}, {}
-    for name, single in ((ours_name, selective_dynlearn), (plain_name, selective_plain_scan)):
+    for name, single in (*ours_impls.items(), (plain_name, selective_plain_scan)):
         compiled, seconds, _ = compile_jax(forward_only(single), *args)
         fns[name] = lambda c=compiled: block(c(*args))
         compile_s[name] = seconds
@@ -195,19 +229,16 @@ def bench_selective(quick: bool, rows: list):
         ratio = seconds / ours
         comp = f"{compile_s[name]:.2f} s" if name in compile_s else "n/a"
         print(
-            f"  {name:26s} {fmt_ms(seconds):>10s}  x{ratio:5.2f}  "
+            f"  {name:33s} {fmt_ms(seconds):>10s}  x{ratio:5.2f}  "
             f"exp floor / time {floor / seconds:4.2f}  compile {comp:>7s}"
         )
         rows.append(("selective_scan forward", name, fmt_ms(seconds), f"{ratio:.2f}", comp, ""))
-    print(
-        f"  inference vs plain lax.scan: x{medians[plain_name] / ours:.2f} (target >= 1); "
-        f"vs the exp floor: {floor / ours:.2f}"
-    )
+    print_summary(medians, list(ours_impls), plain_name, floor_name, " (target >= 2)")
 
     print(f"\nselective_scan forward+backward, {size}")
     args = [*args, jnp.ones_like(args[0])]
     impls = {
-        ours_name: selective_dynlearn,
+        **ours_impls,
         plain_name: selective_plain_scan,
         "lax.associative_scan": selective_associative,
     }
@@ -239,17 +270,20 @@ def bench_selective(quick: bool, rows: list):
         mem_s = f"{mem / 2**20:.0f} MiB" if mem else "n/a"
         comp = f"{compile_s[name]:.2f} s" if name in compile_s else "n/a"
         print(
-            f"  {name:26s} {fmt_ms(seconds):>10s}  x{ratio:5.2f}  "
+            f"  {name:33s} {fmt_ms(seconds):>10s}  x{ratio:5.2f}  "
             f"exp floor / time {floor / seconds:4.2f}  compile {comp:>7s}  peak {mem_s}"
         )
         rows.append(("selective_scan fwd+bwd", name, fmt_ms(seconds), f"{ratio:.2f}", comp, mem_s))
-    print(
-        f"  fwd+bwd vs plain lax.scan: x{medians[plain_name] / ours:.2f}; "
-        f"vs the exp floor: {floor / ours:.2f}"
-    )
-    if peaks.get("lax.associative_scan") and peaks.get(ours_name):
-        frac = peaks[ours_name] / peaks["lax.associative_scan"]
-        print(f"  peak memory dynlearn / associative_scan = {frac:.3f} (target <= 0.25)")
+    print_summary(medians, list(ours_impls), plain_name, floor_name, " (target >= 4)")
+    for name in ours_impls:
+        if peaks.get("lax.associative_scan") and peaks.get(name):
+            frac = peaks[name] / peaks["lax.associative_scan"]
+            print(f"  peak memory {name} / associative_scan = {frac:.3f} (target <= 0.25)")
+    if "dynlearn selective_scan (native)" in ours_impls:
+        # The native backward kernel's own buffers (chunk-entry states every 16 steps, one
+        # chunk's states and exp(delta A)) are outside XLA's memory analysis.
+        extra = 4 * channels * state * (length // 16 + 1 + 2 * 17)
+        print(f"  (native: plus {extra / 2**20:.1f} MiB of buffers inside the kernel)")
 
 
 # --- linear scan ---------------------------------------------------------------------------
