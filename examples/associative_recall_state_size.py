@@ -20,11 +20,23 @@ test sequences: the recurrence run step by step from its `(A_t, B_t, C_t, D_t)` 
 the mixer's output (checked, every layer), the state size is read off `B_t`, and the product
 `A_{L-1} ... A_1` gives how much of the first pair is still in the state at the last query.
 
-What the numbers show is written by the run into its results file and docs/reproductions.md
-(`associative_recall_state_size`), with the seeds, the load and the time.
+What the default run shows (3 seeds, medians; docs/reproductions.md has the run, its time and
+load): linear attention's recall rises with its state, 0.71 / 0.97 / 1.00 at 64 / 256 / 1024,
+and reaches softmax attention's 0.97 (whose seeds spread 0.92-1.00), as in the paper's Figure 1.
+S6 does not: 0.48 / 0.45 / 0.54, far below linear attention at equal state and about the level
+of the RG-LRU with its 32 numbers of state (0.52), where the paper finds SSD, S6's relative,
+closest to softmax attention. Read through `dynamical_system()`, attention's `A_t = I` keeps
+the first pair intact, while S6's median `|A_(L-1) ... A_1|` falls from 0.80 at `N = 2` to
+0.05 at `N = 32`: the median state coordinate has forgotten the first pairs by the last query
+(S6 starts its added coordinates with faster decay, `A = -n`), so its larger states buy little
+memory at this training length and single learning rate. The step-by-step recurrence matches
+every mixer's output to 4e-7 (relative). This is a small problem (L = 20, width 32, 1000 steps,
+one learning rate where the paper keeps the best of a sweep); `--full` (24 pairs, widths 32
+and 64, 3000 steps) has not been run.
 
 Run: `dynlearn reproduce associative_recall_state_size [--results-dir DIR]` (3 seeds, 1000
-steps; `--full`: 5 seeds, 24 pairs, widths 32 and 64, 3000 steps). Writes
+steps, about 12 min at load 7-13; `--full`: 5 seeds, 24 pairs, widths 32 and 64, 3000 steps,
+projected at about an hour per seed at that load, not measured). Writes
 `DIR/associative_recall_state_size.json` and `./dynlearn-out/associative_recall_state_size.png`.
 """
 
@@ -270,28 +282,33 @@ def acc(kind, d, n):
     return med[f"{tag(kind, d, n)}_accuracy"]
 
 
+def fmt(values):
+    return " / ".join(f"{v:.3f}" for v in values)
+
+
 lines, checks = [], {}
 for d in widths:
     sizes = [s * (d // 32) ** 2 for s in STATES]
     soft, rnn = acc("softmax", d, L * d), acc("rglru", d, d)
     lin = [acc("linear", d, n) for n in sizes]
     s6 = [acc("s6", d, n) for n in sizes]
+    s6_memory = [med[f"{tag('s6', d, n)}_retained"] for n in sizes]
     lines.append(
-        f"d={d}: softmax attention (state {L * d}) {soft:.3f}; linear attention at state "
-        + "/".join(map(str, sizes)) + " " + " / ".join(f"{a:.3f}" for a in lin)
-        + "; S6 " + " / ".join(f"{a:.3f}" for a in s6)
-        + f"; RG-LRU (state {d}) {rnn:.3f}"
+        f"d={d}: softmax attention (state {L * d}) {soft:.3f}; at state "
+        + "/".join(map(str, sizes)) + f" linear attention {fmt(lin)}, S6 {fmt(s6)}; RG-LRU "
+        f"(state {d}) {rnn:.3f}; S6's median |A_(L-1)...A_1| {fmt(s6_memory)}"
     )  # fmt: skip
-    best_fixed = max(lin + s6 + [rnn])
     checks[d] = {
-        "softmax_best": soft >= best_fixed,
-        "linear_grows": lin[-1] > lin[0] + 0.01,
-        "s6_grows": s6[-1] > s6[0] + 0.01,
+        "softmax_best": soft >= max(lin + s6 + [rnn]),
+        "linear_grows": all(b > a for a, b in zip(lin, lin[1:])),
+        "s6_grows": all(b > a for a, b in zip(s6, s6[1:])),
         "s6_vs_linear": [b - a for a, b in zip(lin, s6, strict=True)],
         "rnn_below_all": rnn < min(lin + s6),
-        "gap_to_softmax": soft - max(lin[-1], s6[-1]),
-    }
+        "soft": soft, "lin": lin, "s6": s6, "rnn": rnn, "s6_memory": s6_memory,
+    }  # fmt: skip
 errors = [v for r in ledger.per_seed.values() for k, v in r.items() if k.endswith("dsf_error")]
+soft_seeds = [r[f"{tag('softmax', widths[0], L * widths[0])}_accuracy"] for r in
+              ledger.per_seed.values()]  # fmt: skip
 ours = (
     f"MQAR accuracy, median of {len(ledger.per_seed)} seeds ({P} pairs, {Q} queries, chance "
     f"{1 / n_values:.3f}, {steps} steps): " + "; ".join(lines)
@@ -300,29 +317,31 @@ ours = (
 )  # fmt: skip
 print(ours)
 c = checks[widths[0]]
+soft, lin, s6, rnn = c["soft"], c["lin"], c["s6"], c["rnn"]
 parts = [
     "softmax attention recalls best, as in the paper"
     if c["softmax_best"]
-    else "softmax attention is not the best model here, unlike the paper",
-    "linear attention gains with state size"
+    else f"softmax attention ({soft:.3f}, seeds {min(soft_seeds):.3f}-{max(soft_seeds):.3f}) is "
+    f"not the best model here: linear attention with the largest state reaches {max(lin):.3f}",
+    f"linear attention rises with its state ({fmt(lin)}) to softmax attention's level, as in "
+    "the paper's Figure 1"
+    if c["linear_grows"] and lin[-1] >= soft - 0.05
+    else f"linear attention's recall against state: {fmt(lin)}",
+    ("S6 rises with its state" if c["s6_grows"] else "S6 does not rise steadily with its state")
+    + f" ({fmt(s6)})"
     + (
-        f" and comes within {c['gap_to_softmax']:.3f} of softmax attention at 1024"
-        if c["gap_to_softmax"] < 0.05
-        else ""
+        " and stays below linear attention at every equal state size, by "
+        if max(c["s6_vs_linear"]) < 0
+        else "; S6 minus linear attention at equal state size: "
     )
-    if c["linear_grows"]
-    else "linear attention does not gain with state size here",
-    "S6 gains with state size" if c["s6_grows"] else "S6 does not gain with state size here",
-    "at equal state size S6 is "
-    + ", ".join(
-        f"{'above' if x > 0 else 'below'} linear attention by {abs(x):.3f} at {n}"
-        for x, n in zip(c["s6_vs_linear"], STATES, strict=True)
-    )
-    + " (in the paper's Figure 5 SSD comes closest to softmax attention)",
-    "the gated RNN, with the smallest state, recalls worst"
-    if c["rnn_below_all"]
-    else "the gated RNN is not the worst despite its smallest state",
-]
+    + " / ".join(f"{abs(x) if max(c['s6_vs_linear']) < 0 else x:.3f}" for x in c["s6_vs_linear"])
+    + " (in the paper SSD, the S6 relative, comes closest to softmax attention); read through "
+    f"dynamical_system(), S6's memory of the first pair at the last query falls as N grows "
+    f"(median |A_(L-1)...A_1| {fmt(c['s6_memory'])}) while attention keeps it at 1",
+    f"the gated RNN with state {widths[0]} recalls {rnn:.3f}, "
+    + ("below every fixed-state model" if c["rnn_below_all"] else "no worse than S6 at some "
+       "state sizes"),
+]  # fmt: skip
 gap = "; ".join(parts) + (
     f". CPU scale: width {', '.join(map(str, widths))}, {LAYERS} layers, L = {L}, one pair per "
     f"token, one learning rate ({LR}) for all models where the paper takes the best of a sweep"
@@ -350,5 +369,5 @@ ledger.finish(
         "the DSF reading (recurrence check, state size, |A_(L-1)...A_1|) uses 16 test "
         "sequences per model",
     ],
-    extra={"checks": {str(d): v for d, v in checks.items()}},
+    extra={"checks": {str(d): v for d, v in checks.items()}, "softmax_seeds": soft_seeds},
 )
