@@ -364,8 +364,8 @@ ledger.finish(
         "d^2 / heads), S6 through N with expand = 1 (state d N); the paper sweeps the state "
         "expansion n at several widths",
         "the gated RNN is the RG-LRU mixer alone (no convolution or gate branch of Griffin's "
-        "block); the paper's RNN comparison (qLSTM, RG-LRU) is theoretical and on other tasks; "
-        "no normalized attention or SSD here",
+        "block); the paper's MQAR figure (Figure 5) has no gated RNN (it places qLSTM and "
+        "RG-LRU in the DSF in section 3); no normalized attention or SSD here",
         "the DSF reading (recurrence check, state size, |A_(L-1)...A_1|) uses 16 test "
         "sequences per model",
     ],
