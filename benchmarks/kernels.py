@@ -17,6 +17,8 @@ Cases (issues 3 and 23):
   programs. Both sections time the "exp floor" beside them: the B*L*D*N exponentials
   exp(delta_t A) every implementation computes at least once (summed over N in one fusion, so
   that no (B, L, D, N) array is written), and jnp.exp of a materialized (B, L, D, N) array.
+- selective_scan_sizes: the native kernel against the XLA path at small sizes (forward only and
+  forward+backward; ratio = XLA time / native time), where implementation="auto" also picks it.
 - linear_scan at T=65536, D=256 float32, forward only and forward+backward against a plain
   lax.scan; bytes moved per second (read a and b, write h) as a fraction of the bandwidth of the
   fastest elementwise kernel moving the same bytes (XLA and numpy h = a + b, timed in the same
@@ -286,6 +288,45 @@ def bench_selective(quick: bool, rows: list):
         print(f"  (native: plus {extra / 2**20:.1f} MiB of buffers inside the kernel)")
 
 
+SMALL_SIZES = [(1, 1, 16, 4), (1, 16, 8, 4), (1, 64, 5, 4), (8, 128, 8, 16), (4, 256, 32, 16)]
+
+
+def bench_selective_sizes(quick: bool, rows: list):
+    """Native kernel against the XLA path at small (B, L, D, N): where "auto" picks it."""
+    if not native_available():
+        print("\nselective_scan sizes: native kernel unavailable, skipped")
+        return
+    print("\nselective_scan native vs XLA path at small sizes (B, L, D, N), float32")
+    for batch, length, channels, state in SMALL_SIZES:
+        inputs = selective_inputs(batch, length, channels, state)
+        args = [jnp.asarray(inputs[k]) for k in ("u", "delta", "A", "B", "C", "D")]
+        cot_args = [*args, jnp.ones_like(args[0])]
+        fns = {}
+        for impl, single in (("native", selective_native), ("xla", selective_dynlearn)):
+            fwd, _, _ = compile_jax(forward_only(single), *args)
+            both, _, _ = compile_jax(forward_backward(single), *cot_args)
+            fns[f"fwd {impl}"] = lambda c=fwd, a=args: block(c(*a))
+            fns[f"fwd+bwd {impl}"] = lambda c=both, a=cot_args: block(c(*a))
+        medians = side_by_side(fns, 5 if quick else 15)
+        size = f"B={batch} L={length} D={channels} N={state}"
+        for kind in ("fwd", "fwd+bwd"):
+            native, xla = medians[f"{kind} native"], medians[f"{kind} xla"]
+            print(
+                f"  {size:24s} {kind:8s} native {1e6 * native:9.1f} us  xla {1e6 * xla:9.1f} us"
+                f"  xla / native x{xla / native:5.2f}"
+            )
+            rows.append(
+                (
+                    f"selective_scan {kind} {size}",
+                    "native",
+                    f"{1e6 * native:.1f} us",
+                    f"{xla / native:.2f}",
+                    "",
+                    "",
+                )
+            )
+
+
 # --- linear scan ---------------------------------------------------------------------------
 
 
@@ -516,7 +557,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument(
-        "--only", choices=["selective", "linear", "linear_backward", "odeint"], default=None
+        "--only",
+        choices=["selective", "selective_sizes", "linear", "linear_backward", "odeint"],
+        default=None,
     )
     options = parser.parse_args()
     print(f"jax {jax.__version__} on {jax.default_backend()}, {os.cpu_count()} CPUs")
@@ -524,6 +567,7 @@ def main():
     rows: list = []
     cases = {
         "selective": bench_selective,
+        "selective_sizes": bench_selective_sizes,
         "linear": bench_linear,
         "linear_backward": bench_linear_backward,
         "odeint": bench_odeint,

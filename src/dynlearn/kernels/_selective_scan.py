@@ -36,13 +36,31 @@ def _native_abstract(u, delta, A, B, C, h0):
     return (jax.ShapeDtypeStruct(u.shape, u.dtype), jax.ShapeDtypeStruct(h0.shape, h0.dtype))
 
 
+def _auto_inference(u, delta, A, B, C, h0):
+    # One undifferentiated step runs faster through XLA than through the FFI call (0.86-0.89x
+    # at L=1, benchmarks/kernels.py --only selective_sizes); longer sequences natively.
+    if u.shape[0] == 1:
+        return _selective_scan_xla.inference(u, delta, A, B, C, h0)
+    return _selective_scan_native.forward(u, delta, A, B, C, h0)
+
+
 # The native kernel's pair: no residuals (its backward pass recomputes the chunk-entry states).
-_NATIVE_OP = FusedOp(
-    "selective_scan[native]",
-    _selective_scan_native.forward,
-    _native_backward,
-    abstract=_native_abstract,
-)
+# "auto" adds an inference path that leaves single steps to XLA.
+_NATIVE_OPS = {
+    "native": FusedOp(
+        "selective_scan[native]",
+        _selective_scan_native.forward,
+        _native_backward,
+        abstract=_native_abstract,
+    ),
+    "auto": FusedOp(
+        "selective_scan[native, auto]",
+        _selective_scan_native.forward,
+        _native_backward,
+        abstract=_native_abstract,
+        inference=_auto_inference,
+    ),
+}
 
 
 @functools.cache
@@ -92,7 +110,7 @@ def _choose(implementation: str, state_dtype) -> str:
         return implementation
     if implementation == "auto":
         on_cpu = jax.default_backend() == "cpu"
-        return "native" if native_fits and on_cpu and _native.status()[0] else "xla"
+        return "native, auto" if native_fits and on_cpu and _native.status()[0] else "xla"
     return implementation
 
 
@@ -158,8 +176,9 @@ def selective_scan(
       pass as a Pallas kernel, one program per block of 16 channels; compiled on GPUs,
       interpreted elsewhere; real dtypes only; the backward pass stays XLA) or `"auto"`:
       `"native"` for real float32 inputs when JAX's default backend is the CPU and the native
-      kernel is available (if it is not, one notice is logged), else `"xla"` (the Pallas kernel
-      has not yet been timed on a GPU).
+      kernel is available (if it is not, one notice is logged; a single undifferentiated step,
+      `L = 1`, runs `"xla"`, measured faster), else `"xla"` (the Pallas kernel has not yet been
+      timed on a GPU).
 
     **Returns:**
 
@@ -229,7 +248,10 @@ def selective_scan(
         y = jnp.zeros((0, channels), real_dtype)
         h_last = h0.astype(state_dtype)
     else:
-        op = _NATIVE_OP if implementation == "native" else _op(int(chunk), implementation)
+        if implementation.startswith("native"):
+            op = _NATIVE_OPS["auto" if implementation.endswith("auto") else "native"]
+        else:
+            op = _op(int(chunk), implementation)
         y, h_last = fused_call(
             op,
             u,
