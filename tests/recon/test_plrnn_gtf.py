@@ -317,3 +317,31 @@ def test_fit_gtf_resumes_with_its_alpha(getkey, tmp_path):
     np.testing.assert_allclose(rest.column("loss"), hist.column("loss")[6:], rtol=1e-5)
     np.testing.assert_allclose(resumed.w1, full.w1, rtol=1e-5, atol=1e-7)
     assert seen and set(seen) == {ShallowPLRNN}
+
+
+def test_fit_gtf_compiles_once_for_the_same_optimizer(getkey, monkeypatch):
+    """A second `fit_gtf` with the same optimizer object and settings reuses the compiled step
+    (the loss is traced again only for a new optimizer), and gives the same result."""
+    import dynlearn.recon._gtf as gtf_module
+
+    traces = []
+    real = gtf_module.gtf_loss
+
+    def counting(*args, **kwargs):
+        traces.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gtf_module, "gtf_loss", counting)
+    t = jnp.arange(300.0) * 0.1
+    traj = jnp.stack([jnp.sin(t), jnp.cos(t)], axis=1)
+    model = ShallowPLRNN(2, 4, 8, key=getkey())
+    opt, key = optax.adam(1e-3), getkey()
+    kwargs = dict(steps=4, batch_size=4, sequence_length=10, key=key, alpha="adaptive")
+    first, _ = fit_gtf(model, traj, opt, **kwargs)
+    n_first = len(traces)
+    second, _ = fit_gtf(model, traj, opt, **kwargs)
+    assert n_first > 0 and len(traces) == n_first
+    for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(second)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    fit_gtf(model, traj, optax.adam(1e-3), **kwargs)  # a new optimizer object: traced anew
+    assert len(traces) > n_first

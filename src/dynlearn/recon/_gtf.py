@@ -188,7 +188,15 @@ class _Forced(eqx.Module):
 
 def _annealing(optimizer: optax.GradientTransformation) -> optax.GradientTransformation:
     """`optimizer` on the model; the increments of `alpha` and of the step count pass through.
-    Its state is `optimizer`'s own, so it pairs with the bare model (in errors, for instance)."""
+    Its state is `optimizer`'s own, so it pairs with the bare model (in errors, for instance).
+    The same `optimizer` object gives the same wrapper (see `_cached_annealing`)."""
+    try:
+        return _cached_annealing(optimizer)
+    except TypeError:  # an unhashable transform: no caching
+        return _make_annealing(optimizer)
+
+
+def _make_annealing(optimizer: optax.GradientTransformation) -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         inner = None if params is None else params.model
@@ -196,6 +204,17 @@ def _annealing(optimizer: optax.GradientTransformation) -> optax.GradientTransfo
         return _Forced(updates, grads.alpha, grads.count), state
 
     return optax.GradientTransformation(lambda params: optimizer.init(params.model), update)
+
+
+# `train.fit` reuses its compiled step when called again with the same loss and optimizer
+# objects: returning the same wrapper (and the same loss, `_loss_for`) for the same settings lets
+# repeated `fit_gtf` calls (seeds, restarts) skip recompilation.
+_cached_annealing = functools.lru_cache(maxsize=16)(_make_annealing)
+
+
+@functools.lru_cache(maxsize=16)
+def _loss_for(adaptive: bool, every: int, decay: float):
+    return functools.partial(_forced_loss, adaptive=adaptive, every=every, decay=decay)
 
 
 def _forced_loss(forced: _Forced, batch, *, key, adaptive: bool, every: int, decay: float):
@@ -339,9 +358,7 @@ def fit_gtf(
         a0 = jnp.asarray(alpha_init, dtype)
     else:
         a0 = estimate_forcing_alpha(model, windows[:batch_size])
-    loss = functools.partial(
-        _forced_loss, adaptive=adaptive, every=int(alpha_every), decay=float(alpha_decay)
-    )
+    loss = _loss_for(adaptive, int(alpha_every), float(alpha_decay))
     callbacks = tuple(fit_kwargs.pop("callbacks", ()))
     fit_kwargs["callbacks"] = [
         lambda step, forced, history, cb=cb: cb(step, forced.model, history) for cb in callbacks
