@@ -238,3 +238,16 @@ def test_disabled_by_environment(monkeypatch):
     monkeypatch.setattr(_native, "_status", None)
     monkeypatch.setattr(_native, "_noticed", True)
     assert _native.status() == (False, "disabled by DYNLEARN_NO_NATIVE")
+
+
+def test_unloadable_library_logs_a_warning(monkeypatch, tmp_path, caplog):
+    broken = tmp_path / "libdynlearn_selscan.so"
+    broken.write_text("not a shared library")
+    monkeypatch.delenv("DYNLEARN_NO_NATIVE", raising=False)
+    monkeypatch.setattr(_native, "LIBRARY", broken)
+    monkeypatch.setattr(_native, "_status", None)
+    monkeypatch.setattr(_native, "_noticed", False)
+    with caplog.at_level(logging.INFO, logger="dynlearn.kernels"):
+        loaded, reason = _native.status()
+    assert not loaded and "failed to load" in reason
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]

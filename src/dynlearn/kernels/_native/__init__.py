@@ -50,11 +50,15 @@ def _try_load() -> tuple[bool, str, int]:
         return False, f"jax {jax.__version__} has no jax.ffi", logging.WARNING
     try:
         library = ctypes.cdll.LoadLibrary(str(LIBRARY))
-    except OSError as error:
+        library.dynlearn_selscan_jaxlib_version.restype = ctypes.c_char_p
+        built = library.dynlearn_selscan_jaxlib_version().decode()
+        cpu_ok = bool(library.dynlearn_selscan_cpu_ok())
+    except (OSError, AttributeError) as error:  # unloadable, or a stale build without a symbol
         return False, f"{LIBRARY.name} failed to load: {error}", logging.WARNING
-    library.dynlearn_selscan_jaxlib_version.restype = ctypes.c_char_p
-    built = library.dynlearn_selscan_jaxlib_version().decode()
-    running = importlib.metadata.version("jaxlib")
+    try:
+        running = importlib.metadata.version("jaxlib")
+    except importlib.metadata.PackageNotFoundError:  # a jaxlib without package metadata
+        running = jax.__version__
     if _version(running) < _version(built):
         return (
             False,
@@ -62,15 +66,18 @@ def _try_load() -> tuple[bool, str, int]:
             "; reinstall dynlearn to rebuild it",
             logging.WARNING,
         )
-    if not library.dynlearn_selscan_cpu_ok():
+    if not cpu_ok:
         return False, "this CPU lacks AVX2/FMA, which the library was built for", logging.WARNING
     if not _registered:
         for target, symbol in (
             (FORWARD_TARGET, "SelScanForward"),
             (BACKWARD_TARGET, "SelScanBackward"),
         ):
-            capsule = jax.ffi.pycapsule(getattr(library, symbol))
-            jax.ffi.register_ffi_target(target, capsule, platform="cpu")
+            try:
+                capsule = jax.ffi.pycapsule(getattr(library, symbol))
+                jax.ffi.register_ffi_target(target, capsule, platform="cpu")
+            except Exception as error:  # noqa: BLE001 - any failure: the XLA path runs
+                return False, f"registering {target} failed: {error}", logging.WARNING
         _registered = True
     return True, "", logging.INFO
 
