@@ -2,6 +2,7 @@
 per-seed resumption."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -83,3 +84,30 @@ def test_results_dir_comes_from_the_environment(monkeypatch, tmp_path):
     assert str(_ledger.results_dir()) == "dynlearn-out"
     monkeypatch.setenv(_ledger.RESULTS_DIR_ENV, str(tmp_path))
     assert _ledger.results_dir() == tmp_path
+
+
+def test_each_seed_records_its_cpu_seconds(tmp_path):
+    """A seed's CPU time is the process's, measured around its computation (a busy loop of
+    known CPU cost), kept when the seed is resumed, summed in the results file."""
+
+    def busy(seed):
+        start = time.process_time()
+        while time.process_time() - start < 0.2:
+            pass
+        return {"error": 1.0}
+
+    run = _reproduction(tmp_path)
+    run.seed(0, busy)
+    run.seed(1, lambda s: {"error": 2.0})
+    assert 0.2 <= run.per_seed[0]["cpu_time_s"] < 1.0
+    assert run.per_seed[1]["cpu_time_s"] < 0.1
+    again = _reproduction(tmp_path)
+    again.seed(0, busy)  # resumed: the saved CPU time, not a new one
+    assert again.resumed == [0] and again.per_seed[0]["cpu_time_s"] == run.per_seed[0]["cpu_time_s"]
+    record = json.loads(
+        run.finish(ours="o", status="partial", gap="g", differences=["d"]).read_text()
+    )
+    assert record["cpu_time_s"] == pytest.approx(
+        run.per_seed[0]["cpu_time_s"] + run.per_seed[1]["cpu_time_s"], abs=0.11
+    )
+    assert "cpu_time_s" not in record["median"]

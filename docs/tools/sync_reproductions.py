@@ -156,12 +156,17 @@ def _timings(results: list[dict]) -> list[str]:
                 for r in record["per_seed"].values()
                 if r.get("load_average_end")
             ] or [record["machine"]["load_average_start"][0]]
-            rows.append((record["name"], record["wall_time_s"], loads, "its results file"))
+            rows.append(
+                (record["name"], record["wall_time_s"], record.get("cpu_time_s"), loads,
+                 "its results file")
+            )  # fmt: skip
     for name, timing in sorted(table.items()):
         if any(row[0] == name for row in rows):
             continue
         loads = [timing[k][0] for k in ("load_average_start", "load_average_end") if k in timing]
-        rows.append((name, timing["wall_time_s"], loads, timing["source"]))
+        rows.append(
+            (name, timing["wall_time_s"], timing.get("cpu_time_s"), loads, timing["source"])
+        )
     lines = [
         "## Run times",
         "",
@@ -169,14 +174,18 @@ def _timings(results: list[dict]) -> list[str]:
         "the times `dynlearn reproduce --list` shows; examples not listed have not been timed). "
         "The machine is a shared 2-core CPU box whose load average (1 minute) is given beside "
         "each time (compare times only at similar loads). "
-        "Timed with `python docs/tools/time_examples.py NAME` unless the source says otherwise.",
+        "Timed with `python docs/tools/time_examples.py NAME` unless the source says otherwise. "
+        "The CPU time (all threads of the run, summed over its seeds; recorded by the ledger "
+        "since issue 18's last timing pass) hardly depends on the load: on an idle machine the "
+        "wall time is at most about that.",
         "",
-        "| example | wall time (s) | load average | source |",
-        "|---|---|---|---|",
+        "| example | wall time (s) | CPU time (s) | load average | source |",
+        "|---|---|---|---|---|",
     ]
-    for name, wall, loads, source in sorted(rows):
+    for name, wall, cpu, loads, source in sorted(rows):
         load = f"{min(loads):.1f}-{max(loads):.1f}" if loads else "?"
-        lines.append(f"| `{name}` | {wall:.0f} | {load} | {_cell(source)} |")
+        cpu_cell = "" if cpu is None else f"{cpu:.0f}"
+        lines.append(f"| `{name}` | {wall:.0f} | {cpu_cell} | {load} | {_cell(source)} |")
     return lines + [""] + _full_timings(path)
 
 

@@ -25,6 +25,7 @@ import argparse
 import datetime
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -51,6 +52,7 @@ def time_example(
         ["--seeds", *map(str, seeds)] if seeds is not None else []
     )
     load_start = os.getloadavg()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         done = subprocess.run(
@@ -61,6 +63,8 @@ def time_example(
             timeout=timeout,
         )
         wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
         results = Path(folder) / f"{name}.json"
         per_seed = (
             {
@@ -74,6 +78,7 @@ def time_example(
         raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     record = {
         "wall_time_s": round(wall, 1),
+        "cpu_time_s": round(cpu, 1),  # the run's processes, all threads
         "command": " ".join(["dynlearn reproduce", name, *extra]),
         "load_average_start": [round(x, 2) for x in load_start],
         "load_average_end": [round(x, 2) for x in os.getloadavg()],

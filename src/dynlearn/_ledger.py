@@ -180,23 +180,31 @@ class Reproduction:
             self.resumed.append(seed)
             result = saved["result"]
             wall = saved["wall_time_s"]
+            cpu = saved.get("cpu_time_s")
             load = saved.get("load_average_end")
         else:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             result = _jsonable(dict(compute(seed)))
             wall = time.perf_counter() - start
+            cpu = round(time.process_time() - cpu_start, 2)
             self.seed_dir.mkdir(parents=True, exist_ok=True)
             load = [round(x, 2) for x in os.getloadavg()]
             record = {
                 "config": self.config,
                 "result": result,
                 "wall_time_s": round(wall, 2),
+                "cpu_time_s": cpu,
                 "load_average_end": load,
             }
             self.seed_path(seed).write_text(json.dumps(record, indent=1) + "\n")
         # the machine's load when the seed ended: the whole run's start/end loads say little
         # when seeds were resumed from an earlier run
-        self.per_seed[seed] = {**result, "wall_time_s": round(wall, 2), "load_average_end": load}
+        # CPU seconds of the process (all threads): near the seed's wall time on an idle
+        # machine whatever the load was, a load-independent measure of its cost
+        timing = {"wall_time_s": round(wall, 2), "load_average_end": load}
+        if cpu is not None:
+            timing["cpu_time_s"] = cpu
+        self.per_seed[seed] = {**result, **timing}
         return dict(result)
 
     def medians(self) -> dict[str, float]:
@@ -205,7 +213,7 @@ class Reproduction:
         for result in self.per_seed.values():
             for key, value in result.items():
                 numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-                if numeric and key != "wall_time_s" and key not in keys:
+                if numeric and key not in ("wall_time_s", "cpu_time_s") and key not in keys:
                     keys.append(key)
         return {
             key: _median([float(r[key]) for r in self.per_seed.values() if key in r])
@@ -255,6 +263,12 @@ class Reproduction:
             "extra": _jsonable(dict(extra or {})),
             # A resumed seed's time was spent by the earlier run: count it, and say so.
             "wall_time_s": round(wall + resumed_wall, 1),
+            # the seeds' CPU seconds (null when a resumed seed predates this record)
+            "cpu_time_s": (
+                round(sum(r["cpu_time_s"] for r in self.per_seed.values()), 1)
+                if all("cpu_time_s" in r for r in self.per_seed.values())
+                else None
+            ),
             "seeds_resumed": sorted(self.resumed),
             "command": _command(),
             "commit": _git("rev-parse", "HEAD"),
