@@ -29,14 +29,19 @@ closest to softmax attention. Read through `dynamical_system()`, attention's `A_
 the first pair intact, while S6's median `|A_(L-1) ... A_1|` falls from 0.80 at `N = 2` to
 0.05 at `N = 32`: the median state coordinate has forgotten the first pairs by the last query
 (S6 starts its added coordinates with faster decay, `A = -n`), so its larger states buy little
-memory at this training length and single learning rate. The step-by-step recurrence matches
-every mixer's output to 4e-7 (relative). This is a small problem (L = 20, width 32, 1000 steps,
+memory at this training length and single learning rate. S6 is still learning at 1000 steps:
+seed 0 trained 3000 steps (`--steps 3000 --seeds 0`, 14 min at load 8-10) gives softmax
+attention 1.00, linear attention 0.82 / 0.99 / 1.00, S6 0.79 / 0.79 / 0.82 and the RG-LRU 0.67,
+so with longer training S6 moves clear of the gated RNN but still gains little from its state
+and stays below linear attention at 256 and 1024. The step-by-step recurrence matches every
+mixer's output to 4e-7 (relative). This is a small problem (L = 20, width 32, 1000 steps,
 one learning rate where the paper keeps the best of a sweep); `--full` (24 pairs, widths 32
 and 64, 3000 steps) has not been run.
 
 Run: `dynlearn reproduce associative_recall_state_size [--results-dir DIR]` (3 seeds, 1000
 steps, about 12 min at load 7-13; `--full`: 5 seeds, 24 pairs, widths 32 and 64, 3000 steps,
-projected at about an hour per seed at that load, not measured). Writes
+projected at 1 to 1.5 hours per seed at load 8-11 from the per-model times of `--full --steps 16`
+and of the 3000-step run above, not measured). Writes
 `DIR/associative_recall_state_size.json` and `./dynlearn-out/associative_recall_state_size.png`.
 """
 
