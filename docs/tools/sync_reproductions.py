@@ -156,10 +156,11 @@ def _timings(results: list[dict]) -> list[str]:
                 for r in record["per_seed"].values()
                 if r.get("load_average_end")
             ] or [record["machine"]["load_average_start"][0]]
-            rows.append(
-                (record["name"], record["wall_time_s"], record.get("cpu_time_s"), loads,
-                 "its results file")
-            )  # fmt: skip
+            cpu = record.get("cpu_time_s")
+            seeds = record["per_seed"].values()
+            if cpu is None and seeds and all("cpu_time_s" in r for r in seeds):
+                cpu = sum(r["cpu_time_s"] for r in seeds)  # an example that timed its seeds
+            rows.append((record["name"], record["wall_time_s"], cpu, loads, "its results file"))
     for name, timing in sorted(table.items()):
         if any(row[0] == name for row in rows):
             continue
