@@ -167,7 +167,8 @@ def test_auto_uses_native_for_float32_on_cpu():
     args = problem(rng, 6, 8, 2)
     jaxpr = str(jax.make_jaxpr(scan("auto"))(*args))
     assert "selective_scan[native, auto]" in jaxpr
-    # Undifferentiated, one step runs the XLA inference path (no FFI call), with the same values.
+    # Undifferentiated, a tiny sequence (L*D*N = 16) runs the XLA inference path (no FFI call),
+    # with the same values; a longer one (L*D*N = 6 * 8 * 200) the native kernel.
     one = [x[:1] if x.shape[0] == 6 else x for x in args]
 
     def lowered(f):
@@ -179,6 +180,8 @@ def test_auto_uses_native_for_float32_on_cpu():
     y_one, h_one = scan("auto")(*one)
     y_loop, h_loop = loop(*one)
     assert rel_err(y_one, y_loop) < 1e-5 and rel_err(h_one, h_loop) < 1e-5
+    wide = problem(rng, 6, 8, 200)
+    assert "dynlearn_selective_scan_forward" in jax.jit(scan("auto")).lower(*wide).as_text()
     with _x64():
         args64 = [jnp.asarray(x, jnp.float64) for x in args]
         assert "selective_scan[native" not in str(jax.make_jaxpr(scan("auto"))(*args64))

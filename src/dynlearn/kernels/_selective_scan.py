@@ -36,16 +36,22 @@ def _native_abstract(u, delta, A, B, C, h0):
     return (jax.ShapeDtypeStruct(u.shape, u.dtype), jax.ShapeDtypeStruct(h0.shape, h0.dtype))
 
 
+# Undifferentiated sequences with fewer state updates than this (L * D * N, D padded to 8) run
+# the XLA inference path: there the FFI call's fixed cost of a few microseconds loses
+# (benchmarks/kernels.py --only selective_sizes: native 0.79-0.89x at L*D*N = 64 and 512,
+# 1.06-1.09x at 2048, more above).
+_AUTO_MIN_UPDATES = 1024
+
+
 def _auto_inference(u, delta, A, B, C, h0):
-    # One undifferentiated step runs faster through XLA than through the FFI call (0.86-0.89x
-    # at L=1, benchmarks/kernels.py --only selective_sizes); longer sequences natively.
-    if u.shape[0] == 1:
+    length, channels = u.shape
+    if length * (-(-channels // 8) * 8) * A.shape[1] < _AUTO_MIN_UPDATES:
         return _selective_scan_xla.inference(u, delta, A, B, C, h0)
     return _selective_scan_native.forward(u, delta, A, B, C, h0)
 
 
 # The native kernel's pair: no residuals (its backward pass recomputes the chunk-entry states).
-# "auto" adds an inference path that leaves single steps to XLA.
+# "auto" adds an inference path that leaves tiny sequences to XLA.
 _NATIVE_OPS = {
     "native": FusedOp(
         "selective_scan[native]",
@@ -176,9 +182,9 @@ def selective_scan(
       pass as a Pallas kernel, one program per block of 16 channels; compiled on GPUs,
       interpreted elsewhere; real dtypes only; the backward pass stays XLA) or `"auto"`:
       `"native"` for real float32 inputs when JAX's default backend is the CPU and the native
-      kernel is available (if it is not, one notice is logged; a single undifferentiated step,
-      `L = 1`, runs `"xla"`, measured faster), else `"xla"` (the Pallas kernel has not yet been
-      timed on a GPU).
+      kernel is available (if it is not, one notice is logged; undifferentiated calls with
+      fewer than 1024 state updates, `L * D * N`, run `"xla"`, measured faster there), else
+      `"xla"` (the Pallas kernel has not yet been timed on a GPU).
 
     **Returns:**
 
