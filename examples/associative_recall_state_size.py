@@ -39,9 +39,9 @@ one learning rate where the paper keeps the best of a sweep); `--full` (24 pairs
 and 64, 3000 steps) has not been run.
 
 Run: `dynlearn reproduce associative_recall_state_size [--results-dir DIR]` (3 seeds, 1000
-steps, about 12 min at load 7-13; `--full`: 5 seeds, 24 pairs, widths 32 and 64, 3000 steps,
-projected at 1 to 1.5 hours per seed at load 8-11 from the per-model times of `--full --steps 16`
-and of the 3000-step run above, not measured). Writes
+steps, 12 min wall and 6 min of CPU at load 7-13; `--full`: 5 seeds, 24 pairs, widths 32 and
+64, 3000 steps, projected at 1 to 1.5 hours per seed at load 8-11 from the per-model times of
+`--full --steps 16` and of the 3000-step run above, not measured). Writes
 `DIR/associative_recall_state_size.json` and `./dynlearn-out/associative_recall_state_size.png`.
 """
 
