@@ -29,7 +29,9 @@ constraint points after training (unweighted), the interface jump, the training 
 after compilation, the time of the first call (compilation and one step; later seeds in the same
 process reuse the compiled step) and the inference time (solve the experts' least-squares
 problems and evaluate the field on the grid, compiled, best of 5). The results file says which K
-beat the global constraint, in accuracy and in time.
+beat the global constraint, in accuracy and in time. What only the longer run shows: at 2000
+steps the global constraint keeps improving while the mixtures stall or improve little, so the
+ranking at the default is partly a budget effect (docs/pinn.md has both tables).
 
 Run: `dynlearn reproduce pinn_burgers_moe [--results-dir DIR]` (3 seeds, K = 1, 2, 4, 8, 500
 steps; `--seeds` to change, `--full` for 2000 steps and K up to 16). Writes
