@@ -76,6 +76,11 @@ def sync(text: str) -> tuple[str, list[str], list[str]]:
 
 
 def main() -> int:
+    unknown = [a for a in sys.argv[1:] if a != "--check"]
+    if unknown:  # --help included: print the usage instead of rewriting the page
+        print(__doc__)
+        print("usage: python " + "/".join(__file__.split("/")[-3:]) + " [--check]")
+        return 0 if unknown in (["-h"], ["--help"]) else 2
     check = "--check" in sys.argv[1:]
     text, changed, missing = sync(GALLERY.read_text())
     if missing:

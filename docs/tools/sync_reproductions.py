@@ -261,6 +261,11 @@ def render() -> str:
 
 
 def main() -> int:
+    unknown = [a for a in sys.argv[1:] if a != "--check"]
+    if unknown:  # --help included: print the usage instead of rewriting the page
+        print(__doc__)
+        print("usage: python " + "/".join(__file__.split("/")[-3:]) + " [--check]")
+        return 0 if unknown in (["-h"], ["--help"]) else 2
     text = render()
     if "--check" in sys.argv[1:]:
         current = PAGE.read_text(encoding="utf-8") if PAGE.exists() else ""
