@@ -21,27 +21,30 @@ last channel one step ahead, its MAE on real series, lower is better), at the pr
 channel: right marginals, no temporal structure) and, for the predictive score, to a second real
 sample (the floor).
 
-Default run (seed 0, 600 series, 1500 steps per model; 443 s wall, 175 s CPU, at load 7.7-9.1 on
-the shared 2-core machine, 2026-12-07), one seed only:
+Default runs (600 series, 1500 steps per model), seeds 0, 1, 2 (`--seed`; each seed draws new
+data, models and score keys); 2026-12-07 on the shared 2-core machine: seed 0
+443 s wall, 175 s CPU at load 7.7-9.1; seeds 1 and 2 side by side, 315 s wall, 180 s CPU each,
+at load 4.5-5.6:
 
 | data, sampling | discriminative (KVAE / trivial) | predictive (KVAE / trivial / real) |
 |---|---|---|
-| sines, regular | 0.450 / 0.188 | 0.109 / 0.092 / 0.091 |
-| sines, irregular | 0.467 / 0.188 | 0.152 / 0.092 / 0.091 |
-| oscillator, regular | 0.142 / 0.358 | 0.070 / 0.096 / 0.062 |
-| oscillator, irregular | 0.004 / 0.358 | 0.061 / 0.096 / 0.062 |
+| sines, regular | 0.483 / 0.263 | 0.132 / 0.095 / 0.093 |
+| sines, irregular | 0.471 / 0.263 | 0.132 / 0.095 / 0.093 |
+| oscillator, regular | 0.142 / 0.317 | 0.068 / 0.096 / 0.062 |
+| oscillator, irregular | 0.213 / 0.317 | 0.061 / 0.096 / 0.062 |
 
-The KVAE beats the trivial generator on both scores for the oscillator (a linear SDE, which the
-linear latent prior can represent), and loses to it on both for the sines: its samples are
+Medians; docs/koopman.md gives the ranges. In the medians the KVAE beats the trivial generator
+on both scores for the oscillator (a linear SDE, which the linear latent prior can represent;
+seed by seed, 5 of 6 runs beat it on both) and loses to it on both for the sines (seed by seed:
+on the predictive score in 6 of 6 runs, on the discriminative score in 5 of 6): its samples are
 noisy and leave [0, 1] (up to 1.5 in the figure's three samples), where every real sine is a
 smooth arc, so the post-hoc GRU tells them apart almost always. This `KoopmanVAE` samples from
 a linear latent SDE; the paper's prior is a GRU whose latents are only regularised towards
 linear dynamics, so these numbers are not the paper's model, and not comparable with its tables.
-The discriminative score is noisy at this size (120 + 120 test series; for one generator it
-varies by about 0.2 over keys, see docs/metrics.md): run several seeds before reading
-differences below that.
+The discriminative score is noisy at this size (120 + 120 test series): the same trivial
+generator scores 0.19 to 0.49 over the three seeds.
 
-Run: `python examples/koopman_kvae_sines.py` (about 7-8 minutes on a loaded 2-core CPU) or
+Run: `python examples/koopman_kvae_sines.py` (5-8 minutes on the loaded 2-core CPU) or
 `--full`. Writes `./dynlearn-out/koopman_kvae_sines.png`.
 """
 
