@@ -23,8 +23,8 @@ weight, 0.05, is about the local one divided by that number (untuned: one run).
 
 Run time: 1228 s for the default's 3 seeds at load 8-10.6 (the first seed 765 s with
 compilation, the others 216-247 s), 252 s of process CPU in all, so a few minutes on an idle
-2-core machine. `--full` (2.5x the steps, 4x the data) is projected at about 2.5x a default
-seed; it was not run.
+2-core machine. `--full` (2.5x the steps, 4x the data): 280 s for seed 0 at load 5-6 (251 s of
+CPU), timed with `python docs/tools/time_examples.py --full --seeds 0 nde_local_regularization`.
 
 Run: `dynlearn reproduce nde_local_regularization [--results-dir DIR]` (3 seeds; `--seeds` to
 change, `--full` for more data and steps). Writes the results file

@@ -78,7 +78,7 @@ def test_full_timings_table_lists_each_seed(tmp_path, monkeypatch):
     row = next(line for line in lines if line.startswith("| `demo` |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells == [
-        "`demo`", "seed 0: 41, seed 3: 30", "1.5-2.2",
+        "`demo`", "seed 0: 41, seed 3: 30", "", "1.5-2.2",
         "`dynlearn reproduce demo --full --seeds 0 3`", "`abcdef0123`",
     ]  # fmt: skip
 

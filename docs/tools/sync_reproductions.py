@@ -203,16 +203,18 @@ def _full_timings(path: Path) -> list[str]:
         "docs/tools/time_examples.py --full --seeds 0 NAME`. What only the longer version shows "
         "is said in the example's text; an example not listed here has no measured `--full` time.",
         "",
-        "| example | seconds per seed | load average | command | commit |",
-        "|---|---|---|---|---|",
+        "| example | seconds per seed | CPU of the run (s) | load average | command | commit |",
+        "|---|---|---|---|---|---|",
     ]
     for name, timing in sorted(table.items()):
         per_seed = ", ".join(
             f"seed {seed}: {secs:.0f}" for seed, secs in sorted(timing["seconds_per_seed"].items())
         )
         loads = [timing[k][0] for k in ("load_average_start", "load_average_end")]
+        cpu = timing.get("cpu_time_s")
         lines.append(
-            f"| `{name}` | {per_seed} | {min(loads):.1f}-{max(loads):.1f} | "
+            f"| `{name}` | {per_seed} | {'' if cpu is None else f'{cpu:.0f}'} | "
+            f"{min(loads):.1f}-{max(loads):.1f} | "
             f"`{timing['command']}` | `{timing['commit'][:10]}` |"
         )
     return lines + [""]
