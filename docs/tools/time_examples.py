@@ -104,14 +104,15 @@ def main() -> int:
     if not args.names:
         print(__doc__)
         return 2
-    table = json.loads(TABLE.read_text()) if TABLE.exists() else {"examples": {}}
-    section = table.setdefault("full", {}) if args.full else table["examples"]
     for name in args.names:
         try:
             record = time_example(name, full=args.full, seeds=args.seeds, timeout=args.timeout)
         except (RuntimeError, subprocess.TimeoutExpired) as err:
             print(f"{name}: not recorded ({str(err).splitlines()[0]})")
             continue
+        # read the table again: another timing run may have written it meanwhile
+        table = json.loads(TABLE.read_text()) if TABLE.exists() else {"examples": {}}
+        section = table.setdefault("full", {}) if args.full else table["examples"]
         section[name] = record
         print(f"{name}: {record['wall_time_s']} s (load {record['load_average_start'][0]:.1f})")
         TABLE.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
