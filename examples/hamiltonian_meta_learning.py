@@ -24,11 +24,11 @@ after single-seed trials (seed 0, 100 to 5000 outer steps) of 0.01, 0.05 and 0.3
 0.05 the meta and pre-trained models stayed within about 2% of each other, at 0.3 the two-body
 adaptation curves were not monotone.
 
-Run: `dynlearn reproduce hamiltonian_meta_learning [--results-dir DIR]` (3 seeds, 5000 outer
-steps as the paper; `--seeds` to change, `--full` for 10000 steps and more orbits: 466 s for
-seed 0 on 2 shared CPUs at load 13-15, `python examples/hamiltonian_meta_learning.py --full
---seeds 0`, where meta-training again gives the lowest derivative MSE on both held-out systems
-but not the lowest double-pendulum state MSE). Writes the results file
+Run: `dynlearn reproduce hamiltonian_meta_learning [--results-dir DIR]` (3 seeds, 5000 outer steps
+as the paper; `--seeds` to change, `--full` for 10000 steps and more orbits: 466 s for seed 0 on 2
+shared CPUs at load 13-15, 105 s at load 1.3-2.0 (136 s of CPU; `python docs/tools/time_examples.py
+--full --seeds 0 hamiltonian_meta_learning`), where meta-training again gives the lowest derivative
+MSE on both held-out systems but not the lowest double-pendulum state MSE). Writes the results file
 `DIR/hamiltonian_meta_learning.json` and `./dynlearn-out/hamiltonian_meta_learning.png`.
 """
 

@@ -37,8 +37,9 @@ partial (`--full`, 4x the steps, was not run for the results file).
 
 Run time: the results file's run took 1727 s at load 7-12.6 with 199-204 s of process CPU a seed
 (about 1000 s for the 5 seeds, so under 20 minutes on an idle 2-core machine); repeated fits now
-reuse their compiled steps. `--full` (4x the training steps) is projected at up to 4x a seed's
-CPU time; it was not run.
+reuse their compiled steps. `--full` (4x the training steps): seed 0 took 1902 s at load 4-6
+(1366 s of CPU), timed with `python docs/tools/time_examples.py --full --seeds 0
+recon_gtf_lorenz`; its results were not kept for the results file.
 
 Run: `dynlearn reproduce recon_gtf_lorenz [--results-dir DIR]` (5 seeds; `--seeds` to change;
 `--full` for 4x the training steps). Writes `DIR/recon_gtf_lorenz.json` (per-seed results,
