@@ -54,8 +54,8 @@ against 0.2 s at load 2-4 on 2 cores). The optimizers are built once so that eve
 compiled step. The default run took 879 s for 5 seeds (158-193 s a seed at load 4-8, two other
 jobs running) where the tree-based one took 7693 s.
 
-`--full` (6000 steps of batch 32, 512 paths: 8x the ELBO work) is projected at about 8x a default
-seed (20-25 minutes a seed at that load); it was not run.
+`--full` (6000 steps of batch 32, 512 paths: 8x the ELBO work): seed 0 took 456 s at load 1.3-1.9
+(`python docs/tools/time_examples.py --full --seeds 0 fbm_latent_sde`, its results not kept).
 
 Run: `dynlearn reproduce fbm_latent_sde [--results-dir DIR]` (5 seeds, H = 0.3 and 0.7;
 `--seeds`, `--hursts` and `--steps` to change, `--full` for more paths and 6000 steps). Writes the
