@@ -39,12 +39,10 @@ def _extra(channels: int) -> int:
     return -channels % _native.LANES
 
 
-@jax.custom_jvp
-def forward(u, delta, A, B, C, h0):
-    """(y, last state) of the recurrence, from the native forward kernel."""
-    channels = u.shape[-1]
-    extra = _extra(channels)
-    args = (
+def _padded_inputs(u, delta, A, B, C, h0):
+    """The six inputs with the channel axis zero-padded to the kernel's vector width."""
+    extra = _extra(u.shape[-1])
+    return (
         _pad(u, -1, extra),
         _pad(delta, -1, extra),
         _pad(A, -2, extra),
@@ -52,6 +50,13 @@ def forward(u, delta, A, B, C, h0):
         C,
         _pad(h0, -2, extra),
     )
+
+
+@jax.custom_jvp
+def forward(u, delta, A, B, C, h0):
+    """(y, last state) of the recurrence, from the native forward kernel."""
+    channels = u.shape[-1]
+    args = _padded_inputs(u, delta, A, B, C, h0)
     call = jax.ffi.ffi_call(
         _native.FORWARD_TARGET,
         (_struct(args[0]), _struct(args[5])),
@@ -72,12 +77,7 @@ def backward(u, delta, A, B, C, h0, g_y, g_last):
     channels = u.shape[-1]
     extra = _extra(channels)
     args = (
-        _pad(u, -1, extra),
-        _pad(delta, -1, extra),
-        _pad(A, -2, extra),
-        B,
-        C,
-        _pad(h0, -2, extra),
+        *_padded_inputs(u, delta, A, B, C, h0),
         _pad(g_y, -1, extra),
         _pad(g_last, -2, extra),
     )
