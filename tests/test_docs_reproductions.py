@@ -80,7 +80,17 @@ def test_full_timings_table_lists_each_seed(tmp_path, monkeypatch):
     assert cells == [
         "`demo`", "seed 0: 41, seed 3: 30", "", "1.5-2.2",
         "`dynlearn reproduce demo --full --seeds 0 3`", "`abcdef0123`",
+        "times only (results not kept)",
     ]  # fmt: skip
+    # a kept results file of the longer run: its status and medians fill the last cell
+    (ledger / "full").mkdir()
+    kept = {"status": "partial", "ours": "median error 0.25 | 2 seeds"}
+    (ledger / "full" / "demo.json").write_text(json.dumps(kept))
+    row = next(
+        line for line in sync_reproductions.render().splitlines() if line.startswith("| `demo` |")
+    )
+    assert row.endswith("| **partial**: median error 0.25 \\| 2 seeds |")
+    assert "demo" not in [r["name"] for r in sync_reproductions.load_results()]
 
 
 def test_time_examples_records_the_seconds_of_each_seed(tmp_path, monkeypatch):
@@ -101,7 +111,9 @@ def test_time_examples_records_the_seconds_of_each_seed(tmp_path, monkeypatch):
 
     monkeypatch.setattr(time_examples.subprocess, "run", fake_run)
     monkeypatch.setattr(time_examples, "_commit", lambda: "0" * 40)
-    record = time_examples.time_example("demo", full=True, seeds=[0, 1])
+    record = time_examples.time_example("demo", full=True, seeds=[0, 1], keep=tmp_path / "kept")
     assert seen["cmd"][-6:-2] == ["--full", "--seeds", "0", "1"]
     assert record["command"] == "dynlearn reproduce demo --full --seeds 0 1"
     assert record["seconds_per_seed"] == {"0": 12.3, "1": 5.0}
+    kept = json.loads((tmp_path / "kept" / "demo.json").read_text())  # the results file, kept
+    assert kept["per_seed"]["0"]["wall_time_s"] == 12.34

@@ -200,13 +200,21 @@ def _full_timings(path: Path) -> list[str]:
         "",
         "Time of each seed of `dynlearn reproduce NAME --full` as the example's ledger measured it "
         "(the first seed includes start-up and compilation), timed with `python "
-        "docs/tools/time_examples.py --full --seeds 0 NAME`. What only the longer version shows "
-        "is said in the example's text; an example not listed here has no measured `--full` time.",
+        "docs/tools/time_examples.py --full --seeds 0 NAME`, which keeps the run's results file "
+        "as `docs/reproductions/full/NAME.json`; its status and medians (over the seeds run) are "
+        "in the last column. What only the longer version shows is said in the example's text; "
+        "an example not listed here has no measured `--full` time.",
         "",
-        "| example | seconds per seed | CPU of the run (s) | load average | command | commit |",
-        "|---|---|---|---|---|---|",
+        "| example | seconds per seed | CPU of the run (s) | load average | command | commit "
+        "| what the longer run found |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, timing in sorted(table.items()):
+        kept = path.parent / "full" / f"{name}.json"
+        found = "times only (results not kept)"
+        if kept.exists():
+            record = json.loads(kept.read_text(encoding="utf-8"))
+            found = f"**{record['status']}**: {_cell(record['ours'])}"
         per_seed = ", ".join(
             f"seed {seed}: {secs:.0f}" for seed, secs in sorted(timing["seconds_per_seed"].items())
         )
@@ -215,7 +223,7 @@ def _full_timings(path: Path) -> list[str]:
         lines.append(
             f"| `{name}` | {per_seed} | {'' if cpu is None else f'{cpu:.0f}'} | "
             f"{min(loads):.1f}-{max(loads):.1f} | "
-            f"`{timing['command']}` | `{timing['commit'][:10]}` |"
+            f"`{timing['command']}` | `{timing['commit'][:10]}` | {found} |"
         )
     return lines + [""]
 

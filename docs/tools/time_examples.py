@@ -17,6 +17,10 @@ reports it (its ledger times every seed; process start-up and compilation of the
 included); the generated page lists these times per seed beside the defaults':
 
     python docs/tools/time_examples.py --full --seeds 0 --timeout 3600 fbm_hurst
+
+The longer run's results file is kept as docs/reproductions/full/NAME.json (its medians, status
+and gap, from the seeds run), so the page can show what the longer version found beside its
+time; the example's text says what only the longer version shows.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import datetime
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "docs" / "reproductions" / "timings.json"
+FULL_RESULTS = ROOT / "docs" / "reproductions" / "full"
 TIMEOUT_S = 600
 
 
@@ -44,9 +50,18 @@ def _commit() -> str:
 
 
 def time_example(
-    name: str, *, full: bool = False, seeds: list[int] | None = None, timeout: float = TIMEOUT_S
+    name: str,
+    *,
+    full: bool = False,
+    seeds: list[int] | None = None,
+    timeout: float = TIMEOUT_S,
+    keep: Path | None = None,
 ) -> dict:
-    """Run `dynlearn reproduce NAME` (with `--full`/`--seeds` if given) and time it."""
+    """Run `dynlearn reproduce NAME` (with `--full`/`--seeds` if given) and time it.
+
+    With `keep`, the run's results file `NAME.json` is copied into that folder (the `--full`
+    runs keep theirs in docs/reproductions/full/).
+    """
     commit = _commit()
     extra = (["--full"] if full else []) + (
         ["--seeds", *map(str, seeds)] if seeds is not None else []
@@ -74,6 +89,9 @@ def time_example(
             if results.exists()
             else {}
         )
+        if keep is not None and results.exists() and done.returncode == 0:
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(results, keep / results.name)
     if done.returncode != 0:
         raise RuntimeError(f"{name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     record = {
@@ -106,7 +124,13 @@ def main() -> int:
         return 2
     for name in args.names:
         try:
-            record = time_example(name, full=args.full, seeds=args.seeds, timeout=args.timeout)
+            record = time_example(
+                name,
+                full=args.full,
+                seeds=args.seeds,
+                timeout=args.timeout,
+                keep=FULL_RESULTS if args.full else None,
+            )
         except (RuntimeError, subprocess.TimeoutExpired) as err:
             print(f"{name}: not recorded ({str(err).splitlines()[0]})")
             continue
