@@ -2,7 +2,8 @@
 
 Dictionaries of observables (strategy objects), exact DMD, EDMD, kernel EDMD and generator EDMD
 with quadrature weights, ResDMD residuals and pseudospectra (Colbrook & Townsend; Colbrook, Mezic
-& Stepanenko), Koopman autoencoders and the Koopman VAE (Naiman et al.).
+& Stepanenko), Koopman autoencoders, a Koopman VAE with a linear latent prior (`KoopmanVAE`) and the
+Koopman VAE of Naiman et al. with its recurrent prior (`KoVAE`).
 """
 
 from ._autoencoder import (
@@ -83,6 +84,12 @@ from ._kernels import (
 from ._kernels import (
     PolynomialKernel as PolynomialKernel,
 )
+from ._kovae import KoVAE as KoVAE
+from ._kovae import eigenvalue_penalties as eigenvalue_penalties
+from ._kovae import fill_gaps as fill_gaps
+from ._kovae import gaussian_kl as gaussian_kl
+from ._kovae import koopman_least_squares as koopman_least_squares
+from ._kovae import kovae_loss as kovae_loss
 from ._kvae import KoopmanVAE as KoopmanVAE
 from ._kvae import kvae_loss as kvae_loss
 from ._latent import (
