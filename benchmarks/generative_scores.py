@@ -16,18 +16,9 @@ import argparse
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from dynlearn.metrics import discriminative_score, predictive_score
-
-
-def timegan_sines(key, n, length=24, channels=5):
-    k_f, k_p = jax.random.split(key)
-    freq = jax.random.uniform(k_f, (n, 1, channels), maxval=0.1)
-    phase = jax.random.uniform(k_p, (n, 1, channels), maxval=0.1)
-    t = jnp.arange(length, dtype=jnp.float32)[None, :, None]
-    return (jnp.sin(freq * t + phase) + 1) / 2
+from dynlearn.metrics import discriminative_score, predictive_score, timegan_sines
 
 
 def main():

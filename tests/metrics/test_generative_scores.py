@@ -19,13 +19,22 @@ discriminative_score = metrics.discriminative_score.__wrapped__
 predictive_score = metrics.predictive_score.__wrapped__
 
 
-def timegan_sines(key, n, length=24, channels=5):
-    """TimeGAN's sine data: `(sin(f t + p) + 1) / 2`, f and p uniform on [0, 0.1] per channel."""
+timegan_sines = metrics.timegan_sines
+
+
+def test_timegan_sines_against_a_plain_loop():
+    key = jax.random.key(3)
+    data = np.asarray(timegan_sines(key, 4, length=7, channels=3))
+    assert data.shape == (4, 7, 3) and data.min() >= 0.0 and data.max() <= 1.0
     k_f, k_p = jax.random.split(key)
-    freq = jax.random.uniform(k_f, (n, 1, channels), maxval=0.1)
-    phase = jax.random.uniform(k_p, (n, 1, channels), maxval=0.1)
-    t = jnp.arange(length, dtype=jnp.float32)[None, :, None]
-    return (jnp.sin(freq * t + phase) + 1) / 2
+    freq = np.asarray(jax.random.uniform(k_f, (4, 1, 3), maxval=0.1))
+    phase = np.asarray(jax.random.uniform(k_p, (4, 1, 3), maxval=0.1))
+    assert freq.min() >= 0.0 and freq.max() <= 0.1 and phase.max() <= 0.1
+    for i in range(4):
+        for t in range(7):
+            for c in range(3):
+                expected = (np.sin(freq[i, 0, c] * t + phase[i, 0, c]) + 1) / 2
+                np.testing.assert_allclose(data[i, t, c], expected, rtol=1e-6, atol=1e-6)
 
 
 def _sigmoid(x):

@@ -4,7 +4,8 @@
   threshold), `n_step_prediction_error`.
 - Attractor: `state_space_divergence` (D_stsp), `power_spectrum_distance` (D_H), their
   `noise_floor`, `lyapunov_exponent_error`, `correlation_dimension_error`.
-- Generated sequences: TimeGAN's `discriminative_score` and `predictive_score` (post-hoc GRUs).
+- Generated sequences: TimeGAN's `discriminative_score` and `predictive_score` (post-hoc GRUs),
+  and TimeGAN's sine data set `timegan_sines`.
 """
 
 from ._attractor import correlation_dimension_error as correlation_dimension_error
@@ -18,6 +19,7 @@ from ._forecast import smape as smape
 from ._forecast import valid_prediction_time as valid_prediction_time
 from ._generative import discriminative_score as discriminative_score
 from ._generative import predictive_score as predictive_score
+from ._generative import timegan_sines as timegan_sines
 
 __all__ = [
     "correlation_dimension_error",
@@ -30,5 +32,6 @@ __all__ = [
     "predictive_score",
     "smape",
     "state_space_divergence",
+    "timegan_sines",
     "valid_prediction_time",
 ]

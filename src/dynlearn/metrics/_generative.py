@@ -314,3 +314,31 @@ def predictive_score(
     return _predictive(
         real, generated, key, hidden_size, iterations, batch_size, float(learning_rate)
     )
+
+
+def timegan_sines(
+    key: Key, n: int, length: int = 24, channels: int = 5
+) -> Float[Array, "n length channels"]:
+    """TimeGAN's sine data set (`sine_data_generation` of the TimeGAN code), the benchmark the
+    generative papers score with these two scores.
+
+    Series `x[i, t, c] = (sin(f t + p) + 1) / 2`, `t = 0..length-1`, with a frequency `f` and a
+    phase `p` drawn uniformly on `[0, 0.1]` for every series and channel; values lie in `[0, 1]`.
+
+    **Arguments:**
+
+    - `key`: PRNG key.
+    - `n`: number of series.
+    - `length`: steps per series (TimeGAN's 24).
+    - `channels`: channels per series (TimeGAN's 5).
+
+    **Returns:** float32 array of shape `(n, length, channels)`.
+    """
+    n = check_int("timegan_sines", "n", n)
+    length = check_int("timegan_sines", "length", length)
+    channels = check_int("timegan_sines", "channels", channels)
+    k_f, k_p = jax.random.split(key)
+    freq = jax.random.uniform(k_f, (n, 1, channels), maxval=0.1)
+    phase = jax.random.uniform(k_p, (n, 1, channels), maxval=0.1)
+    t = jnp.arange(length, dtype=jnp.float32)[None, :, None]
+    return (jnp.sin(freq * t + phase) + 1) / 2
