@@ -490,3 +490,32 @@ def test_sample_batch_draws_distinct_uniform_subsets():
     expected = draws * batch_size / n
     chi2 = ((counts - expected) ** 2 / expected).sum()
     assert chi2 < 85.4, chi2
+
+
+def test_sample_batch_for_many_samples_draws_distinct_uniform_subsets():
+    """Above `TOP_K_DRAW_ABOVE` samples the draw is a top-k of uniforms: still distinct samples,
+    each equally likely (inclusion counts of 40 equal blocks of n over 4000 batches of 16
+    against their expectation 1600: chi-square, 39 degrees of freedom, 99.9% quantile ~ 72.1),
+    and the smaller-n path still draws what `jax.random.choice` draws."""
+    from dynlearn.train import sample_batch
+    from dynlearn.train._batching import TOP_K_DRAW_ABOVE
+
+    n, batch_size, draws, blocks = TOP_K_DRAW_ABOVE + 3616, 16, 4000, 40
+    data = jnp.arange(n)
+    batches = np.asarray(
+        jax.vmap(lambda k: sample_batch(data, batch_size, n, key=k))(
+            jax.random.split(jax.random.key(5), draws)
+        )
+    )
+    assert batches.min() >= 0 and batches.max() < n
+    assert all(len(set(row)) == batch_size for row in batches)
+    counts = np.bincount(batches.ravel() * blocks // n, minlength=blocks)
+    expected = draws * batch_size / blocks
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    assert chi2 < 72.1, chi2
+    small = TOP_K_DRAW_ABOVE
+    key = jax.random.key(1)
+    expected_idx = jax.random.choice(key, small, (batch_size,), replace=False)
+    np.testing.assert_array_equal(
+        sample_batch(jnp.arange(small), batch_size, small, key=key), expected_idx
+    )
