@@ -19,6 +19,15 @@ that the convergent scenario hurts a trained model.
    `S_C = +S_B` (positive semidefinite: divergent) and `S_C` free. Test accuracy and loss over
    seeds, with the token norm's growth through depth of each trained model.
 
+What the run shows (medians over seeds 0, 1, 2; the results file's run, 2026-12-07 19:08 UTC,
+23 s wall and 29 s of CPU at load 0.9-1.2): the criterion agrees with every measured trajectory
+of the median seed (1D and the three 2D cases; lowest agreement of any seed and case 0.83, runs
+undecided by t = 40 counted as disagreements), and the convergent first token decays like
+t^-0.482 (paper: t^-1/2). After 300 training steps the convergent scenario reaches test accuracy
+0.481 (loss 1.073) against 0.569 (0.927) for the divergent one, as the paper reports; but tying
+S_C = +S_B does not beat the free S_C (0.698), where the paper's refinement improves on plain
+Mamba: status partial. (An earlier time of this run, 3506 s, was taken at load 24-30.)
+
 Run: `dynlearn reproduce token_dynamics_selective_ssm [--results-dir DIR]` (3 seeds; `--full`:
 5 seeds and longer training). Writes `DIR/token_dynamics_selective_ssm.json` and
 `./dynlearn-out/token_dynamics_selective_ssm.png`.
