@@ -13,6 +13,18 @@ optimizer):
 - *cubic spiral, plain MLP*: the MLP sees the state `y` (the baseline: no prior knowledge);
 - *Lotka–Volterra, plain MLP*: `systems.lotka_volterra`, the MLP sees the state.
 
+What the runs show (median held-out relative error; results files
+`docs/reproductions/neural_ode_spirals.json` and, for `--full`, `docs/reproductions/full/`):
+
+| budget | cubic spiral, demo features | cubic spiral, plain MLP | Lotka–Volterra, plain MLP |
+|---|---|---|---|
+| default (600 steps, 64 series; seeds 0-2; 120 s at load 8-12) | 0.060 | 0.902 | 0.119 |
+| `--full` (3000 steps, 256 series; seed 0; 72 s, 80 s CPU, load 2-3) | 0.019 | 0.070 | 0.035 |
+
+At the default budget only the demo's cubic features learn the spiral; what only the longer
+version shows is that the plain MLP of the state learns it too with 5x the steps and 4x the data
+(0.070), so the default's gap is a budget effect, not a limit of the plain model (one seed).
+
 Run: `dynlearn reproduce neural_ode_spirals [--results-dir DIR]` (seeds 0, 1, 2; `--seeds` to
 change; `--full` for more data and steps). Writes the results file `DIR/neural_ode_spirals.json`
 and `./dynlearn-out/neural_ode_spirals.png`.
@@ -190,8 +202,12 @@ ledger.finish(
             if learned
             else "even with the demo's cubic features the spiral is not learned at this budget"
         )
-        + f"; a plain MLP of the state does not learn the spiral at the same budget "
-        f"({plain_rel:.3f}); the thesis's other examples (CDEs, SDEs) are separate examples "
+        + (
+            "; a plain MLP of the state learns it too at this budget"
+            if plain_rel < 0.15
+            else "; a plain MLP of the state does not learn the spiral at the same budget"
+        )
+        + f" ({plain_rel:.3f}); the thesis's other examples (CDEs, SDEs) are separate examples "
         "without results files"
     ),  # fmt: skip
     differences=[

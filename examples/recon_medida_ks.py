@@ -23,7 +23,12 @@ What the run shows (numbers in the "Measured" paragraph, from the results file):
 observations at every step the RVM returns the missing term almost exactly, with one tiny extra
 fourth-derivative term; from EnKF analyses of noisy observations it overestimates the term and
 adds small spurious terms (`u`, `u_xxxx`), and that case depends on the EnKF and low-pass
-settings, which were picked by trial (listed in the results file's differences).
+settings, which were picked by trial (listed in the results file's differences). The longer
+version (`--full`: 150 time units, 100 members; seed 0, 15 s, 17 s of CPU at load 2-3, results
+in `docs/reproductions/full/recon_medida_ks.json`) gives the same answer: u_xx -0.503 clean and
+-0.543 noisy (default seed medians -0.503 and -0.540), so a longer window and a bigger ensemble
+do not remove the noisy case's overestimate; its status reads partial only because it ran one
+seed (the status needs three).
 
 Run: `dynlearn reproduce recon_medida_ks [--results-dir DIR]` (3 seeds; `--seeds` to change,
 `--full` for a longer window and a bigger ensemble). Writes `DIR/recon_medida_ks.json` and
