@@ -1,22 +1,59 @@
-"""Allen–Cahn: causal PINN training beats plain PINN training against an ETDRK4 reference.
+"""Allen–Cahn: causal weights alone (the paper's recipe) against the plain PINN, part by part.
 
-Reproduces the headline experiment of Wang, Sankaran & Perdikaris, "Respecting causality is all
-you need for training physics-informed neural networks": u_t - 1e-4 u_xx + 5u^3 - 5u = 0 on
-[-1, 1] x [0, 1], u(x, 0) = x^2 cos(pi x), periodic in x. Both runs use the same network (a
-modified MLP with random weight factorization on an exact periodic embedding of x), the same
-batch, optimizer and total number of Adam steps:
+Wang, Sankaran & Perdikaris, "Respecting causality is all you need for training physics-informed
+neural networks" (2022), claim that re-weighting the PDE residual by time, `w_i = exp(-eps
+sum_{k<i} L_k)` with an increasing list of `eps`, is by itself enough to make a PINN converge
+to the right solution where the plain PINN does not. Their first benchmark is Allen–Cahn,
+u_t - 1e-4 u_xx + 5u^3 - 5u = 0 on [-1, 1] x [0, 1], u(x, 0) = x^2 cos(pi x), periodic in x.
 
-- plain PINN: the whole domain at once, residual + initial-condition loss, no causal weights;
-- causal PINN: the paper's recipe at CPU size: time-marching windows (each window starts from
-  the previous window's end state, and from its network) and, inside each window, causal
-  weights `w_i = exp(-eps sum_{k<i} L_k)` over time chunks with the initial-condition loss
-  prepended.
+Every run here uses the same network (a modified MLP 128x3, tanh, on an exact periodic
+embedding cos/sin(k pi x), k = 1..4, and t), the same Adam optimizer with the paper's code's
+schedule (lr 1e-3, decayed by 0.9 every 5000 steps, one optimizer state for the whole run),
+initial-condition weight 100 (256 grid points at t = 0, every step), the same batch of 32 times
+x 8 positions, and the same number of Adam steps:
 
-Every window is trained in local time s in [0, 1] (the residual's time derivative is divided by
-the window length), so all windows share one compiled training step. `--ablation` also runs
-the two halves of the recipe alone (windows without causal weights; causal weights without
-windows). The paper reports relative L2 errors 4.98e-1 (plain) and 1.39e-4 (causal) after long
-GPU training; the small default here is a CPU-sized version of the same comparison.
+- **plain**: the whole domain, mean squared residual + 100 x initial loss, points resampled
+  every step;
+- **causal** (the paper's recipe): the whole domain; the 32 times are one random time in each
+  of 32 equal chunks of [0, 1] (with 8 random positions shared by them), redrawn every step;
+  chunk losses L_i, weights `w_i = exp(-eps (100 L_ic + sum_{k<i} L_k))` under stop-gradient;
+  eps runs through the paper's list (1e-2, 1e-1, 1, 10, 100), moving to the next value when
+  the smallest weight exceeds delta = 0.99 (checked every 50 steps), each value getting at most
+  an equal share of the steps left; the run ends when the last eps converges or the steps run
+  out;
+- **causal, fixed points**: the same, with one batch drawn once and used at every step (what
+  resampling buys);
+- **causal + windows**: the same recipe inside 4 time-marching windows of [0, 1], each starting
+  from the previous window's end state and network, with a quarter of the steps each (what
+  time marching adds on top; the paper credits Allen–Cahn to the causal weights, and its code
+  marches in windows for KS and Lorenz).
+
+Relative L2 error on a 128 x 101 grid of [-1, 1] x [0, 1] against a 512-mode ETDRK4 reference.
+
+Measured (`dynlearn reproduce pinn_allen_cahn_causal --results-dir docs/reproductions`, seeds
+0-2, 2000 Adam steps per run, 2026-12-07: 438 s wall for the three seeds, 327 s CPU, load
+average 3.9-5.1 on the shared 2-core machine); medians over the seeds of the relative L2 error
+over the whole grid and at three times:
+
+| training | relative L2 | at t = 0.1 | at t = 0.5 | at t = 1 |
+|---|---|---|---|---|
+| plain PINN | 0.546 | 0.088 | 0.435 | 0.705 |
+| causal weights (the paper's recipe) | 0.416 | 0.028 | 0.326 | 0.527 |
+| causal weights, fixed points | 0.533 | 0.140 | 0.479 | 0.692 |
+| causal weights + 4 windows | 0.0917 | 0.011 | 0.054 | 0.141 |
+
+What they show: causal weights alone do beat the plain PINN (1.3x overall, 3x at t = 0.1), in
+the direction the paper reports, but nowhere near its 4.98e-1 -> 1.39e-4: at 2000 steps the
+causal weights of the late chunks are still ~0 (every run ended at eps = 100 with a smallest
+weight of 0.000), so the late times are barely trained. Redrawing the points every step matters
+(0.416 against 0.533 with one fixed batch). At this CPU budget most of the gain still comes
+from time marching (4.5x on top of the causal weights), which the paper does not credit for
+Allen–Cahn; whether the weights alone close the gap with the paper's hundreds of times longer
+training cannot be told from these runs (status **partial**).
+
+Run: `dynlearn reproduce pinn_allen_cahn_causal [--results-dir DIR]` (seeds 0-2; `--seeds` to
+change; `--full` for 4x the steps, not yet run or timed). Writes
+`DIR/pinn_allen_cahn_causal.json` and `./dynlearn-out/pinn_allen_cahn_causal.png`.
 """
 
 # %%
@@ -24,6 +61,7 @@ import argparse
 import time
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
@@ -31,35 +69,46 @@ import numpy as np
 import optax
 
 from dynlearn import pinn
+from dynlearn._ledger import Reproduction
 from dynlearn.systems import allen_cahn, periodic_grid
-from dynlearn.train import fit
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--full", action="store_true", help="more windows and steps")
-parser.add_argument("--windows", type=int, default=None, help="time-marching windows")
-parser.add_argument("--steps", type=int, default=None, help="Adam steps per window")
-parser.add_argument("--batch", type=int, default=None, help="collocation points per step")
-parser.add_argument("--eps", type=float, default=10.0, help="causality parameter")
-parser.add_argument("--ablation", action="store_true", help="also run windows-only and causal-only")
-parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--full", action="store_true", help="4x the Adam steps")
+parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+parser.add_argument("--steps", type=int, default=None, help="Adam steps per run")
 parser.add_argument("--out", default="dynlearn-out")
 args, _ = parser.parse_known_args()  # a Jupyter kernel adds -f FILE
 
-n_windows = args.windows or (10 if args.full else 8)
-steps_per_window = args.steps or (1000 if args.full else 500)
-total_steps = n_windows * steps_per_window
-width, depth, harmonics = 128, 3, 4
-batch = args.batch or 256
-n_chunks = 16
+STEPS = args.steps or (8000 if args.full else 2000)  # Adam steps of every run
+N_T, N_X = 32, 8  # times (causal chunks) x positions per step
+EPS_SCHEDULE = (1e-2, 1e-1, 1.0, 1e1, 1e2)  # the paper's list
+DELTA = 0.99
+CHUNK = 50  # steps per compiled call; the causal stopping test runs after each
+N_WINDOWS = 4
+WIDTH, DEPTH, HARMONICS = 128, 3, 4
+IC_WEIGHT = 100.0
+N_IC = 256
+OPTIMIZER = optax.adam(optax.exponential_decay(1e-3, transition_steps=5000, decay_rate=0.9))
+VARIANTS = ("plain", "causal", "causal_fixed", "causal_windows")
+LABELS = {
+    "plain": "plain PINN",
+    "causal": "causal weights (paper's recipe)",
+    "causal_fixed": "causal weights, fixed points",
+    "causal_windows": f"causal weights + {N_WINDOWS} windows",
+}
 
 # %% Reference solution (Fourier pseudo-spectral + ETDRK4).
 x_ref = periodic_grid(512, 2.0, start=-1.0)
 t_ref, u_ref = allen_cahn(x_ref**2 * jnp.cos(jnp.pi * x_ref), dt=1e-3, n_steps=1000, save_every=10)
-eval_points = pinn.grid_points(x_ref[::4], t_ref)  # (x, t) pairs, x slowest
-u_eval_ref = u_ref[:, ::4].T.ravel()
+x_eval = x_ref[::4]
+eval_points = pinn.grid_points(t_ref, x_eval)[:, ::-1]  # (x, t) pairs, t slowest
+u_eval_ref = u_ref[:, ::4].ravel()
+x_ic = periodic_grid(N_IC, 2.0, start=-1.0)
+ic_points = jnp.stack([x_ic, jnp.zeros_like(x_ic)], axis=1)
+u0_ic = x_ic**2 * jnp.cos(jnp.pi * x_ic)
 
 
-# %% The PDE in local time s = (t - t0) / length of a window, and the loss terms.
+# %% The PDE in local time s = (t - t0) / length of a window, and the losses.
 def allen_cahn_residual(length):
     def residual(field, p):
         u, _, u_xx = pinn.directional_derivatives(field, p, jnp.array([1.0, 0.0], p.dtype), 2)
@@ -70,148 +119,285 @@ def allen_cahn_residual(length):
 
 
 def make_loss(length, causal):
-    # the initial condition is data (points at s = 0 and their values), so one loss object
-    # serves every window and the compiled step is reused
     terms = {"residual": pinn.Residual(allen_cahn_residual(length)), "initial": pinn.Observations()}
-    weighting = pinn.FixedWeights({"initial": 100.0})
+    weighting = pinn.FixedWeights({"initial": IC_WEIGHT})
     if not causal:
         return pinn.PINNLoss(terms, weighting=weighting)
     chunks = pinn.CausalWeights(
-        n_chunks=n_chunks,
-        eps=args.eps,
+        n_chunks=N_T,
+        eps=EPS_SCHEDULE[0],
         t_range=(0.0, 1.0),
         initial_term="initial",
-        initial_weight=100.0,
+        initial_weight=IC_WEIGHT,
     )
     return pinn.PINNLoss(terms, weighting=weighting, causal=chunks)
 
 
-def make_network():
-    embed = pinn.PeriodicEmbedding(2, periods=(2.0, None), harmonics=harmonics)
-    return pinn.ModifiedMLP(
-        2,
-        "scalar",
-        width=width,
-        depth=depth,
-        embedding=embed,
-        factorization=(0.5, 0.1),
-        key=jax.random.key(args.seed),
+LOSSES = {
+    (length, causal): make_loss(length, causal)
+    for length in (1.0, 1.0 / N_WINDOWS)
+    for causal in (False, True)
+}
+
+
+def make_network(key):
+    embed = pinn.PeriodicEmbedding(2, periods=(2.0, None), harmonics=HARMONICS)
+    return pinn.ModifiedMLP(2, "scalar", width=WIDTH, depth=DEPTH, embedding=embed, key=key)
+
+
+def draw(key):
+    return pinn.space_time_points(N_T, N_X, [-1.0], [1.0], (0.0, 1.0), key=key)
+
+
+# %% One compiled call: CHUNK Adam steps, fresh points at each (or the fixed batch).
+@eqx.filter_jit
+def train_chunk(params, opt_state, static, loss, initial, fixed, key, resample: bool):
+    def one(carry, k):
+        p, o = carry
+        points = draw(k) if resample else fixed
+        batch = {"residual": points, "initial": initial}
+        (value, aux), grads = eqx.filter_value_and_grad(
+            lambda q: loss(eqx.combine(q, static), batch), has_aux=True
+        )(p)
+        updates, o = OPTIMIZER.update(grads, o, p)
+        return (eqx.apply_updates(p, updates), o), aux.get("causal_min_weight", value)
+
+    (params, opt_state), min_w = jax.lax.scan(
+        one, (params, opt_state), jax.random.split(key, CHUNK)
     )
+    return params, opt_state, min_w[-1]
 
 
-key = jax.random.key(args.seed + 1)
-x_ic = periodic_grid(1024, 2.0, start=-1.0)
-n_res = 16 * batch
-# stratified local times, so that every causal chunk gets its share of each batch
-s_res = (jnp.arange(n_res) + jax.random.uniform(key, (n_res,))) / n_res
-x_res = jax.random.uniform(jax.random.fold_in(key, 1), (n_res,), minval=-1.0, maxval=1.0)
-residual_points = jnp.stack([x_res, s_res], axis=1)
-initial_points = jnp.stack([x_ic, jnp.zeros_like(x_ic)], axis=1)
+def train(network, length, causal, steps, key, initial, resample):
+    """Adam for at most `steps` steps; with `causal`, the paper's eps schedule. Returns the
+    network, the steps taken, the last eps and the last smallest causal weight."""
+    params, static = eqx.partition(network, eqx.is_inexact_array)
+    opt_state = OPTIMIZER.init(params)
+    fixed = draw(jax.random.fold_in(key, 10**6))
+    base = LOSSES[(length, causal)]
+    done, eps, min_w = 0, None, float("nan")
+    stages = EPS_SCHEDULE if causal else (None,)
+    for i, eps in enumerate(stages):
+        loss = base if eps is None else eqx.tree_at(lambda l: l.causal.eps, base, jnp.asarray(eps))
+        share = (steps - done) // (len(stages) - i) // CHUNK * CHUNK
+        for _ in range(share // CHUNK):
+            params, opt_state, w = train_chunk(
+                params, opt_state, static, loss, initial, fixed, jax.random.fold_in(key, done),
+                resample,
+            )  # fmt: skip
+            done += CHUNK
+            min_w = float(w)
+            if causal and min_w > DELTA:
+                break
+    return eqx.combine(params, static), done, eps, (min_w if causal else float("nan"))
 
 
-def train(network, loss, u_initial, steps, fit_key):
-    data = pinn.collocation_data(residual=residual_points, initial=(initial_points, u_initial))
-    network, hist = fit(
-        network,
-        loss,
-        data,
-        optimizer(steps),
-        steps=steps,
-        batch_size=batch,
-        key=fit_key,
-        progress=False,
-        steps_per_dispatch=50,
-    )
-    return network, hist
+evaluate = eqx.filter_jit(lambda field: jax.vmap(field)(eval_points))
 
 
-_optimizers = {}
+def errors(pred):
+    """Relative L2 over the grid, and per saved time (relative to the reference's norm then)."""
+    diff = (pred - u_eval_ref).reshape(t_ref.shape[0], -1)
+    ref = u_eval_ref.reshape(t_ref.shape[0], -1)
+    per_time = jnp.linalg.norm(diff, axis=1) / jnp.linalg.norm(ref, axis=1)
+    return float(pinn.relative_l2(pred, u_eval_ref)), np.asarray(per_time)
 
 
-def optimizer(steps):
-    # one optimizer object per schedule length, so `fit` reuses its compiled step
-    if steps not in _optimizers:
-        schedule = optax.exponential_decay(1e-3, max(steps // 5, 1), 0.7)
-        _optimizers[steps] = optax.adam(schedule)
-    return _optimizers[steps]
+def run_variant(name, seed):
+    key = jax.random.fold_in(jax.random.key(seed), VARIANTS.index(name))
+    net_key, fit_key = jax.random.split(key)
+    start = time.perf_counter()
+    if name != "causal_windows":
+        field, done, eps, min_w = train(
+            make_network(net_key), 1.0, name != "plain", STEPS, fit_key, (ic_points, u0_ic),
+            name != "causal_fixed",
+        )  # fmt: skip
+    else:
+        done, eps_min = 0, []
 
+        def train_window(k, t0, t1, previous):
+            nonlocal done
+            if previous is None:
+                network, u0 = make_network(net_key), u0_ic
+            else:  # the previous window's network and its end state
+                network = previous.network
+                u0 = jax.vmap(previous)(jnp.stack([x_ic, jnp.full_like(x_ic, t0)], axis=1))
+            network, n, eps, w = train(
+                network, 1.0 / N_WINDOWS, True, STEPS // N_WINDOWS,
+                jax.random.fold_in(fit_key, k), (ic_points, u0), True,
+            )  # fmt: skip
+            done += n
+            eps_min.append((eps, w))
+            return pinn.TimeWindow(network, t0, t1)
 
-def error(field):
-    pred = jax.jit(jax.vmap(field))(eval_points)
-    return float(pinn.relative_l2(pred, u_eval_ref)), pred
-
-
-def marched(loss, label):
-    t0 = time.perf_counter()
-    loss_ = loss
-    edges = np.linspace(0.0, 1.0, n_windows + 1)
-
-    def train_window(k, t_start, t_end, previous):
-        if previous is None:
-            network, u0 = make_network(), x_ic**2 * jnp.cos(jnp.pi * x_ic)
-        else:
-            network = previous.network  # warm start from the previous window
-            u0 = jax.vmap(previous)(jnp.stack([x_ic, jnp.full_like(x_ic, t_start)], axis=1))
-        network, hist = train(network, loss_, u0, steps_per_window, jax.random.fold_in(key, k))
-        return pinn.TimeWindow(network, t_start, t_end)
-
-    field = pinn.time_marching(train_window, edges)
-    err, pred = error(field)
-    print(f"{label}: relative L2 = {err:.3e}  ({time.perf_counter() - t0:.0f} s)", flush=True)
-    return err, pred
-
-
-# %% Plain PINN: the whole domain, same network, batch and number of steps.
-t0 = time.perf_counter()
-u0 = x_ic**2 * jnp.cos(jnp.pi * x_ic)
-plain, _ = train(
-    make_network(), make_loss(1.0, causal=False), u0, total_steps, jax.random.fold_in(key, 100)
-)
-plain_err, plain_pred = error(plain)
-print(
-    f"plain PINN  ({total_steps} steps, whole domain): relative L2 = {plain_err:.3e}  "
-    f"({time.perf_counter() - t0:.0f} s)",
-    flush=True,
-)
-
-# %% Causal PINN: causal weights inside time-marching windows.
-length = 1.0 / n_windows
-causal_err, causal_pred = marched(
-    make_loss(length, causal=True),
-    f"causal PINN ({n_windows} windows x {steps_per_window} steps, eps={args.eps:g})",
-)
-print(f"improvement: {plain_err / causal_err:.1f}x (paper: 4.98e-1 vs 1.39e-4)")
-
-if args.ablation:
-    marched(make_loss(length, causal=False), "windows only, no causal weights")
-    t0 = time.perf_counter()
-    whole, _ = train(
-        make_network(), make_loss(1.0, causal=True), u0, total_steps, jax.random.fold_in(key, 100)
-    )
+        field = pinn.time_marching(train_window, np.linspace(0.0, 1.0, N_WINDOWS + 1))
+        eps, min_w = eps_min[-1]
+    err, per_time = errors(evaluate(field))
+    seconds = time.perf_counter() - start
     print(
-        f"causal weights only, whole domain: relative L2 = {error(whole)[0]:.3e}  "
-        f"({time.perf_counter() - t0:.0f} s)"
+        f"seed {seed} {LABELS[name]}: relative L2 {err:.3e} ({done} steps, last eps "
+        f"{eps}, min causal weight {min_w:.3f}, {seconds:.0f} s)",
+        flush=True,
     )
+    result = {
+        f"{name}_rel_l2": err,
+        f"{name}_steps": done,
+        f"{name}_seconds": seconds,
+        f"{name}_error_per_time": per_time.tolist(),
+    }
+    if name != "plain":
+        result.update({f"{name}_last_eps": eps, f"{name}_min_weight": min_w})
+    return result
 
-# %% Figure: reference, both predictions and their errors.
+
+def run_seed(seed):
+    result = {}
+    for name in VARIANTS:
+        result.update(run_variant(name, seed))
+    return result
+
+
+PAPER = "Respecting causality is all you need for training physics-informed neural networks"
+ledger = Reproduction(
+    "pinn_allen_cahn_causal",
+    paper=PAPER,
+    claim="Causal re-weighting of the PDE residual in time (with an increasing eps schedule) is "
+    "by itself enough for a PINN to converge on Allen-Cahn, where the plain PINN converges to a "
+    "wrong solution.",
+    paper_figures=[
+        {
+            "quantity": "Allen-Cahn relative L2 error, plain PINN",
+            "value": 4.98e-1,
+            "source": "as cited in the project's REFERENCES.md from the paper's comparison "
+            "table (arXiv 2203.07404); the table itself was not in the stored text",
+        },
+        {
+            "quantity": "Allen-Cahn relative L2 error, causal training",
+            "value": 1.39e-4,
+            "source": "same (REFERENCES.md); after long GPU training (hundreds of thousands "
+            "of Adam steps per eps in the authors' code)",
+        },
+        {
+            "quantity": "eps schedule and stopping rule",
+            "value": "eps in [1e-2, 1e-1, 1, 10, 100], next eps when min_i w_i > 0.99; "
+            "Adam lr 1e-3 x 0.9 per 5000 steps; collocation points redrawn every step as a "
+            "tensor grid of sorted random times x random positions; initial loss x 100",
+            "source": "the authors' code, github.com/PredictiveIntelligenceLab/CausalPINNs "
+            "(KS/Causal_PINNs_KS.py and Allen_Cahn notebooks)",
+        },
+    ],
+    config={
+        "full": args.full,
+        "steps": STEPS,
+        "n_times": N_T,
+        "n_positions": N_X,
+        "eps_schedule": list(EPS_SCHEDULE),
+        "delta": DELTA,
+        "check_every": CHUNK,
+        "windows": N_WINDOWS,
+        "width": WIDTH,
+        "depth": DEPTH,
+        "harmonics": HARMONICS,
+        "ic_weight": IC_WEIGHT,
+        "variants": list(VARIANTS),
+    },
+)
+
+for seed in args.seeds:
+    ledger.seed(seed, run_seed)
+    print(f"seed {seed} done [{ledger.per_seed[seed]['wall_time_s']:.0f} s]", flush=True)
+
+# %% [markdown]
+# ## Medians over seeds, the verdict and the ledger entry
+
+# %%
+med = ledger.medians()
+seeds = sorted(ledger.per_seed)
+print(f"\nmedians over seeds {seeds} ({STEPS} Adam steps per run):")
+print("training | relative L2 | steps used | last eps | min weight")
+for name in VARIANTS:
+    print(
+        f"{LABELS[name]} | {med[name + '_rel_l2']:.3e} | {med[name + '_steps']:.0f} | "
+        f"{med.get(name + '_last_eps', float('nan')):g} | "
+        f"{med.get(name + '_min_weight', float('nan')):.3f}"
+    )
+plain, causal = med["plain_rel_l2"], med["causal_rel_l2"]
+gain = plain / causal
+# The paper's claim holds if causal weights alone give a much better (10x) solution that is
+# right to a few percent; decided from the medians, not typed in.
+reproduced = gain >= 10 and causal < 5e-2
+status = "reproduced" if reproduced else "partial"
+ours = (
+    f"Allen-Cahn, {STEPS} Adam steps per run, median of {len(seeds)} seeds: relative L2 "
+    + ", ".join(f"{LABELS[n]} {med[n + '_rel_l2']:.3g}" for n in VARIANTS)
+    + f"; causal weights alone are {gain:.1f}x better than the plain PINN"
+)
+# the error at t = 0.1 (the 11th saved time), median over seeds: where the causal weights act
+early = {
+    n: float(np.median([ledger.per_seed[s][n + "_error_per_time"][10] for s in seeds]))
+    for n in VARIANTS
+}
+gap = (
+    (
+        f"Causal weights alone beat the plain PINN, but by {gain:.1f}x (the paper: about 3600x), "
+        if gain > 1
+        else "Causal weights alone did not beat the plain PINN; "
+    )
+    + f"{causal / 1.39e-4:.0f}x the paper's 1.39e-4 after {STEPS} steps instead of the paper's "
+    "hundreds of thousands: they fit the early times better (error at t = 0.1: "
+    f"{early['causal']:.2g} against {early['plain']:.2g}), while the weights of the late chunks "
+    f"were still ~0 (median smallest weight {med['causal_min_weight']:.2g} at eps "
+    f"{med['causal_last_eps']:g}) when the steps ran out. "
+    + (
+        "Resampling the points every step "
+        + (
+            f"helps ({med['causal_fixed_rel_l2']:.3g} with one fixed batch). "
+            if med["causal_fixed_rel_l2"] > causal
+            else f"did not help at this budget ({med['causal_fixed_rel_l2']:.3g} with one "
+            "fixed batch). "
+        )
+    )
+    + (
+        f"Time-marching windows on top give {med['causal_windows_rel_l2']:.3g} "
+        f"({causal / med['causal_windows_rel_l2']:.1f}x better than causal weights alone): at "
+        "this budget most of the gain comes from the windows, which the paper does not credit "
+        "for Allen-Cahn."
+        if med["causal_windows_rel_l2"] < causal
+        else f"Time-marching windows on top do not help ({med['causal_windows_rel_l2']:.3g})."
+    )
+)
+differences = [
+    f"{STEPS} Adam steps per run on a CPU (the paper: long GPU runs, up to hundreds of "
+    "thousands of steps per eps); each eps gets at most an equal share of the steps left",
+    f"a modified MLP {WIDTH}x{DEPTH} with {HARMONICS} periodic harmonics, smaller than the "
+    "paper's networks",
+    f"{N_T} times x {N_X} positions per step; the times are stratified (one per chunk) rather "
+    "than sorted i.i.d. draws, so every causal chunk holds one time",
+    "the smallest causal weight is tested every 50 steps on the current batch (the authors' "
+    "code: every 1000 steps)",
+    "the initial-condition loss (x 100) is prepended to the causal sum, as in the authors' KS code",
+]
+ledger.finish(
+    ours=ours,
+    status=status,
+    gap=gap,
+    differences=differences,
+    extra={"t_eval": np.asarray(t_ref).tolist()},
+)
+
+# %% Figure: error against time for each training, median over seeds.
 out = Path(args.out)
 out.mkdir(parents=True, exist_ok=True)
-shape = (x_ref[::4].shape[0], t_ref.shape[0])
-ext = [0, 1, -1, 1]
-fig, axes = plt.subplots(1, 5, figsize=(20, 3.5))
-panels = [
-    ("ETDRK4 reference", u_eval_ref),
-    (f"plain PINN ({plain_err:.2e})", plain_pred),
-    (f"causal PINN ({causal_err:.2e})", causal_pred),
-    ("|plain - ref|", jnp.abs(plain_pred - u_eval_ref)),
-    ("|causal - ref|", jnp.abs(causal_pred - u_eval_ref)),
-]
-for ax, (title, values) in zip(axes, panels):
-    im = ax.imshow(np.asarray(values).reshape(shape), extent=ext, aspect="auto", origin="lower")
-    ax.set_title(title)
-    ax.set_xlabel("t")
-    fig.colorbar(im, ax=ax)
-axes[0].set_ylabel("x")
+fig, ax = plt.subplots(figsize=(7, 4))
+for name in VARIANTS:
+    curves = np.array([ledger.per_seed[s][name + "_error_per_time"] for s in seeds])
+    ax.semilogy(
+        t_ref, np.median(curves, axis=0), label=f"{LABELS[name]} ({med[name + '_rel_l2']:.2e})"
+    )
+ax.set_xlabel("t")
+ax.set_ylabel("relative L2 error at time t")
+ax.set_title(f"Allen-Cahn, {STEPS} Adam steps each, median of {len(seeds)} seeds")
+ax.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(out / "pinn_allen_cahn_causal.png", dpi=120)
 print(f"wrote {out / 'pinn_allen_cahn_causal.png'}")

@@ -36,6 +36,7 @@ from ._nets import ModifiedMLP as ModifiedMLP
 from ._nets import PeriodicEmbedding as PeriodicEmbedding
 from ._sampling import collocation_data as collocation_data
 from ._sampling import grid_points as grid_points
+from ._sampling import space_time_points as space_time_points
 from ._sampling import uniform_points as uniform_points
 from ._training import TimeWindow as TimeWindow
 from ._training import WindowedField as WindowedField

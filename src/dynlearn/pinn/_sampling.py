@@ -117,3 +117,73 @@ def collocation_data(**sets) -> dict:
         idx = np.arange(n) % lengths[name]
         out[name] = jax.tree_util.tree_map(lambda a, idx=idx: jnp.asarray(a)[idx], item)
     return out
+
+
+def space_time_points(
+    n_times: int,
+    n_space: int,
+    lower: Sequence[float],
+    upper: Sequence[float],
+    t_range: tuple[float, float],
+    *,
+    key: PRNGKeyArray,
+    stratified: bool = True,
+) -> Float[Array, "n d"]:
+    """Random times crossed with random spatial points: a fresh batch for causal training.
+
+    The times are one uniform draw in each of `n_times` equal chunks of `t_range`
+    (`stratified=True`, so a `CausalWeights` with `n_chunks=n_times` over the same range finds
+    exactly `n_space` points in every chunk) or `n_times` sorted uniform draws over the whole
+    range. The `n_space` spatial points are drawn uniformly from the box `[lower, upper]` and
+    shared by every time, as in the tensor-grid batches of Wang, Sankaran & Perdikaris's causal
+    training code. Draw a new batch at every step (from a new key) to resample the collocation
+    points.
+
+    **Arguments:**
+
+    - `n_times`: number of times (chunks).
+    - `n_space`: number of spatial points per time.
+    - `lower`, `upper`: the spatial box, one entry per spatial coordinate.
+    - `t_range`: `(t0, t1)`.
+    - `key`: PRNG key.
+    - `stratified`: one time per chunk (default) or i.i.d. sorted times.
+
+    **Returns:** points of shape `(n_times * n_space, len(lower) + 1)`, time last and time-major:
+    rows `k * n_space` to `(k + 1) * n_space - 1` share the `k`-th (increasing) time.
+    """
+    n_times = check_int("space_time_points", "n_times", n_times)
+    n_space = check_int("space_time_points", "n_space", n_space)
+    if not isinstance(t_range, tuple | list) or len(t_range) != 2:
+        raise TypeError(f"space_time_points: t_range must be a pair (t0, t1), got {t_range!r}")
+    t0, t1 = (float(t) for t in t_range)
+    if not (np.isfinite(t0) and np.isfinite(t1) and t1 > t0):
+        raise ValueError(
+            f"space_time_points: t_range must be finite and increasing, got t_range={t_range!r}"
+        )
+    if key is None:
+        raise TypeError("space_time_points: key must be a PRNG key, got key=None")
+    # the box is checked with numpy (concrete values), so the function traces inside `jit`
+    lo = np.asarray(lower, dtype=float)
+    hi = np.asarray(upper, dtype=float)
+    if lo.ndim != 1 or lo.shape != hi.shape:
+        raise ValueError(
+            f"space_time_points: lower and upper must be 1-D of equal length, got shapes "
+            f"{lo.shape} and {hi.shape}"
+        )
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))) or np.any(hi < lo):
+        raise ValueError(
+            f"space_time_points: the box must be finite with upper >= lower, got lower="
+            f"{lo.tolist()} and upper={hi.tolist()}"
+        )
+    tkey, xkey = jax.random.split(key)
+    dtype = jnp.result_type(float)
+    u01 = jax.random.uniform(xkey, (n_space, lo.shape[0]), dtype)
+    space = jnp.asarray(lo, dtype)[None] + jnp.asarray(hi - lo, dtype)[None] * u01
+    u = jax.random.uniform(tkey, (n_times,), dtype)
+    if stratified:
+        times = t0 + (t1 - t0) * (jnp.arange(n_times, dtype=space.dtype) + u) / n_times
+    else:
+        times = jnp.sort(t0 + (t1 - t0) * u)
+    space = jnp.tile(space, (n_times, 1))
+    times = jnp.repeat(times, n_space)[:, None]
+    return jnp.concatenate([space, times], axis=1)
