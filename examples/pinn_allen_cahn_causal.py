@@ -344,9 +344,9 @@ gap = (
         else "Causal weights alone did not beat the plain PINN; "
     )
     + f"and the error is {causal / 1.39e-4:.0f}x the paper's 1.39e-4, after {STEPS} steps "
-    "instead of the paper's hundreds of thousands: they fit the early times better (error at t = 0.1: "
-    f"{early['causal']:.2g} against {early['plain']:.2g}), while the weights of the late chunks "
-    f"were still ~0 (median smallest weight {med['causal_min_weight']:.2g} at eps "
+    "instead of the paper's hundreds of thousands: they fit the early times better (error at "
+    f"t = 0.1: {early['causal']:.2g} against {early['plain']:.2g}), while the weights of the "
+    f"late chunks were still ~0 (median smallest weight {med['causal_min_weight']:.2g} at eps "
     f"{med['causal_last_eps']:g}) when the steps ran out. "
     + (
         "Resampling the points every step "
