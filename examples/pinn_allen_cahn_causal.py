@@ -282,8 +282,9 @@ ledger = Reproduction(
             "value": "eps in [1e-2, 1e-1, 1, 10, 100], next eps when min_i w_i > 0.99; "
             "Adam lr 1e-3 x 0.9 per 5000 steps; collocation points redrawn every step as a "
             "tensor grid of sorted random times x random positions; initial loss x 100",
-            "source": "the authors' code, github.com/PredictiveIntelligenceLab/CausalPINNs "
-            "(KS/Causal_PINNs_KS.py and Allen_Cahn notebooks)",
+            "source": "the authors' code, github.com/PredictiveIntelligenceLab/CausalPINNs: the "
+            "eps list, stopping rule, schedule and batches from KS/Causal_PINNs_KS.py, the "
+            "initial weight 100 from the Allen_Cahn notebooks",
         },
     ],
     config={
