@@ -36,25 +36,28 @@ which |u - u_ref| exceeds 10% of the reference's RMS norm, in Lyapunov times. A 
 trajectory cannot be followed for ever: a small error at t grows like exp(0.906 t).
 
 Measured (`dynlearn reproduce pinn_lorenz_windows --results-dir docs/reproductions`, seeds 0-2,
-9600 Adam steps per training, 2026-12-07: 536 s wall for the three seeds, 372 s CPU, load
-average 3.1-5.8 on the shared 2-core machine); medians over the seeds:
+9600 Adam steps per training, 2026-12-07: 496 s wall for the three seeds, 338 s CPU, load
+average 4.9-5.4 on the shared 2-core machine); medians over the seeds:
 
 | training | rel. L2, first Lyapunov time | first 2 | [0, 3] | valid time (Lyapunov times) |
 |---|---|---|---|---|
 | plain PINN, whole domain | 0.992 | 0.973 | 0.926 | 0.07 |
-| causal weights, whole domain | 1.26 | 2.23 | 3.12 | 0.56 |
+| causal weights, whole domain | 1.1e-2 | 5.7e-2 | 1.89 | 1.95 |
 | time marching, no causal weights | 7.2e-3 | 6.0e-3 | 5.9e-3 | 2.72 (all of [0, 3]) |
-| causal weights + time marching (the paper's recipe) | 0.944 | 11.3 | 22.0 | 0.18 |
+| causal weights + time marching (the paper's recipe) | 6.84 | 18.9 | 27.1 | 0.34 |
 
 What they show: the plain PINN on the whole domain fails from the start (it settles near the
-unstable equilibrium at the origin), as the paper says of existing PINNs; causal weights alone
-push its valid time from 0.07 to 0.56 Lyapunov times and then fail too. At this budget what
-follows the trajectory is time marching without causal weights: all three seeds stay within
-10% for the whole 2.7 Lyapunov times. The paper's recipe, windows with causal weights, fails at
-the first window: with 800 steps shared by five eps values every window ended at eps = 10 with
-its last points still weighted ~0, so the state handed to the next window was wrong and the
-trajectory ran away (errors above 1). The paper's claim is not reproduced at CPU scale (status
-**partial**); its code allows up to about 2000 times more steps per window.
+unstable equilibrium at the origin), as the paper says of existing PINNs. Causal weights alone
+fix that for about two Lyapunov times (1.95 against 0.07): every causal run was still at the
+first eps, 1e-3, when its steps ran out, and the weights of the later points were still 0, so
+the trajectory is learned in time order and the rest is not yet trained. Time marching without
+causal weights follows the trajectory for the whole 2.7 Lyapunov times in all three seeds. The
+paper's recipe, windows with causal weights, fails at the first windows: within each window of
+800 steps the last points keep weight 0, so the state handed to the next window is wrong and the
+trajectory runs away (errors above 1). An earlier run of the same seeds that gave each eps an
+equal share of the steps (commit fed3401; 536 s at load 3.1-5.8) was worse for both causal
+trainings (0.56 and 0.18 Lyapunov times). The claim is not reproduced at CPU scale (status
+**partial**); the authors' code allows up to about 2000 times more steps per window.
 
 Run: `dynlearn reproduce pinn_lorenz_windows [--results-dir DIR]` (seeds 0-2; `--seeds` to
 change; `--full` for T = 6 and 2000 steps per window, not yet run or timed). Writes
@@ -380,6 +383,7 @@ gap = (
         f"; of the partial recipes, {LABELS[best_other]} does best "
         f"({med[best_other + '_valid_time_lt']:.2f})"
     )
+    + f", and causal weights alone on the whole domain give {med['causal_valid_time_lt']:.2f}"
     + ". With causal weights, the windows ended at eps "
     f"{med['causal_windows_last_eps']:g} with a smallest weight of "
     f"{med['causal_windows_min_weight']:.2g} (median over seeds, last window)"
