@@ -52,9 +52,10 @@ fix that for about two Lyapunov times (1.95 against 0.07): every causal run was 
 first eps, 1e-3, when its steps ran out, and the weights of the later points were still 0, so
 the trajectory is learned in time order and the rest is not yet trained. Time marching without
 causal weights follows the trajectory for the whole 2.7 Lyapunov times in all three seeds. The
-paper's recipe, windows with causal weights, fails at the first windows: within each window of
-800 steps the last points keep weight 0, so the state handed to the next window is wrong and the
-trajectory runs away (errors above 1). An earlier run of the same seeds that gave each eps an
+paper's recipe, windows with causal weights, fails at the first windows: the windows' causal
+weights also stayed at eps = 1e-3 with the last points weighted ~0 (median smallest weight of
+the last window 0), so the states handed on are wrong and the trajectory runs away (errors
+above 1). An earlier run of the same seeds that gave each eps an
 equal share of the steps (commit fed3401; 536 s at load 3.1-5.8) was worse for both causal
 trainings (0.56 and 0.18 Lyapunov times). The claim is not reproduced at CPU scale (status
 **partial**); the authors' code allows up to about 2000 times more steps per window.
