@@ -55,14 +55,17 @@ the real amplitude. What this does not show is the paper's result: we train no G
 baseline, the paper's result tables were not available to us (only its abstract and its
 authors' code were), and our models get 1500 steps on 1000 series against the paper's 600
 epochs of 10000 series (about 94000 steps), one GRU layer against three, and a gap-filling GRU
-encoder in place of the paper's neural CDE for irregular data. Whether the longer `--full` run
-brings the discriminative score nearer 0 is not measured (in a one-seed probe on regular sines,
-one classifier each, 3000 steps scored 0.22 and 1200 steps 0.21). The ledger's status is
-*partial*.
+encoder in place of the paper's neural CDE for irregular data. The longer run (`--full`: 2000
+series, 10000 steps, 10 classifiers per discriminative score; seed 0 only, 1069 s wall, 741 s
+CPU at load 4.9-5.5) does not bring the discriminative score near 0: sines 0.232 (regular) and
+0.166 (irregular) against 0.321 for the trivial generator, oscillator 0.237 and 0.193 against
+0.215; what only it shows is the predictive score on regular sines reaching the real sample's
+(0.094 against 0.094, trivial 0.096; irregular 0.098), while on the oscillator it stays at the
+trivial generator's (0.104 against 0.105, real 0.064). The ledger's status is *partial*.
 
 Run: `dynlearn reproduce koopman_kvae_sines [--results-dir DIR]` (seeds 0, 1, 2, about 11
 minutes on the loaded 2-core machine; `--seeds` to change; `--full` for 2000 series, 10000
-steps and 10 post-hoc classifiers per discriminative score, not timed). Writes
+steps and 10 post-hoc classifiers per discriminative score, about 18 minutes a seed). Writes
 `DIR/koopman_kvae_sines.json` and `./dynlearn-out/koopman_kvae_sines.png`.
 """
 
