@@ -26,7 +26,12 @@ undecided by t = 40 counted as disagreements), and the convergent first token de
 t^-0.482 (paper: t^-1/2). After 300 training steps the convergent scenario reaches test accuracy
 0.481 (loss 1.073) against 0.569 (0.927) for the divergent one, as the paper reports; but tying
 S_C = +S_B does not beat the free S_C (0.698), where the paper's refinement improves on plain
-Mamba: status partial. (An earlier time of this run, 3506 s, was taken at load 24-30.)
+Mamba: status partial. (An earlier time of this run, 3506 s, was taken at load 24-30.) The
+longer version (`--full`, 1000 steps; seed 0, 12 s at load 3.9, timed with `python
+docs/tools/time_examples.py --full --seeds 0 token_dynamics_selective_ssm`, results in
+`docs/reproductions/full/`) widens the gap between the scenarios, convergent 0.542 against
+divergent 0.709 (losses 1.265 / 0.708), and the free S_C still leads (0.815): longer training
+does not make the tied S_C = +S_B catch up (one seed).
 
 Run: `dynlearn reproduce token_dynamics_selective_ssm [--results-dir DIR]` (3 seeds; `--full`:
 5 seeds and longer training). Writes `DIR/token_dynamics_selective_ssm.json` and
