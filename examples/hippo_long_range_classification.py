@@ -28,6 +28,12 @@ What the run shows (median test accuracy over seeds 0, 1, 2, 300 steps; the resu
 Both models lose the pattern by L = 512 at this budget and S4D-LegS leads the GRU there by only
 0.04, so the papers' long-range advantage of the HiPPO memory is not shown: status partial.
 (Earlier times of this run, 4751 s, were taken at load 20-24 and said nothing of the example.)
+The longer version (`--full`: 1000 steps, lengths up to 2048; seed 0, 209 s at load 2.1-3.8,
+266 s of CPU, timed with `python docs/tools/time_examples.py --full --seeds 0
+hippo_long_range_classification`, results in `docs/reproductions/full/`) shows the opposite of
+the papers' claim at L = 2048: with more training both models hold the pattern to L = 512
+(S4D-LegS 0.953, GRU 0.990), and at L = 2048 the GRU keeps it (0.918) while S4D-LegS falls to
+chance (0.260). One seed; the S4D timescales and learning rate were not tuned for L = 2048.
 
 Run: `dynlearn reproduce hippo_long_range_classification [--results-dir DIR]` (3 seeds, lengths
 32, 128 and 512; `--full` adds 2048 and trains longer). Writes

@@ -31,7 +31,10 @@ process reuse the compiled step) and the inference time (solve the experts' leas
 problems and evaluate the field on the grid, compiled, best of 5). The results file says which K
 beat the global constraint, in accuracy and in time. What only the longer run shows: at 2000
 steps the global constraint keeps improving while the mixtures stall or improve little, so the
-ranking at the default is partly a budget effect (docs/pinn.md has both tables).
+ranking at the default is partly a budget effect (docs/pinn.md has both tables). Measured with
+`python docs/tools/time_examples.py --full --seeds 0 pinn_burgers_moe` (seed 0, 508 s at load
+3.4-4.5, 507 s of CPU; results in `docs/reproductions/full/`): relative L2 K=1 0.0259, K=2
+0.116, K=4 0.501, K=8 0.237, K=16 0.385, PI-SC 0.186.
 
 Run: `dynlearn reproduce pinn_burgers_moe [--results-dir DIR]` (3 seeds, K = 1, 2, 4, 8, 500
 steps; `--seeds` to change, `--full` for 2000 steps and K up to 16). Writes
