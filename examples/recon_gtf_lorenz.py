@@ -36,6 +36,7 @@ seeds 0-4, from the results file):
 | BPTT | 16.331 | 0.891 | -22.6 |
 | ESN, 400 units (baseline) | 0.319 | 0.117 | 0.875 |
 | SINDy, degree-2 polynomials (baseline) | 0.132 | 0.104 | 0.918 |
+| neural ODE, 2000 steps (baseline) | 0.591 | 0.200 | 0.858 |
 
 BPTT does not learn the dynamics (its training loss stays near the data's variance and its free
 runs fall onto a fixed point); aGTF and GTF reconstruct the attractor on 4 of 5 seeds each (D_stsp
@@ -44,14 +45,15 @@ seed 1). So the paper's qualitative claim holds by the medians (status reproduce
 attractor measures stay above their noise floors (D_stsp 12x, D_H 1.8x for aGTF). At 1500 steps
 (this example's earlier default) neither GTF variant came near: aGTF's median D_stsp was 14.7.
 
-The two baselines, fitted in closed form (seconds a seed) to the same noisy training series and
-scored the same way, do better than both GTF variants on the attractor's geometry: SINDy's median
-D_stsp is 0.132 (2.4x the floor; 15-17 non-zero terms, its degree-2 library contains the Lorenz
-equations), the ESN's 0.319 (0.18-0.51 over seeds), and neither loses a seed; D_H is about the
-same for all four methods that learn (0.10-0.12), and the largest exponents are 0.87-0.88 (ESN,
-in its closed loop's reservoir state space) and 0.90-0.94 (SINDy). So on Lorenz-63 at this
-budget, aGTF reproduces the paper's claim against BPTT, not an advantage over these baselines.
-No neural ODE baseline was run.
+The library's baselines, fitted to the same noisy training series and scored the same way, do better
+than both GTF variants on the attractor's geometry and lose no seed: SINDy, fitted in closed form in
+under a second, has median D_stsp 0.132 (2.4x the floor; 15-17 non-zero terms, its degree-2 library
+contains the Lorenz equations), the ESN (closed form, 7-14 s a seed) 0.319 (0.18-0.51 over seeds), a
+small neural ODE trained for 2000 steps (14-19 s a seed) 0.591 (0.44-0.82). D_H is about the same
+for aGTF, GTF, ESN and SINDy (0.10-0.12) and higher for the neural ODE (0.200); the largest
+exponents are 0.87-0.88 (ESN, in its closed loop's reservoir state space), 0.90-0.94 (SINDy) and
+0.83-0.90 (neural ODE). So on Lorenz-63 at this budget, aGTF reproduces the paper's claim against
+BPTT, not an advantage over these baselines.
 
 The longer version (`--full`, 30,000 steps; seed 0, `docs/reproductions/full/recon_gtf_lorenz.json`)
 shows that more training is not monotone: aGTF improves to D_stsp 0.463, D_H 0.126, exponent
@@ -64,7 +66,7 @@ minibatch draw (a sort of all 99,801 windows, 59 ms), now a top-k draw (5 ms), w
 default grow from 1500 to 6000 steps. `--full`: seed 0 took 1131 s at load 4.3-6.4 (848 s of CPU),
 timed with `python docs/tools/time_examples.py --full --seeds 0 recon_gtf_lorenz`. The baselines run
 on every run, also when the trainings are resumed: the results file's rerun with all five trainings
-resumed took 59 s wall at load 4.9-5.2 (ESN 6-10 s a seed, SINDy under 5 s).
+resumed took 148 s wall at load 4.7-5.0 (ESN 7-14 s a seed, SINDy under 5 s, neural ODE 14-19 s).
 
 Run: `dynlearn reproduce recon_gtf_lorenz [--results-dir DIR]` (5 seeds; `--seeds` to change;
 `--full` for 5x the training steps). Writes `DIR/recon_gtf_lorenz.json` (per-seed results,
