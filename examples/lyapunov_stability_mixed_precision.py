@@ -22,10 +22,11 @@ judged on the medians of the loss gap and the output distance.
 What the default run shows (medians over 3 seeds in the results file): the mixed-precision
 fine-tuned Mamba's held-out loss moves less from its float32 twin's than the Transformer's does,
 but its next-token distributions, logits and weights move more; so the paper's claim is not shown
-at this scale. That run took 1488 s at load 8-10 (380-710 s a seed); fine-tuning Mamba in
-bfloat16 is the slowest part on a CPU (200 s against 39 s in float32, a seed). `--full` (width
-64, 6 layers, 1500 + 600 steps) is projected from those times at roughly 13x a default seed; it
-was not run.
+at this scale. The results file's run (rerun 2026-12-07 20:27 UTC, same medians as the first)
+took 589 s wall at load 1.5-4.9 (418 s of CPU; 188-203 s a seed; the first run took 1488 s at
+load 8-10); fine-tuning Mamba in bfloat16 is the slowest part on a CPU (96 s against 10 s in
+float32, seed 1). `--full` (width 64, 6 layers, 1500 + 600 steps) is projected at roughly 13x a
+default seed (about 40 minutes a seed); it was not run, so nothing is said of it here.
 
 Run: `dynlearn reproduce lyapunov_stability_mixed_precision [--results-dir DIR]` (3 seeds;
 `--seeds` to change, `--full` for wider, deeper models and longer training). Writes the results
