@@ -27,8 +27,11 @@ adaptation curves were not monotone.
 Run: `dynlearn reproduce hamiltonian_meta_learning [--results-dir DIR]` (3 seeds, 5000 outer steps
 as the paper; `--seeds` to change, `--full` for 10000 steps and more orbits: 466 s for seed 0 on 2
 shared CPUs at load 13-15, 105 s at load 1.3-2.0 (136 s of CPU; `python docs/tools/time_examples.py
---full --seeds 0 hamiltonian_meta_learning`), where meta-training again gives the lowest derivative
-MSE on both held-out systems but not the lowest double-pendulum state MSE). Writes the results file
+--full --seeds 0 hamiltonian_meta_learning`; rerun with its results kept in
+`docs/reproductions/full/`, 116 s at load 2.1), where meta-training again gives the lowest
+derivative MSE on both held-out systems (two-body 0.0455 against 0.108 pretrained and 0.543 from
+scratch; double pendulum 0.0527 / 0.055 / 0.201) but not the lowest double-pendulum state MSE
+(0.208 against 0.178 pretrained) nor the lowest energy drift). Writes the results file
 `DIR/hamiltonian_meta_learning.json` and `./dynlearn-out/hamiltonian_meta_learning.png`.
 """
 
