@@ -160,48 +160,23 @@ def draw(key):
     return pinn.space_time_points(N_T, N_X, [-1.0], [1.0], (0.0, 1.0), key=key)
 
 
-# %% One compiled call: CHUNK Adam steps, fresh points at each (or the fixed batch).
-@eqx.filter_jit
-def train_chunk(params, opt_state, static, loss, initial, fixed, key, resample: bool):
-    def one(carry, k):
-        p, o = carry
-        points = draw(k) if resample else fixed
-        batch = {"residual": points, "initial": initial}
-        (value, aux), grads = eqx.filter_value_and_grad(
-            lambda q: loss(eqx.combine(q, static), batch), has_aux=True
-        )(p)
-        updates, o = OPTIMIZER.update(grads, o, p)
-        return (eqx.apply_updates(p, updates), o), aux.get("causal_min_weight", value)
-
-    (params, opt_state), min_w = jax.lax.scan(
-        one, (params, opt_state), jax.random.split(key, CHUNK)
-    )
-    return params, opt_state, min_w[-1]
+# %% Training: `pinn.train_causal` (one Adam state, CHUNK steps per compiled call, fresh points
+# at every step or one fixed batch; with causal weights, the eps schedule).
+def with_fresh_points(key, batch):
+    return {**batch, "residual": draw(key)}
 
 
 def train(network, length, causal, steps, key, initial, resample):
-    """Adam for at most `steps` steps; with `causal`, the paper's eps schedule. Returns the
-    network, the steps taken, the last eps and the last smallest causal weight."""
-    params, static = eqx.partition(network, eqx.is_inexact_array)
-    opt_state = OPTIMIZER.init(params)
-    fixed = draw(jax.random.fold_in(key, 10**6))
-    base = LOSSES[(length, causal)]
-    done, eps, min_w = 0, None, float("nan")
-    stages = EPS_SCHEDULE if causal else (None,)
-    last_eps = None
-    for eps in stages:
-        loss = base if eps is None else eqx.tree_at(lambda l: l.causal.eps, base, jnp.asarray(eps))
-        while done + CHUNK <= steps:  # as the paper's code: stay until converged
-            last_eps = eps
-            params, opt_state, w = train_chunk(
-                params, opt_state, static, loss, initial, fixed, jax.random.fold_in(key, done),
-                resample,
-            )  # fmt: skip
-            done += CHUNK
-            min_w = float(w)
-            if causal and min_w > DELTA:
-                break
-    return eqx.combine(params, static), done, last_eps, (min_w if causal else float("nan"))
+    """Adam for `steps` steps; with `causal`, the paper's eps schedule. Returns the network,
+    the steps taken, the last eps and the last smallest causal weight."""
+    batch = {"residual": draw(jax.random.fold_in(key, 10**6)), "initial": initial}
+    network, history = pinn.train_causal(
+        network, LOSSES[(length, causal)], batch, OPTIMIZER, steps=steps, key=key,
+        resample=with_fresh_points if resample else None,
+        eps_schedule=EPS_SCHEDULE if causal else None, delta=DELTA, check_every=CHUNK,
+    )  # fmt: skip
+    last = history[-1]
+    return network, last["step"], (last["eps"] if causal else None), last["causal_min_weight"]
 
 
 evaluate = eqx.filter_jit(lambda field: jax.vmap(field)(eval_points))

@@ -205,44 +205,21 @@ def draw(key):
     return (HORIZON * (jnp.arange(N_POINTS) + u) / N_POINTS)[:, None]
 
 
-@eqx.filter_jit
-def train_chunk(params, opt_state, static, loss, fixed, key, resample: bool):
-    def one(carry, k):
-        p, o = carry
-        batch = {"residual": draw(k) if resample else fixed}
-        (value, aux), grads = eqx.filter_value_and_grad(
-            lambda q: loss(eqx.combine(q, static), batch), has_aux=True
-        )(p)
-        updates, o = OPTIMIZER.update(grads, o, p)
-        return (eqx.apply_updates(p, updates), o), aux.get("causal_min_weight", value)
-
-    keys = jax.random.split(key, CHUNK)
-    (params, opt_state), min_w = jax.lax.scan(one, (params, opt_state), keys)
-    return params, opt_state, min_w[-1]
+def fresh_points(key, batch):
+    return {"residual": draw(key)}
 
 
 def train(field, where, causal, steps, key):
-    """Adam for at most `steps` steps (with `causal`, the eps schedule: each eps until the
-    smallest weight exceeds DELTA). Returns the field, steps taken, last eps, min weight."""
-    params, static = eqx.partition(field, eqx.is_inexact_array)
-    opt_state = OPTIMIZER.init(params)
-    base = LOSSES[(where, int(causal))]
-    done, eps, min_w = 0, None, float("nan")
-    stages = EPS_SCHEDULE if causal else (None,)
-    last_eps = None
-    for eps in stages:
-        loss = base if eps is None else eqx.tree_at(lambda l: l.causal.eps, base, jnp.asarray(eps))
-        while done + CHUNK <= steps:  # as the paper's code: stay until converged
-            last_eps = eps
-            params, opt_state, w = train_chunk(
-                params, opt_state, static, loss, GRID, jax.random.fold_in(key, done),
-                where == "whole",
-            )  # fmt: skip
-            done += CHUNK
-            min_w = float(w)
-            if causal and min_w > DELTA:
-                break
-    return eqx.combine(params, static), done, last_eps, (min_w if causal else float("nan"))
+    """Adam for `steps` steps with `pinn.train_causal` (with `causal`, the eps schedule: each
+    eps until the smallest weight exceeds DELTA; on the whole interval fresh points at every
+    step, in a window its fixed grid). Returns the field, steps taken, last eps, min weight."""
+    field, history = pinn.train_causal(
+        field, LOSSES[(where, int(causal))], {"residual": GRID}, OPTIMIZER, steps=steps,
+        key=key, resample=fresh_points if where == "whole" else None,
+        eps_schedule=EPS_SCHEDULE if causal else None, delta=DELTA, check_every=CHUNK,
+    )  # fmt: skip
+    last = history[-1]
+    return field, last["step"], (last["eps"] if causal else None), last["causal_min_weight"]
 
 
 def metrics(pred):

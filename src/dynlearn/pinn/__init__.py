@@ -3,7 +3,8 @@
 Fields are `eqx.Module`s of one point; derivative operators use Taylor mode (`jet`) or forward
 mode and vectorize over collocation points; losses are composable terms with fixed,
 gradient-norm, NTK or causal weights; hard constraints include the mixture-of-experts
-differentiable least-squares layer; `fit_causal` and `lbfgs` train on top of `dynlearn.train.fit`.
+differentiable least-squares layer; `train_causal` runs causal training as the paper's code
+does; `fit_causal` and `lbfgs` train on top of `dynlearn.train.fit`.
 """
 
 from ._constraints import ExpertField as ExpertField
@@ -43,6 +44,7 @@ from ._training import WindowedField as WindowedField
 from ._training import fit_causal as fit_causal
 from ._training import lbfgs as lbfgs
 from ._training import time_marching as time_marching
+from ._training import train_causal as train_causal
 from ._weighting import AbstractWeighting as AbstractWeighting
 from ._weighting import CausalWeights as CausalWeights
 from ._weighting import FixedWeights as FixedWeights

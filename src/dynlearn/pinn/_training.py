@@ -1,7 +1,10 @@
 """Training recipes for PINNs on top of `dynlearn.train.fit`.
 
-- `fit_causal`: the causal-training schedule of Wang, Sankaran & Perdikaris (2022): for each
-  `eps` of an increasing list, train until `min_i w_i > delta`, then move on.
+- `train_causal`: the causal-training recipe of Wang, Sankaran & Perdikaris (2022) as their code
+  runs it: one Adam state for the whole run, a total step budget, fresh collocation points at
+  every step, and each `eps` of an increasing list kept until `min_i w_i > delta`.
+- `fit_causal`: the same schedule as stages of `dynlearn.train.fit` (the optimizer restarts at
+  each `eps`, a budget per `eps`, `fit`'s minibatches of one fixed point set).
 - `lbfgs`: full-batch L-BFGS (`optax.lbfgs` with its zoom line search), the usual second stage
   after Adam. The line search needs the objective itself (`value_fn`) and a state-aware
   `value_and_grad`, which `fit`'s generic `optimizer.update(grads, state, params)` cannot pass,
@@ -27,8 +30,146 @@ from .._validation import (
     check_int,
     check_positive,
 )
-from ..train import History, fit
+from ..train import History, NonFiniteLossError, fit
 from ._losses import PINNLoss
+
+
+@eqx.filter_jit
+def _causal_chunk(params, opt_state, static, loss, batch, keys, optimizer, resample):
+    """`len(keys)` optimizer steps in one compiled call; the last step's loss and min weight."""
+
+    def one(carry, k):
+        p, o = carry
+        step_batch = batch if resample is None else resample(k, batch)
+        (value, aux), grads = eqx.filter_value_and_grad(
+            lambda q: loss(eqx.combine(q, static), step_batch), has_aux=True
+        )(p)
+        with jax.numpy_dtype_promotion("standard"):  # optax mixes floats and int32 counts
+            updates, o = optimizer.update(grads, o, p)
+        return (eqx.apply_updates(p, updates), o), (value, aux.get("causal_min_weight", value))
+
+    (params, opt_state), (values, min_w) = jax.lax.scan(one, (params, opt_state), keys)
+    return params, opt_state, values[-1], min_w[-1]
+
+
+def train_causal(
+    field,
+    loss: PINNLoss,
+    batch,
+    optimizer: optax.GradientTransformation,
+    *,
+    steps: int,
+    key: PRNGKeyArray,
+    resample: Callable | None = None,
+    eps_schedule: Sequence[float] | None = (1e-2, 1e-1, 1.0, 1e1, 1e2),
+    delta: float = 0.99,
+    check_every: int = 50,
+):
+    """Causal training as Wang, Sankaran & Perdikaris's code runs it.
+
+    One optimizer state for the whole run and a total budget of `steps`: training starts at
+    `eps_schedule[0]` and moves to the next `eps` once the smallest causal weight of the last
+    step exceeds `delta` (tested every `check_every` steps). The run stops when the smallest
+    weight exceeds `delta` at the last `eps` (the paper's convergence test) or when the budget
+    runs out, wherever the schedule is; the last record's `step` and `eps` say which.
+
+    With `resample`, every step trains on fresh points `resample(step_key, batch)` (e.g. from
+    `pinn.space_time_points`), as the paper does; without, on `batch` itself (full batch).
+    `check_every` steps run as one compiled call, and calls with the same `loss` structure,
+    `optimizer` and `resample` objects reuse the compilation.
+
+    A loss without causal weights (or `eps_schedule=None`) trains plainly for `steps` steps
+    with the same loop, the baseline at the same budget.
+
+    **Arguments:**
+
+    - `field`: the model.
+    - `loss`: a `PINNLoss`; with `causal=CausalWeights(...)` its `eps` follows the schedule.
+    - `batch`: the loss's batch (a dict of points per term); fixed, or the template `resample`
+      is given.
+    - `optimizer`: an optax transformation (its state is kept across every `eps`).
+    - `steps`: the total number of optimizer steps.
+    - `key`: PRNG key of the resampled points (step `i` of the chunk starting at step `s` uses
+      `jax.random.split(jax.random.fold_in(key, s), n)[i]`).
+    - `resample`: `resample(key, batch) -> batch`, the batch of one step; `None` for `batch`.
+    - `eps_schedule`: increasing causality parameters; `None` for no schedule.
+    - `delta`: the threshold on the smallest causal weight that moves to the next `eps`.
+    - `check_every`: steps between convergence tests (one compiled call); a last shorter
+      call spends the remainder of `steps`.
+
+    **Returns:** `(field, history)`: one record per compiled call with `step` (steps done),
+    `eps` (NaN without a schedule), `loss` and `causal_min_weight` of its last step (NaN
+    without causal weights).
+
+    **Raises:** `NonFiniteLossError` if a call ends with a non-finite loss, carrying the
+    model and optimizer state from before that call.
+    """
+    if not isinstance(loss, PINNLoss):
+        raise TypeError(f"train_causal: loss must be a PINNLoss, got {type(loss).__name__}")
+    check_int("train_causal", "steps", steps)
+    check_int("train_causal", "check_every", check_every)
+    if resample is not None:
+        check_callable("train_causal", "resample", resample)
+    causal = loss.causal is not None and eps_schedule is not None
+    if causal:
+        _check_schedule("train_causal", eps_schedule)
+        check_in_range("train_causal", "delta", delta, 0.0, 1.0)
+    stages = tuple(float(e) for e in eps_schedule) if causal else (None,)
+    params, static = eqx.partition(field, eqx.is_inexact_array)
+    with jax.numpy_dtype_promotion("standard"):
+        opt_state = optimizer.init(params)
+    history = History()
+    done, stage = 0, 0
+    while done < steps:
+        eps = stages[stage]
+        staged = (
+            loss if eps is None else eqx.tree_at(lambda l: l.causal.eps, loss, jnp.asarray(eps))
+        )
+        n = min(check_every, steps - done)
+        keys = jax.random.split(jax.random.fold_in(key, done), n)
+        new_params, new_state, value, min_w = _causal_chunk(
+            params, opt_state, static, staged, batch, keys, optimizer, resample
+        )
+        value, min_w = float(value), float(min_w)
+        record = {
+            "step": done + n,
+            "eps": float("nan") if eps is None else eps,
+            "loss": value,
+            "causal_min_weight": min_w if causal else float("nan"),
+        }
+        history.append(record)
+        if not np.isfinite(value):
+            raise NonFiniteLossError(
+                f"train_causal: non-finite loss at steps {done + 1}-{done + n} (loss={value}, "
+                f"eps={record['eps']}); lower the learning rate or check the points. The model "
+                f"and optimizer state after step {done} are attached as `.model`/`.opt_state`.",
+                done + 1,
+                None,
+                model=eqx.combine(params, static),
+                opt_state=opt_state,
+                history=history,
+            )
+        params, opt_state, done = new_params, new_state, done + n
+        if causal and min_w > delta:
+            if stage + 1 == len(stages):
+                break  # converged at the last eps: the paper's stopping rule
+            stage += 1
+    return eqx.combine(params, static), history
+
+
+def _check_schedule(where: str, eps_schedule) -> None:
+    if isinstance(eps_schedule, str) or not isinstance(eps_schedule, Sequence | np.ndarray):
+        raise TypeError(
+            f"{where}: eps_schedule must be a sequence of numbers, got {eps_schedule!r}"
+        )
+    if len(eps_schedule) == 0:
+        raise ValueError(f"{where}: eps_schedule is empty; give at least one eps")
+    for i, eps in enumerate(eps_schedule):
+        check_positive(where, f"eps_schedule[{i}]", eps, allow_zero=True)
+    if any(b <= a for a, b in zip(eps_schedule[:-1], eps_schedule[1:])):
+        raise ValueError(
+            f"{where}: eps_schedule must increase, got eps_schedule={tuple(eps_schedule)}"
+        )
 
 
 def fit_causal(
@@ -46,7 +187,9 @@ def fit_causal(
 ):
     """Causal training: one `fit` per `eps`, each stopped once `min_i w_i > delta`.
 
-    The optimizer state restarts at each `eps` (each stage is one `fit` call).
+    The optimizer state restarts at each `eps` (each stage is one `fit` call), each `eps` has
+    its own budget and the points are `fit`'s minibatches of `data`. For the paper's recipe (one
+    optimizer state, a total budget, fresh points every step) use `train_causal`.
 
     **Arguments:**
 
@@ -67,18 +210,7 @@ def fit_causal(
         raise ValueError("fit_causal: the loss has no causal weighting (pass causal=...)")
     check_int("fit_causal", "steps_per_eps", steps_per_eps)
     check_int("fit_causal", "batch_size", batch_size)
-    if isinstance(eps_schedule, str) or not isinstance(eps_schedule, Sequence | np.ndarray):
-        raise TypeError(
-            f"fit_causal: eps_schedule must be a sequence of numbers, got {eps_schedule!r}"
-        )
-    if len(eps_schedule) == 0:
-        raise ValueError("fit_causal: eps_schedule is empty; give at least one eps")
-    for i, eps in enumerate(eps_schedule):
-        check_positive("fit_causal", f"eps_schedule[{i}]", eps, allow_zero=True)
-    if any(b <= a for a, b in zip(eps_schedule[:-1], eps_schedule[1:])):
-        raise ValueError(
-            f"fit_causal: eps_schedule must increase, got eps_schedule={tuple(eps_schedule)}"
-        )
+    _check_schedule("fit_causal", eps_schedule)
     check_in_range("fit_causal", "delta", delta, 0.0, 1.0)
     check_finite("fit_causal", "data", data)
     user_callbacks = tuple(fit_kwargs.pop("callbacks", ()))

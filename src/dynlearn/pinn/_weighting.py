@@ -138,7 +138,7 @@ class NTKWeights(AbstractWeighting):
 
 
 def causal_weights(
-    chunk_losses: Float[ArrayLike, " chunks"], eps: float
+    chunk_losses: Float[ArrayLike, " chunks"], eps: float | Float[ArrayLike, ""]
 ) -> Float[Array, " chunks"]:
     """Causal weights `w_i = exp(-eps sum_{k<i} L_k)`, an exclusive cumulative sum, `w_1 = 1`.
 
@@ -148,7 +148,8 @@ def causal_weights(
     **Arguments:**
 
     - `chunk_losses`: the losses `L_i` of the time chunks, in time order.
-    - `eps`: the causality parameter.
+    - `eps`: the causality parameter (a number, or a scalar array so that a compiled step can
+      take any `eps` without recompiling).
 
     **Returns:** the weights, shape `(chunks,)`.
     """
@@ -179,7 +180,8 @@ class CausalWeights(eqx.Module):
     **Arguments:**
 
     - `n_chunks`: number of time chunks.
-    - `eps`: the causality parameter (see `fit_causal` for the annealing schedule).
+    - `eps`: the causality parameter, a number or a scalar array (see `train_causal` for the
+      annealing schedule).
     - `t_range`: `(t0, t1)`.
     - `term`: name of the term to reweight.
     - `time_index`: which coordinate is time (default: the last).
@@ -188,7 +190,7 @@ class CausalWeights(eqx.Module):
     """
 
     n_chunks: int = eqx.field(static=True)
-    eps: float
+    eps: float | Float[Array, ""]
     t_range: tuple[float, float] = eqx.field(static=True)
     term: str = eqx.field(default="residual", static=True)
     time_index: int = eqx.field(default=-1, static=True)
