@@ -18,54 +18,69 @@ GRU size 20, Adam at lr 7e-4, batch 64. Data sets:
   min-max scaled to [0, 1] per channel as TimeGAN scales its data sets (not a data set of the
   paper: a stochastic linear system, which a linear latent map can represent);
 
-each regular and irregular: 30% of the time points of every series dropped at random (the
-protocol of GT-GAN that the paper follows), the model trained on what is left and asked for
-series on the full regular grid, scored against the full real data. Scores: the TimeGAN protocol
-as the TimeGAN authors' code defines it, `dynlearn.metrics.discriminative_score` (a post-hoc GRU
-classifier of real against generated series, `|held-out accuracy - 0.5|`, lower is better) and
-`dynlearn.metrics.predictive_score` (a post-hoc GRU trained on generated series to predict the
-last channel one step ahead, its MAE on real series, lower is better), at the protocol's
-settings (2000 and 5000 Adam steps). The same scores, with the same keys, go to a trivial
-generator (independent Gaussians with the real data's mean and standard deviation at every time
-step and channel: right marginals, no temporal structure) and, for the predictive score, to a
-second real sample (the floor).
+each regular and irregular: 30%, 50% or 70% of the time points of every series dropped at
+random (the protocol of GT-GAN that the paper follows), the model trained on what is left and
+asked for series on the full regular grid, scored against the full real data. Scores: the
+TimeGAN protocol as the TimeGAN authors' code defines it, `dynlearn.metrics.discriminative_score`
+(a post-hoc GRU classifier of real against generated series, `|held-out accuracy - 0.5|`, lower
+is better) and `dynlearn.metrics.predictive_score` (a post-hoc GRU trained on generated series
+to predict the last channel one step ahead, its MAE on real series, lower is better), at the
+protocol's settings (2000 and 5000 Adam steps). The same scores, with the same keys, go to a
+trivial generator (independent Gaussians with the real data's mean and standard deviation at
+every time step and channel: right marginals, no temporal structure), to a VAE baseline (the
+same model and KL weight trained on regular data without the linear predictive loss: a VAE
+with a GRU prior, which isolates what the Koopman part adds) and, for the predictive score, to
+a second real sample (the floor).
 
 Measured by the ledger run `dynlearn reproduce koopman_kvae_sines --results-dir
 docs/reproductions` (default: 1000 series per data set, 1500 Adam steps per model, the
 discriminative score averaged over 3 post-hoc classifiers), seeds 0, 1, 2; 2026-12-07 on the
-shared 2-core machine: 647 s wall in all (seeds 318, 167 and 157 s), 431 s CPU, load 2.6 at the
-start and 4.8-5.9 as the seeds ended. Medians:
+shared 2-core machine: 744 s wall in all (seeds 288, 216 and 239 s), 782 s CPU, load 3.5 at the
+start (two other trainings beside it for its first 10 minutes) and 3.1 at the end. Medians:
 
-| data, sampling | discriminative (KoVAE / trivial) | predictive (KoVAE / trivial / real) |
+| data, sampling | discriminative (model / trivial) | predictive (model / trivial / real) |
 |---|---|---|
 | sines, regular | 0.182 / 0.377 | 0.107 / 0.097 / 0.093 |
-| sines, irregular (30% dropped) | 0.199 / 0.377 | 0.109 / 0.097 / 0.093 |
+| sines, 30% dropped | 0.199 / 0.377 | 0.109 / 0.097 / 0.093 |
+| sines, 50% dropped | 0.267 / 0.377 | 0.101 / 0.097 / 0.093 |
+| sines, 70% dropped | 0.284 / 0.377 | 0.099 / 0.097 / 0.093 |
+| sines, regular, VAE baseline | 0.173 / 0.377 | 0.103 / 0.097 / 0.093 |
 | oscillator, regular | 0.302 / 0.273 | 0.105 / 0.107 / 0.064 |
-| oscillator, irregular (30% dropped) | 0.217 / 0.273 | 0.100 / 0.107 / 0.064 |
+| oscillator, 30% dropped | 0.217 / 0.273 | 0.100 / 0.107 / 0.064 |
+| oscillator, 50% dropped | 0.220 / 0.273 | 0.066 / 0.107 / 0.064 |
+| oscillator, 70% dropped | 0.436 / 0.273 | 0.107 / 0.107 / 0.064 |
+| oscillator, regular, VAE baseline | 0.307 / 0.273 | 0.101 / 0.107 / 0.064 |
 
 What the numbers show: on the discriminative score, the score the paper leads with, the KoVAE
-beats the trivial generator on sines, regular and irregular, in every seed (0.16-0.26 against
-0.31-0.47), and on the irregular oscillator in every seed; on the regular oscillator it does not
-(1 seed of 3). On the predictive score it beats the trivial generator on the oscillator (3 of 3
-seeds, both samplings) and loses on sines (0.107 against 0.097; 1 of 3 seeds regular, 0 of 3
-irregular), where the score hardly separates generators at all: the trivial generator, with no
-temporal structure, scores 0.097 against 0.093 for a second real sample. In the figure (seed 0) the
-sines samples are the right shape but rough, and the oscillator samples have about a third of
-the real amplitude. What this does not show is the paper's result: we train no GAN or VAE
+beats the trivial generator on sines at every drop rate in every seed, its score growing with
+the drop rate (0.18 regular, 0.20 / 0.27 / 0.28 at 30 / 50 / 70% dropped), and on the
+oscillator at 30% and 50% dropped in every seed; on the regular oscillator it does not (1 seed
+of 3) nor at 70% dropped (0 of 3). On the predictive score it beats the trivial generator on
+the oscillator up to 50% dropped (3 of 3 seeds each) and not on sines, where the score hardly
+separates generators at all: the trivial generator, with no temporal structure, scores 0.097
+against 0.093 for a second real sample. Against the VAE baseline, the comparison that isolates
+the Koopman prior, the KoVAE shows no clear advantage at this budget: discriminative 0.182 against
+0.173 on sines and 0.302 against 0.307 on the oscillator (lower in 2 of 3 seeds on each),
+predictive 0.107 against 0.103 and 0.105 against 0.101 (lower in 1 of 3). In the figure (seed
+0) the sines samples are the right shape but rough, and the oscillator samples have about a
+third of the real amplitude. What this does not show is the paper's result: we train no GAN
 baseline, the paper's result tables were not available to us (only its abstract and its
 authors' code were), and our models get 1500 steps on 1000 series against the paper's 600
 epochs of 10000 series (about 94000 steps), one GRU layer against three, and a gap-filling GRU
 encoder in place of the paper's neural CDE for irregular data. The longer run (`--full`: 2000
 series, 10000 steps, 10 classifiers per discriminative score; seed 0 only, 1069 s wall, 741 s
-CPU at load 4.9-5.5) does not bring the discriminative score near 0: sines 0.232 (regular) and
-0.166 (irregular) against 0.321 for the trivial generator, oscillator 0.237 and 0.193 against
-0.215; what only it shows is the predictive score on regular sines reaching the real sample's
-(0.094 against 0.094, trivial 0.096; irregular 0.098), while on the oscillator it stays at the
-trivial generator's (0.104 against 0.105, real 0.064). The ledger's status is *partial*.
+CPU at load 4.9-5.5; run before the 50/70% and VAE settings were added, so it has the regular
+and 30% settings only) does not bring the discriminative score near 0: sines 0.232 (regular)
+and 0.166 (30% dropped) against 0.321 for the trivial generator, oscillator 0.237 and 0.193
+against 0.215; what only it shows is the predictive score on regular sines reaching the real
+sample's (0.094 against 0.094, trivial 0.096; 30% dropped 0.098), while on the oscillator it
+stays at the trivial generator's (0.104 against 0.105, real 0.064). The ledger's status is
+*partial*.
 
-Run: `dynlearn reproduce koopman_kvae_sines [--results-dir DIR]` (seeds 0, 1, 2, about 11
+Run: `dynlearn reproduce koopman_kvae_sines [--results-dir DIR]` (seeds 0, 1, 2, about 12
 minutes on the loaded 2-core machine; `--seeds` to change; `--full` for 2000 series, 10000
-steps and 10 post-hoc classifiers per discriminative score, about 18 minutes a seed). Writes
+steps and 10 post-hoc classifiers per discriminative score, about 18 minutes a seed with the
+regular and 30% settings, projected at about 45 minutes a seed with all five). Writes
 `DIR/koopman_kvae_sines.json` and `./dynlearn-out/koopman_kvae_sines.png`.
 """
 
@@ -97,9 +112,12 @@ N_SERIES = 2000 if args.full else 1000
 STEPS = 10000 if args.full else 1500
 LATENT, HIDDEN, LAYERS = 16, 20, 1
 LR, BATCH = 7e-4, 64
-DROP = 0.3
+DROPS = {"irregular": 0.3, "irregular50": 0.5, "irregular70": 0.7}  # the paper's three rates
 N_DISC = 10 if args.full else 3  # post-hoc discriminator runs averaged (the authors: 10)
 WEIGHTS = {"regular": (0.007, 0.005), "irregular": (0.1, 0.0005)}  # (KL, predictive): authors'
+# the VAE baseline: the same model and KL weight with no linear predictive loss (a GRU prior VAE)
+WEIGHTS["vae"] = (WEIGHTS["regular"][0], 0.0)
+SAMPLINGS = ("regular", *DROPS, "vae")  # "vae" trains on regular data
 # one loss and one optimizer object for all runs: `fit` then reuses its compiled step
 LOSSES = {
     s: functools.partial(dk.kovae_loss, kl_weight=kl, predictive_weight=pred)
@@ -132,9 +150,9 @@ def oscillator(key, n, dt=0.25, damping=0.1, noise=0.3):
     return (ys - low) / (high - low)
 
 
-def drop_points(key, n):
-    """Observation masks `(n, LENGTH)`: a random DROP fraction of every series' steps removed."""
-    n_drop = int(DROP * LENGTH)
+def drop_points(key, n, drop):
+    """Observation masks `(n, LENGTH)`: a random `drop` fraction of every series' steps removed."""
+    n_drop = int(drop * LENGTH)
     order = jnp.argsort(jax.random.uniform(key, (n, LENGTH)), axis=1)
     return jnp.ones((n, LENGTH), bool).at[jnp.arange(n)[:, None], order[:, :n_drop]].set(False)
 
@@ -193,17 +211,19 @@ def run_seed(seed):
             f"real sample pred {real_pred:.3f}",
             flush=True,
         )
-        for sampling in ("regular", "irregular"):
+        for sampling in SAMPLINGS:
+            # regular and 30% dropped come first: their keys are those of the earlier runs
             km, kinit, kmask, kfit, kgen, kop = jax.random.split(km, 6)
             model = dk.KoVAE(data.shape[2], LATENT, HIDDEN, LAYERS, key=kinit)
-            if sampling == "regular":
-                batch = data
-            else:
-                mask = drop_points(kmask, N_SERIES)
+            if sampling in DROPS:
+                mask = drop_points(kmask, N_SERIES, DROPS[sampling])
                 batch = (jnp.where(mask[:, :, None], data, jnp.nan), mask)
+            else:
+                batch = data
+            loss = LOSSES["irregular" if sampling in DROPS else sampling]
             start = time.perf_counter()
             model, history = fit(
-                model, LOSSES[sampling], batch, OPTIMIZER, steps=STEPS, batch_size=BATCH, key=kfit,
+                model, loss, batch, OPTIMIZER, steps=STEPS, batch_size=BATCH, key=kfit,
                 steps_per_dispatch=100, progress=False,
             )  # fmt: skip
             train_s = time.perf_counter() - start
@@ -218,7 +238,7 @@ def run_seed(seed):
                 f"{tag}_koopman_max_modulus": float(moduli.max()),
                 f"{tag}_train_s": train_s,
             })  # fmt: skip
-            if seed == args.seeds[0]:
+            if seed == args.seeds[0] and sampling in ("regular", "irregular"):
                 FIGURES[tag] = (np.asarray(data[:3]), np.asarray(fake[:3]))
             print(
                 f"seed {seed} {tag:20s}: disc {disc:.3f}, pred {pred:.3f} (trivial "
@@ -271,7 +291,7 @@ ledger = Reproduction(
         "layers": LAYERS,
         "lr": LR,
         "batch": BATCH,
-        "drop": DROP,
+        "drops": DROPS,
         "weights": WEIGHTS,
         "length": LENGTH,
         "n_disc": N_DISC,
@@ -288,16 +308,19 @@ for seed in args.seeds:
 # %%
 med = ledger.medians()
 seeds = sorted(ledger.per_seed)
-SETTINGS = [(n, s) for n in DATA for s in ("regular", "irregular")]
+SETTINGS = [(n, s) for n in DATA for s in ("regular", *DROPS)]  # the KoVAE's settings
+LABEL = {"regular": "regular", "vae": "regular, VAE baseline"}
+LABEL.update({s: f"{round(100 * d)}% dropped" for s, d in DROPS.items()})
 print(f"\nmedians over seeds {seeds} ({N_SERIES} series, {STEPS} steps):")
-print("data, sampling | disc KoVAE / trivial | pred KoVAE / trivial / real")
-for name, sampling in SETTINGS:
-    tag = f"{name}_{sampling}"
-    print(
-        f"{name}, {sampling} | {med[tag + '_disc']:.3f} / {med[name + '_trivial_disc']:.3f} | "
-        f"{med[tag + '_pred']:.3f} / {med[name + '_trivial_pred']:.3f} / "
-        f"{med[name + '_real_pred']:.3f}"
-    )
+print("data, sampling | disc model / trivial | pred model / trivial / real")
+for name in DATA:
+    for sampling in SAMPLINGS:
+        tag = f"{name}_{sampling}"
+        print(
+            f"{name}, {LABEL[sampling]} | {med[tag + '_disc']:.3f} / "
+            f"{med[name + '_trivial_disc']:.3f} | {med[tag + '_pred']:.3f} / "
+            f"{med[name + '_trivial_pred']:.3f} / {med[name + '_real_pred']:.3f}"
+        )
 
 
 def beats(name, sampling, score, result):
@@ -313,9 +336,11 @@ seed_wins = {  # per setting and score: seeds on which the KoVAE beats the trivi
 
 
 def verdict(score, label):
-    won = [f"{n} {s}" for n, s in SETTINGS if beats(n, s, score, med)]
-    lost = [f"{n} {s}" for n, s in SETTINGS if not beats(n, s, score, med)]
-    counts = ", ".join(f"{n} {s} {seed_wins[f'{n}_{s}_{score}']}/{len(seeds)}" for n, s in SETTINGS)
+    won = [f"{n} {LABEL[s]}" for n, s in SETTINGS if beats(n, s, score, med)]
+    lost = [f"{n} {LABEL[s]}" for n, s in SETTINGS if not beats(n, s, score, med)]
+    counts = ", ".join(
+        f"{n} {LABEL[s]} {seed_wins[f'{n}_{s}_{score}']}/{len(seeds)}" for n, s in SETTINGS
+    )
     return (
         f"{label}: the KoVAE's median beats the trivial generator's on "
         + (", ".join(won) if won else "no setting")
@@ -324,18 +349,45 @@ def verdict(score, label):
     )
 
 
+seed_wins_vae = {  # per data set and score: seeds on which the KoVAE beats the VAE baseline
+    f"{n}_{q}": sum(
+        ledger.per_seed[k][f"{n}_regular_{q}"] < ledger.per_seed[k][f"{n}_vae_{q}"] for k in seeds
+    )
+    for n in DATA
+    for q in ("disc", "pred")
+}
+
+
+def against_vae(name):
+    """The KoVAE against the VAE baseline (same model, no linear predictive loss) on `name`."""
+    parts = []
+    for q, label in (("disc", "discriminative"), ("pred", "predictive")):
+        ours_, vae = med[f"{name}_regular_{q}"], med[f"{name}_vae_{q}"]
+        word = "better than" if ours_ < vae else "not better than"
+        parts.append(
+            f"{label} {ours_:.3f} against {vae:.3f} ({word}; KoVAE lower in "
+            f"{seed_wins_vae[f'{name}_{q}']}/{len(seeds)} seeds)"
+        )
+    return f"{name}: " + ", ".join(parts)
+
+
 ours = (
     f"TimeGAN protocol, median over seeds {seeds} ({N_SERIES} series, {STEPS} Adam steps): "
     + "; ".join(
-        f"{n} {s}: discriminative {med[f'{n}_{s}_disc']:.3f} (trivial "
+        f"{n} {LABEL[s]}: discriminative {med[f'{n}_{s}_disc']:.3f} (trivial "
         f"{med[f'{n}_trivial_disc']:.3f}), predictive {med[f'{n}_{s}_pred']:.3f} (trivial "
         f"{med[f'{n}_trivial_pred']:.3f}, real {med[f'{n}_real_pred']:.3f})"
-        for n, s in SETTINGS
+        for n in DATA
+        for s in SAMPLINGS
     )
 )
 gap = (
-    "No GAN or VAE baseline is trained here and the paper's table numbers were not available to "
-    "us, so the paper's comparison cannot be checked. "
+    "No GAN baseline is trained here and the paper's table numbers were not available to us, "
+    "so the paper's comparison with its GAN and VAE baselines cannot be checked; our VAE "
+    "baseline is the same model without the linear predictive loss. KoVAE against it on "
+    "regular data: "
+    + "; ".join(against_vae(n) for n in DATA)
+    + ". "
     + verdict("disc", "Discriminative score")
     + ". "
     + verdict("pred", "Predictive score")
@@ -353,21 +405,22 @@ differences = [
     "irregular sampling: a bidirectional GRU reads the series linearly interpolated between its "
     "observed points, with the observation mask, instead of the paper's neural CDE over a cubic "
     "spline; the reconstruction counts observed entries only, as in the paper",
-    "only the 30%-dropped irregular case (the paper also drops 50% and 70%)",
     "no eigenvalue constraint (the paper's default for these data sets)",
     f"the discriminative score averaged over {N_DISC} post-hoc classifiers and the predictive "
     "score from one post-hoc run per model and seed, then medians over the seeds (the authors "
     "average the discriminative score over 10 post-hoc runs of one model)",
     "the stochastic oscillator is our data set, not one of the paper's (sines, stocks, energy, "
     "MuJoCo); no stocks/energy/MuJoCo (no downloads)",
-    "baselines: a trivial generator and a second real sample, not the paper's GANs and VAEs",
+    "baselines: a trivial generator, a second real sample and the same model without the "
+    "linear predictive loss (a VAE with a GRU prior, regular data only), not the paper's GANs "
+    "and VAEs (TimeGAN, GT-GAN, TimeVAE, ...)",
 ]
 ledger.finish(
     ours=ours,
     status="partial",
     gap=gap,
     differences=differences,
-    extra={"seeds_beating_trivial": seed_wins},
+    extra={"seeds_beating_trivial": seed_wins, "seeds_beating_vae": seed_wins_vae},
 )
 
 # %% Figure: three real and three generated series (first channel) per setting, first seed.
