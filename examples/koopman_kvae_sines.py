@@ -36,7 +36,8 @@ Measured by the ledger run `dynlearn reproduce koopman_kvae_sines --results-dir
 docs/reproductions` (default: 1000 series per data set, 1500 Adam steps per model, the
 discriminative score averaged over 3 post-hoc classifiers), seeds 0, 1, 2; 2026-12-07 on the
 shared 2-core machine: 744 s wall in all (seeds 288, 216 and 239 s), 782 s CPU, load 3.5 at the
-start (two other trainings beside it for its first 10 minutes) and 3.1 at the end. Medians:
+start (two other trainings beside it for its first 10 minutes) and 3.1 at the end (the results
+file was then rewritten from the saved seeds by the committed code in 5 s). Medians:
 
 | data, sampling | discriminative (model / trivial) | predictive (model / trivial / real) |
 |---|---|---|
