@@ -31,25 +31,33 @@ def _resample(key, batch):
     return {**batch, "residual": jax.random.uniform(key, (16, 1), maxval=2.0)}
 
 
-def _plain_loop(field, loss, batch, optimizer, steps, key, resample, schedule, delta, every):
-    """The recipe step by step: no scan, no jit, eps moved after every `every` steps."""
-    params, static = eqx.partition(field, eqx.is_inexact_array)
+@eqx.filter_jit
+def _one_step(params, state, static, loss, batch, optimizer):
+    (_, aux), g = jax.value_and_grad(lambda q: loss(eqx.combine(q, static), batch), has_aux=True)(
+        params
+    )
     with jax.numpy_dtype_promotion("standard"):  # optax mixes floats and int32 counts
+        updates, state = optimizer.update(g, state, params)
+    return optax.apply_updates(params, updates), state, aux
+
+
+def _plain_loop(field, loss, batch, optimizer, steps, key, resample, schedule, delta, every):
+    """The recipe step by step (one compiled step, a Python loop), eps moved after every
+    `every` steps once the smallest weight passes `delta`, stopping when the last one does."""
+    params, static = eqx.partition(field, eqx.is_inexact_array)
+    with jax.numpy_dtype_promotion("standard"):
         state = optimizer.init(params)
     stage, eps_seen, done = 0, [], 0
     while done < steps:
         n = min(every, steps - done)
         keys = jax.random.split(jax.random.fold_in(key, done), n)
         eps = None if schedule is None else schedule[stage]
-        staged = loss if eps is None else eqx.tree_at(lambda l: l.causal.eps, loss, eps)
+        staged = (
+            loss if eps is None else eqx.tree_at(lambda l: l.causal.eps, loss, jnp.asarray(eps))
+        )
         for k in keys:
             b = batch if resample is None else resample(k, batch)
-            (_, aux), g = jax.value_and_grad(
-                lambda q, s=staged, b=b: s(eqx.combine(q, static), b), has_aux=True
-            )(params)
-            with jax.numpy_dtype_promotion("standard"):
-                updates, state = optimizer.update(g, state, params)
-            params = optax.apply_updates(params, updates)
+            params, state, aux = _one_step(params, state, static, staged, b, optimizer)
         done += n
         eps_seen.append(eps)
         if schedule is not None and float(aux["causal_min_weight"]) > delta:
