@@ -69,19 +69,23 @@ baseline, the paper's result tables were not available to us (only its abstract 
 authors' code were), and our models get 1500 steps on 1000 series against the paper's 600
 epochs of 10000 series (about 94000 steps), one GRU layer against three, and a gap-filling GRU
 encoder in place of the paper's neural CDE for irregular data. The longer run (`--full`: 2000
-series, 10000 steps, 10 classifiers per discriminative score; seed 0 only, 1069 s wall, 741 s
-CPU at load 4.9-5.5; run before the 50/70% and VAE settings were added, so it has the regular
-and 30% settings only) does not bring the discriminative score near 0: sines 0.232 (regular)
-and 0.166 (30% dropped) against 0.321 for the trivial generator, oscillator 0.237 and 0.193
-against 0.215; what only it shows is the predictive score on regular sines reaching the real
-sample's (0.094 against 0.094, trivial 0.096; 30% dropped 0.098), while on the oscillator it
-stays at the trivial generator's (0.104 against 0.105, real 0.064). The ledger's status is
+series, 10000 steps, 10 classifiers per discriminative score; seed 0, 1794 s wall, 1762 s CPU
+at load 2.0-4.0 with another training beside it; results kept in docs/reproductions/full/)
+does not bring the discriminative score near 0: sines 0.232 (regular) and 0.166 / 0.197 /
+0.218 (30 / 50 / 70% dropped) against 0.321 for the trivial generator, oscillator 0.237 and
+0.193 / 0.203 / 0.198 against 0.215; the VAE baseline scores lower than the KoVAE on regular
+data in both (0.174 on sines, 0.185 on the oscillator). What only it shows is the predictive
+score on regular sines reaching the real sample's (0.094 against 0.094, trivial 0.096), while on
+the oscillator every model stays at the trivial generator's (0.104 against 0.105, real 0.064),
+and every irregular setting scoring better than the regular one on the discriminative score
+(sines 0.166-0.218 against 0.232, oscillator 0.193-0.203 against 0.237), where at the default
+the score grows with the drop rate; the irregular runs use the authors' irregular loss weights
+(KL 0.1 against 0.007), so this is not an effect of the dropped points alone. The ledger's status is
 *partial*.
 
 Run: `dynlearn reproduce koopman_kvae_sines [--results-dir DIR]` (seeds 0, 1, 2, about 12
 minutes on the loaded 2-core machine; `--seeds` to change; `--full` for 2000 series, 10000
-steps and 10 post-hoc classifiers per discriminative score, about 18 minutes a seed with the
-regular and 30% settings, projected at about 45 minutes a seed with all five). Writes
+steps and 10 post-hoc classifiers per discriminative score, 30 minutes a seed). Writes
 `DIR/koopman_kvae_sines.json` and `./dynlearn-out/koopman_kvae_sines.png`.
 """
 
