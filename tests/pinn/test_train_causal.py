@@ -119,9 +119,15 @@ def test_plain_loss_trains_with_the_same_loop(getkey):
 
 def test_non_finite_loss_raises_with_the_last_good_model(getkey):
     field, loss, batch = _problem(getkey)
-    bad = {**batch, "residual": batch["residual"].at[3, 0].set(jnp.nan)}
+
+    def nan_points(key, b):  # the template batch is finite; the points of every step are not
+        return {**b, "residual": b["residual"].at[3, 0].set(jnp.nan)}
+
     with pytest.raises(NonFiniteLossError, match="non-finite loss at steps 1-5") as err:
-        pinn.train_causal(field, loss, bad, optax.adam(1e-2), steps=10, key=getkey(), check_every=5)
+        pinn.train_causal(
+            field, loss, batch, optax.adam(1e-2), steps=10, key=getkey(), resample=nan_points,
+            check_every=5,
+        )  # fmt: skip
     for a, b in zip(jax.tree.leaves(err.value.model), jax.tree.leaves(field)):
         np.testing.assert_array_equal(a, b)
 
@@ -135,5 +141,8 @@ def test_bad_arguments_are_named(getkey):
         pinn.train_causal(field, loss, batch, opt, steps=5, key=getkey(), eps_schedule=(1.0, 0.1))
     with pytest.raises(TypeError, match="resample"):
         pinn.train_causal(field, loss, batch, opt, steps=5, key=getkey(), resample=3)
+    with pytest.raises(ValueError, match=r"batch\['residual'\] contains 1 NaN"):
+        bad = {**batch, "residual": batch["residual"].at[3, 0].set(jnp.nan)}
+        pinn.train_causal(field, loss, bad, opt, steps=5, key=getkey())
     with pytest.raises(ValueError, match="check_every"):
         pinn.train_causal(field, loss, batch, opt, steps=5, key=getkey(), check_every=0)

@@ -101,8 +101,9 @@ def train_causal(
     `eps` (NaN without a schedule), `loss` and `causal_min_weight` of its last step (NaN
     without causal weights).
 
-    **Raises:** `NonFiniteLossError` if a call ends with a non-finite loss, carrying the
-    model and optimizer state from before that call.
+    **Raises:** `ValueError` naming the entry if `batch` holds NaN or inf;
+    `NonFiniteLossError` if a call ends with a non-finite loss, carrying the model and
+    optimizer state from before that call.
     """
     if not isinstance(loss, PINNLoss):
         raise TypeError(f"train_causal: loss must be a PINNLoss, got {type(loss).__name__}")
@@ -110,6 +111,7 @@ def train_causal(
     check_int("train_causal", "check_every", check_every)
     if resample is not None:
         check_callable("train_causal", "resample", resample)
+    check_finite("train_causal", "batch", batch)
     causal = loss.causal is not None and eps_schedule is not None
     if causal:
         _check_schedule("train_causal", eps_schedule)
